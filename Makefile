@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0
+# iommutrace: one binary (./iommutrace) built from bpf/ (CO-RE programs embedded
+# as skeletons), include/ (the ABI shared with BPF) and src/ (userspace).
+#
+#   make            build ./iommutrace          make deps     install Debian packages
+#   make test       every suite (unit, bpf, vm) make unit|bpftest|vmtest|fuzz
+#   make demo       boot the QEMU guest and run iommutrace on live IOMMU traffic
+#   make bench      overhead benchmarks (bench/)
+# V=1 shows the commands.
+
+OUTPUT ?= build
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+CC ?= cc
+
+CFLAGS ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -MMD -MP
+INCLUDES := -Iinclude -Isrc -I$(OUTPUT)
+LDLIBS := -lbpf -lelf -lz -lncursesw -lmicrohttpd -lm
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJS := $(patsubst src/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean deps test unit bpftest vmtest fuzz demo bench tests
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: iommutrace
+
+# vmlinux.h comes from the build machine's BTF: CO-RE relocates every field
+# access to the running kernel at load time, so the build kernel need not match.
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "error: $(VMLINUX_BTF) not readable: the build needs a kernel with CONFIG_DEBUG_INFO_BTF (or VMLINUX_BTF=path)" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h include/iommutrace.h $(wildcard bpf/*.bpf.h) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/obj/%.o: src/%.c $(SKELS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+iommutrace: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/bpf/%.c $(LIB_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# Fuzz targets: libFuzzer + ASan/UBSan over the same sources.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=gnu11 -D_GNU_SOURCE
+$(OUTPUT)/fuzz/obj/%.o: src/%.c $(SKELS) | $(OUTPUT)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) | $(OUTPUT)
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(INCLUDES) $< $(FUZZ_LIB_OBJS) $(LDLIBS) -o $@
+
+$(OUTPUT):
+	$(Q)mkdir -p $(OUTPUT)/obj $(OUTPUT)/tests $(OUTPUT)/fuzz/obj
+
+tests: $(UNIT_BINS) $(BPFTEST_BINS)
+
+deps:
+	./tests/deps.sh
+
+unit: iommutrace $(UNIT_BINS)
+	./tests/run.sh unit
+
+bpftest: iommutrace $(BPFTEST_BINS)
+	./tests/run.sh bpf
+
+vmtest: iommutrace
+	./tests/run.sh vm
+
+fuzz: $(FUZZ_BINS)
+	./tests/run.sh fuzz
+
+# The README's test command: every suite, one closing "N passed, N failed" line.
+test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS)
+	./tests/run.sh all
+
+demo: iommutrace
+	./tests/vm/demo.sh
+
+bench: iommutrace
+	./bench/run.sh
+
+clean:
+	rm -rf $(OUTPUT) iommutrace
+
+-include $(wildcard $(OUTPUT)/obj/*.d $(OUTPUT)/fuzz/obj/*.d)

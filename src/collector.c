@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common.h"
+#include "collector.h"
+#include "iommutrace.skel.h"
+
+#define IT_LOAD_ATTEMPTS 48
+
+/* libbpf names the program whose load failed only in its log: catch it. */
+static char failed_prog[64];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	const char *p;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	p = strstr(line, "prog '");
+	if (p && !failed_prog[0] && (strstr(line, "load failed") || strstr(line, "failed to load"))) {
+		const char *end = strchr(p + 6, '\'');
+
+		if (end && end - (p + 6) < (long)sizeof(failed_prog))
+			snprintf(failed_prog, end - (p + 6) + 1, "%s", p + 6);
+	}
+	if (it_verbose && (level != LIBBPF_DEBUG || it_verbose > 1))
+		fputs(line, stderr);
+	return 0;
+}
+
+static bool has_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = {};
+	__u64 eff;
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	eff = data[0].effective | ((__u64)data[1].effective << 32);
+	if (eff & (1ULL << CAP_SYS_ADMIN))
+		return true;
+	return (eff & (1ULL << 39)) && (eff & (1ULL << 38));	/* CAP_BPF, CAP_PERFMON */
+}
+
+int collector_preflight(char *msg, size_t size)
+{
+	if (!has_caps()) {
+		snprintf(msg, size, "not privileged: run as root, or with CAP_BPF and CAP_PERFMON");
+		return IT_EXIT_PRIV;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(msg, size, "the running kernel has no BTF (/sys/kernel/btf/vmlinux): "
+			 "CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
+		return IT_EXIT_NO_BTF;
+	}
+	return IT_EXIT_OK;
+}
+
+static void rodata_set(struct it_collector *c, const struct it_collector_opts *o)
+{
+	struct iommutrace_bpf *skel = c->skel;
+	bool dmar_hooked = false;
+	int i;
+
+	for (i = 0; i < c->probes.nr; i++) {
+		const struct it_probe *pr = &c->probes.probes[i];
+
+		if (!strcmp(pr->name, "dmar_fault") && pr->kind != IT_KIND_NONE)
+			dmar_hooked = true;
+	}
+	skel->rodata->lat_sample_every = o->sample_every > 1 ? o->sample_every : 1;
+	skel->rodata->iommu_vendor = c->sys.vendor;
+	skel->rodata->walk_maps = !o->no_walk;
+	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;
+}
+
+static it_fault_cb fault_cb;
+static void *fault_cb_ctx;
+
+static int ring_dispatch(void *ctx, void *data, size_t size)
+{
+	if (size < sizeof(struct it_fault_event) || !fault_cb)
+		return 0;
+	return fault_cb(fault_cb_ctx, data);
+}
+
+static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
+{
+	int attempt, err = 0;
+
+	for (attempt = 0; attempt < IT_LOAD_ATTEMPTS; attempt++) {
+		c->skel = iommutrace_bpf__open();
+		if (!c->skel) {
+			snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
+				 strerror(errno));
+			return IT_EXIT_ERROR;
+		}
+		rodata_set(c, o);
+		err = probes_configure(&c->probes, c->skel->obj);
+		if (!err && o->test_progs)
+			bpf_program__set_autoload(c->skel->progs.it_test, true);
+		failed_prog[0] = '\0';
+		if (!err)
+			err = iommutrace_bpf__load(c->skel);
+		if (!err)
+			return IT_EXIT_OK;
+		it_debug("load attempt %d failed (%s) at program '%s'", attempt, strerror(-err),
+			 failed_prog);
+		iommutrace_bpf__destroy(c->skel);
+		c->skel = NULL;
+		if (!probes_demote(&c->probes, failed_prog[0] ? failed_prog : NULL, err))
+			break;
+	}
+	snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot load BPF programs: %s%s%s "
+		 "(run with -v for the verifier log)", strerror(-err),
+		 failed_prog[0] ? " in " : "", failed_prog);
+	return err == -EPERM ? IT_EXIT_PRIV : IT_EXIT_ERROR;
+}
+
+int collector_open(struct it_collector *c, const struct it_collector_opts *o)
+{
+	int ret, err;
+
+	memset(c, 0, sizeof(*c));
+	c->stats_fd = -1;
+	libbpf_set_print(libbpf_print);
+	ret = collector_preflight(c->fail_msg, sizeof(c->fail_msg));
+	if (ret)
+		return ret;
+	sysinfo_read("", &c->sys);
+	err = probes_init(&c->probes, c->sys.vendor);
+	if (err) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot read kernel BTF: %s",
+			 strerror(-err));
+		return IT_EXIT_NO_BTF;
+	}
+	c->nr_cpus = libbpf_num_possible_cpus();
+	if (c->nr_cpus <= 0) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot count CPUs");
+		return IT_EXIT_ERROR;
+	}
+	ret = skel_load(c, o);
+	if (ret)
+		return ret;
+	if (o->bpf_stats) {
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (c->stats_fd < 0)
+			it_warn("bpf_stats unavailable (%s): BPF run time not shown",
+				strerror(errno));
+	}
+	fault_cb = o->on_fault;
+	fault_cb_ctx = o->fault_ctx;
+	c->faults = ring_buffer__new(bpf_map__fd(c->skel->maps.fault_events), ring_dispatch,
+				     c, NULL);
+	if (!o->no_attach && probes_attach(&c->probes) == 0) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "no probe could be attached "
+			 "(see `iommutrace probes`)");
+		return IT_EXIT_NO_PROBES;
+	}
+	c->t_open = it_now();
+	return IT_EXIT_OK;
+}
+
+/* Sums a per-CPU array's values for keys [0, n) into @out (n * value_size bytes). */
+static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value_size,
+			   __u64 *out)
+{
+	size_t stride = (value_size + 7) & ~7UL, words = value_size / 8;
+	size_t need = (size_t)n * c->nr_cpus * stride;
+	__u32 key, count = n, i, cpu, w;
+	__u32 *keys;
+	int err;
+
+	if (c->percpu_buf_size < need) {
+		free(c->percpu_buf);
+		c->percpu_buf = malloc(need);
+		c->percpu_buf_size = c->percpu_buf ? need : 0;
+		if (!c->percpu_buf)
+			return -ENOMEM;
+	}
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	/* one syscall for all keys; fall back to one per key */
+	err = bpf_map_lookup_batch(fd, NULL, &key, keys, c->percpu_buf, &count, NULL);
+	if ((err && errno != ENOENT) || count != n) {
+		for (i = 0; i < n; i++) {
+			err = bpf_map_lookup_elem(fd, &i, (char *)c->percpu_buf +
+						  (size_t)i * c->nr_cpus * stride);
+			if (err) {
+				free(keys);
+				return -errno;
+			}
+		}
+	}
+	free(keys);
+	memset(out, 0, (size_t)n * value_size);
+	for (i = 0; i < n; i++) {
+		for (cpu = 0; cpu < (__u32)c->nr_cpus; cpu++) {
+			const __u64 *v = (const void *)((char *)c->percpu_buf +
+				((size_t)i * c->nr_cpus + cpu) * stride);
+
+			for (w = 0; w < words; w++)
+				out[i * words + w] += v[w];
+		}
+	}
+	return 0;
+}
+
+static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,
+			 double now)
+{
+	__u32 slot = d->slot;
+
+	if (slot == IT_SLOT_UNKNOWN) {
+		snprintf(d->name, sizeof(d->name), "unknown");
+		d->meta.group = -1;
+		snprintf(d->meta.domain_type, sizeof(d->meta.domain_type), "-");
+		return;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", info->name[0] ? info->name : "?");
+	/* drivers bind and unbind (vfio-pci): refresh sysfs facts now and then */
+	if (now - c->meta_time[slot] > 2.0) {
+		devmeta_read("", d->name, &c->meta[slot]);
+		c->meta_time[slot] = now;
+	}
+	d->meta = c->meta[slot];
+	if (d->meta.group < 0)
+		d->meta.group = info->group;
+	d->flags = info->flags;
+	d->owner_pid = info->owner_pid;
+	memcpy(d->owner_comm, info->owner_comm, sizeof(d->owner_comm));
+	/* sysfs shows the default domain; a VFIO user attaches an unmanaged one */
+	if (info->domain_type && ((info->flags & IT_DEVF_DIRECT_MAPS) || !d->meta.domain_type[0]))
+		snprintf(d->meta.domain_type, sizeof(d->meta.domain_type), "%s",
+			 domain_type_from_bits(info->domain_type));
+}
+
+int collector_read(struct it_collector *c, struct it_snapshot *s)
+{
+	struct iommutrace_bpf *skel = c->skel;
+	__u32 nr = skel->data->next_slot, i, op;
+	struct it_op_stats *ops;
+	struct it_dev_hists *hists;
+	double now = it_now();
+	int err, j;
+
+	if (nr > IT_MAX_DEVS)
+		nr = IT_MAX_DEVS;
+	ops = calloc((size_t)nr * IT_OP_MAX, sizeof(*ops));
+	hists = calloc(nr, sizeof(*hists));
+	if (!ops || !hists) {
+		free(ops);
+		free(hists);
+		return -ENOMEM;
+	}
+	err = percpu_read_sum(c, bpf_map__fd(skel->maps.op_stats), nr * IT_OP_MAX,
+			      sizeof(*ops), (__u64 *)ops);
+	if (!err)
+		err = percpu_read_sum(c, bpf_map__fd(skel->maps.dev_hists), nr, sizeof(*hists),
+				      (__u64 *)hists);
+	if (!err)
+		err = percpu_read_sum(c, bpf_map__fd(skel->maps.lost), IT_LOST_MAX,
+				      sizeof(__u64), s->lost);
+	if (err)
+		goto out;
+
+	s->t_start = c->t_open;
+	s->t_end = now;
+	s->nr_devs = nr;
+	for (i = 0; i < nr; i++) {
+		struct it_dev *d = &s->devs[i];
+		struct it_dev_info info = {};
+
+		memset(d, 0, sizeof(*d));
+		d->slot = i;
+		bpf_map_lookup_elem(bpf_map__fd(skel->maps.dev_info), &i, &info);
+		dev_describe(c, d, &info, now);
+		for (op = 0; op < IT_OP_MAX; op++)
+			d->ops[op] = ops[i * IT_OP_MAX + op];
+		d->hists = hists[i];
+	}
+	probes_read_stats(&c->probes);
+	s->lost_recursion = s->bpf_run_ns = s->bpf_run_cnt = 0;
+	for (j = 0; j < c->probes.nr; j++) {
+		s->lost_recursion += c->probes.probes[j].misses;
+		s->bpf_run_ns += c->probes.probes[j].run_time_ns;
+		s->bpf_run_cnt += c->probes.probes[j].run_cnt;
+	}
+	s->nr_probes = probes_nr_attached(&c->probes);
+	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);
+	snapshot_totals(s);
+out:
+	free(ops);
+	free(hists);
+	return err;
+}
+
+int collector_poll_faults(struct it_collector *c, int timeout_ms)
+{
+	if (!c->faults) {
+		if (timeout_ms > 0)
+			usleep(timeout_ms * 1000);
+		return 0;
+	}
+	return ring_buffer__poll(c->faults, timeout_ms);
+}
+
+void collector_close(struct it_collector *c)
+{
+	ring_buffer__free(c->faults);
+	probes_free(&c->probes);
+	if (c->skel)
+		iommutrace_bpf__destroy(c->skel);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	free(c->percpu_buf);
+	memset(c, 0, sizeof(*c));
+	c->stats_fd = -1;
+}

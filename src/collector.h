@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Loads and attaches the BPF side, and reads its maps into snapshots. */
+#ifndef IT_COLLECTOR_H
+#define IT_COLLECTOR_H
+
+#include "iommutrace.h"
+#include "model.h"
+#include "probes.h"
+#include "sysinfo.h"
+
+struct iommutrace_bpf;
+struct ring_buffer;
+
+typedef int (*it_fault_cb)(void *ctx, const struct it_fault_event *e);
+
+struct it_collector_opts {
+	unsigned int sample_every;	/* time 1 in N ops; 0 or 1: all */
+	bool bpf_stats;			/* kernel.bpf_stats_enabled while open */
+	bool no_walk;			/* skip the page-size walk on maps */
+	bool test_progs;		/* load the it_test program (tests/bpf) */
+	bool no_attach;			/* load only */
+	it_fault_cb on_fault;
+	void *fault_ctx;
+};
+
+struct it_collector {
+	struct iommutrace_bpf *skel;
+	struct it_probes probes;
+	struct it_sysinfo sys;
+	struct ring_buffer *faults;
+	int nr_cpus;
+	int stats_fd;
+	double t_open;
+	void *percpu_buf;
+	size_t percpu_buf_size;
+	struct it_devmeta meta[IT_MAX_DEVS];
+	double meta_time[IT_MAX_DEVS];
+	char fail_msg[256];
+};
+
+/* Returns an IT_EXIT_* code; on failure c->fail_msg says why. */
+int collector_open(struct it_collector *c, const struct it_collector_opts *o);
+int collector_read(struct it_collector *c, struct it_snapshot *s);
+/* Waits up to timeout_ms for fault events; calls opts.on_fault for each. */
+int collector_poll_faults(struct it_collector *c, int timeout_ms);
+void collector_close(struct it_collector *c);
+/* Checks done before loading anything: privileges and BTF. */
+int collector_preflight(char *msg, size_t size);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef IT_COMMON_H
+#define IT_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: documented in `iommutrace --help` and README. */
+enum it_exit {
+	IT_EXIT_OK = 0,
+	IT_EXIT_ERROR = 1,	/* runtime failure */
+	IT_EXIT_USAGE = 2,	/* unknown option, bad argument, unknown device */
+	IT_EXIT_PRIV = 3,	/* not privileged (needs root or CAP_BPF+CAP_PERFMON) */
+	IT_EXIT_NO_BTF = 4,	/* running kernel has no BTF */
+	IT_EXIT_NO_IOMMU = 5,	/* no IOMMU translating: none present or disabled */
+	IT_EXIT_PASSTHROUGH = 6, /* IOMMU present, every group identity (iommu=pt) */
+	IT_EXIT_NO_PROBES = 7,	/* no probe could be attached */
+	IT_EXIT_BAD_TABLE = 8,	/* malformed ACPI table (info --acpi) */
+	IT_EXIT_BAD_FILE = 9,	/* recording truncated, corrupt, foreign or newer */
+};
+
+extern int it_verbose;
+
+#define it_warn(fmt, ...) fprintf(stderr, "iommutrace: " fmt "\n", ##__VA_ARGS__)
+#define it_debug(fmt, ...)						\
+	do {								\
+		if (it_verbose)						\
+			fprintf(stderr, "iommutrace: " fmt "\n", ##__VA_ARGS__); \
+	} while (0)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+double it_now(void);			/* CLOCK_MONOTONIC seconds */
+int it_read_file(const char *path, char *buf, size_t size);	/* trims \n; <0 on error */
+int it_parse_double(const char *s, double *out);
+int it_parse_uint(const char *s, unsigned long *out);
+
+#endif

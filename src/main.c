@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/* iommutrace: what the Linux IOMMU costs and where it faults. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "subcommands.h"
+
+struct it_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct it_command commands[] = {
+	{ "stat", cmd_stat, "per-device map/unmap counts, bytes, latency, rcache hits, flushes" },
+	{ "hist", cmd_hist, "log2 histograms per device (latency, sizes, page sizes)" },
+	{ "probes", cmd_probes, "which hook attaches as what on this kernel, and why not" },
+};
+
+static void usage(FILE *f)
+{
+	unsigned int i;
+
+	fprintf(f, "Usage: iommutrace [-v] COMMAND [OPTIONS]\n\nCommands:\n");
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\n`iommutrace COMMAND -h` shows a command's options.\n"
+		"  -v   libbpf messages on stderr (-vv: debug)\n\n"
+		"Exit codes:\n"
+		"  0 ok   1 runtime error   2 usage error (option, argument, unknown device)\n"
+		"  3 not privileged (root or CAP_BPF+CAP_PERFMON)   4 kernel without BTF\n"
+		"  5 no IOMMU translating (none present or disabled)   6 passthrough (iommu=pt)\n"
+		"  7 no probe could attach   8 malformed ACPI table   9 bad recording file\n"
+		"  With -- COMMAND: the command's exit status.\n\n"
+		"Examples:\n"
+		"  iommutrace stat -- fio job.fio     trace while fio runs\n"
+		"  iommutrace stat -i 1 -d nvme       per-second table for nvme devices\n"
+		"  iommutrace hist -o dma_unmap       unmap latency per device (Ctrl-C to print)\n"
+		"  iommutrace probes                  what attaches on this kernel\n");
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int i;
+
+	while (argc > 1 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "-v")) {
+			it_verbose = 1;
+		} else if (!strcmp(argv[1], "-vv")) {
+			it_verbose = 2;
+		} else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+			usage(stdout);
+			return IT_EXIT_OK;
+		} else {
+			it_warn("unknown option '%s'", argv[1]);
+			usage(stderr);
+			return IT_EXIT_USAGE;
+		}
+		argc--;
+		argv++;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return IT_EXIT_USAGE;
+	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	it_warn("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return IT_EXIT_USAGE;
+}

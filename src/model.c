@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "model.h"
+
+static const char *const op_names[IT_OP_MAX] = {
+	[IT_OP_MAP] = "map",
+	[IT_OP_UNMAP] = "unmap",
+	[IT_OP_DMA_MAP] = "dma_map",
+	[IT_OP_DMA_UNMAP] = "dma_unmap",
+	[IT_OP_IOVA_ALLOC] = "iova_alloc",
+	[IT_OP_IOVA_SLOW] = "iova_slow",
+	[IT_OP_IOVA_FREE] = "iova_free",
+	[IT_OP_IOTLB_SYNC] = "iotlb_sync",
+	[IT_OP_FQ_FLUSH] = "fq_flush",
+	[IT_OP_FQ_TIMEOUT] = "fq_timeout",
+	[IT_OP_FQ_FREED] = "fq_freed",
+	[IT_OP_INV_CMD] = "inv_cmd",
+	[IT_OP_FAULT] = "fault",
+};
+
+const char *it_op_name(int op)
+{
+	return op >= 0 && op < IT_OP_MAX ? op_names[op] : "?";
+}
+
+int it_op_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < IT_OP_MAX; i++)
+		if (!strcmp(op_names[i], name))
+			return i;
+	return -1;
+}
+
+static void op_add(struct it_op_stats *dst, const struct it_op_stats *src)
+{
+	int i;
+
+	dst->count += src->count;
+	dst->bytes += src->bytes;
+	dst->lat_count += src->lat_count;
+	dst->lat_sum_ns += src->lat_sum_ns;
+	for (i = 0; i < IT_LAT_SLOTS; i++)
+		dst->lat_hist[i] += src->lat_hist[i];
+}
+
+/* counters only go up; a smaller value means the slot was reset: take cur */
+static __u64 sub_u64(__u64 a, __u64 b)
+{
+	return a >= b ? a - b : a;
+}
+
+static void op_sub(struct it_op_stats *out, const struct it_op_stats *a,
+		   const struct it_op_stats *b)
+{
+	int i;
+
+	out->count = sub_u64(a->count, b->count);
+	out->bytes = sub_u64(a->bytes, b->bytes);
+	out->lat_count = sub_u64(a->lat_count, b->lat_count);
+	out->lat_sum_ns = sub_u64(a->lat_sum_ns, b->lat_sum_ns);
+	for (i = 0; i < IT_LAT_SLOTS; i++)
+		out->lat_hist[i] = sub_u64(a->lat_hist[i], b->lat_hist[i]);
+}
+
+static void hists_add(struct it_dev_hists *dst, const struct it_dev_hists *src)
+{
+	int i;
+
+	for (i = 0; i < IT_SIZE_SLOTS; i++) {
+		dst->map_size[i] += src->map_size[i];
+		dst->unmap_size[i] += src->unmap_size[i];
+	}
+	for (i = 0; i < IT_PGSIZE_MAX; i++)
+		dst->pgsize[i] += src->pgsize[i];
+}
+
+static void hists_sub(struct it_dev_hists *out, const struct it_dev_hists *a,
+		      const struct it_dev_hists *b)
+{
+	int i;
+
+	for (i = 0; i < IT_SIZE_SLOTS; i++) {
+		out->map_size[i] = sub_u64(a->map_size[i], b->map_size[i]);
+		out->unmap_size[i] = sub_u64(a->unmap_size[i], b->unmap_size[i]);
+	}
+	for (i = 0; i < IT_PGSIZE_MAX; i++)
+		out->pgsize[i] = sub_u64(a->pgsize[i], b->pgsize[i]);
+}
+
+void snapshot_totals(struct it_snapshot *s)
+{
+	int i, op;
+
+	memset(&s->total, 0, sizeof(s->total));
+	snprintf(s->total.name, sizeof(s->total.name), "total");
+	s->total.meta.group = -1;
+	for (i = 0; i < s->nr_devs; i++) {
+		for (op = 0; op < IT_OP_MAX; op++)
+			op_add(&s->total.ops[op], &s->devs[i].ops[op]);
+		hists_add(&s->total.hists, &s->devs[i].hists);
+	}
+}
+
+void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *prev,
+		    struct it_snapshot *out)
+{
+	int i, op;
+
+	memcpy(out, cur, sizeof(*out));
+	out->t_start = prev->t_end;
+	for (i = 0; i < cur->nr_devs; i++) {
+		const struct it_dev *p = i < prev->nr_devs ? &prev->devs[i] : NULL;
+
+		if (!p)
+			continue;
+		for (op = 0; op < IT_OP_MAX; op++)
+			op_sub(&out->devs[i].ops[op], &cur->devs[i].ops[op], &p->ops[op]);
+		hists_sub(&out->devs[i].hists, &cur->devs[i].hists, &p->hists);
+	}
+	for (i = 0; i < IT_LOST_MAX; i++)
+		out->lost[i] = sub_u64(cur->lost[i], prev->lost[i]);
+	out->lost_recursion = sub_u64(cur->lost_recursion, prev->lost_recursion);
+	out->bpf_run_ns = sub_u64(cur->bpf_run_ns, prev->bpf_run_ns);
+	out->bpf_run_cnt = sub_u64(cur->bpf_run_cnt, prev->bpf_run_cnt);
+	snapshot_totals(out);
+}
+
+double snapshot_seconds(const struct it_snapshot *s)
+{
+	double d = s->t_end - s->t_start;
+
+	return d > 0 ? d : 0;
+}
+
+__u64 snapshot_lost_total(const struct it_snapshot *s)
+{
+	__u64 n = s->lost_recursion;
+	int i;
+
+	for (i = 0; i < IT_LOST_MAX; i++)
+		n += s->lost[i];
+	return n;
+}
+
+__u64 hist_total(const __u64 *hist, int nr)
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < nr; i++)
+		n += hist[i];
+	return n;
+}
+
+double hist_percentile(const __u64 *hist, int nr, double pct)
+{
+	__u64 total = hist_total(hist, nr), seen = 0;
+	double rank;
+	int i;
+
+	if (!total)
+		return NAN;
+	rank = pct / 100.0 * total;
+	for (i = 0; i < nr; i++) {
+		double lo, hi;
+
+		if (!hist[i] || seen + hist[i] < rank) {
+			seen += hist[i];
+			continue;
+		}
+		/* bucket i holds [2^i, 2^(i+1)); bucket 0 also holds 0 */
+		lo = i ? ldexp(1.0, i) : 0;
+		hi = ldexp(1.0, i + 1);
+		return lo + (hi - lo) * ((rank - seen) / hist[i]);
+	}
+	return ldexp(1.0, nr);
+}
+
+double op_avg_ns(const struct it_op_stats *op)
+{
+	return op->lat_count ? (double)op->lat_sum_ns / op->lat_count : NAN;
+}
+
+const struct it_op_stats *dev_map_latency(const struct it_dev *d)
+{
+	return d->ops[IT_OP_DMA_MAP].lat_count ? &d->ops[IT_OP_DMA_MAP] : &d->ops[IT_OP_MAP];
+}
+
+const struct it_op_stats *dev_unmap_latency(const struct it_dev *d)
+{
+	return d->ops[IT_OP_DMA_UNMAP].lat_count ? &d->ops[IT_OP_DMA_UNMAP] :
+						    &d->ops[IT_OP_UNMAP];
+}
+
+double dev_rcache_hit_pct(const struct it_dev *d)
+{
+	__u64 alloc = d->ops[IT_OP_IOVA_ALLOC].count, slow = d->ops[IT_OP_IOVA_SLOW].count;
+
+	if (!alloc)
+		return NAN;
+	return slow >= alloc ? 0 : 100.0 * (alloc - slow) / alloc;
+}
+
+__u64 dev_flushes(const struct it_dev *d)
+{
+	return d->ops[IT_OP_IOTLB_SYNC].count + d->ops[IT_OP_FQ_FLUSH].count;
+}
+
+__s64 dev_live_bytes(const struct it_dev *d)
+{
+	return (__s64)d->ops[IT_OP_MAP].bytes - (__s64)d->ops[IT_OP_UNMAP].bytes;
+}
+
+double dev_freed_per_flush(const struct it_dev *d)
+{
+	__u64 flushes = d->ops[IT_OP_FQ_FLUSH].count;
+
+	return flushes ? (double)d->ops[IT_OP_FQ_FREED].count / flushes : NAN;
+}
+
+bool dev_has_activity(const struct it_dev *d)
+{
+	int op;
+
+	for (op = 0; op < IT_OP_MAX; op++)
+		if (d->ops[op].count || d->ops[op].lat_count)
+			return true;
+	return false;
+}
+
+bool dev_matches(const struct it_dev *d, const char *filter)
+{
+	char norm[64];
+
+	if (!filter || !*filter)
+		return true;
+	device_name_normalize(filter, norm, sizeof(norm));
+	return !strcmp(d->name, norm) || !strcmp(d->meta.driver, filter);
+}

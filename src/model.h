@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one aggregation model: per-device, per-op counters and histograms as
+ * read from the BPF maps (summed over CPUs), plus derived figures. Every
+ * subcommand renders snapshots of this model; none reads the maps itself.
+ */
+#ifndef IT_MODEL_H
+#define IT_MODEL_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "iommutrace.h"
+#include "sysinfo.h"
+
+struct it_dev {
+	__u32 slot;
+	char name[IT_NAME_LEN];		/* "unknown" for slot 0 */
+	struct it_devmeta meta;		/* driver, group, domain_type */
+	__u32 flags;
+	__u32 owner_pid;
+	char owner_comm[IT_COMM_LEN];
+	struct it_op_stats ops[IT_OP_MAX];
+	struct it_dev_hists hists;
+};
+
+struct it_snapshot {
+	double t_start, t_end;		/* CLOCK_MONOTONIC seconds covered */
+	int nr_devs;			/* devs[0] is the unattributed slot */
+	struct it_dev devs[IT_MAX_DEVS];
+	struct it_dev total;
+	__u64 lost[IT_LOST_MAX];
+	__u64 lost_recursion;		/* programs skipped by the kernel (nesting) */
+	__u64 bpf_run_ns, bpf_run_cnt;	/* from bpf_stats, when enabled */
+	int nr_probes;			/* hooks attached */
+	char mode[32];			/* IOMMU mode when taken */
+};
+
+const char *it_op_name(int op);
+int it_op_by_name(const char *name);	/* -1 if unknown */
+
+void snapshot_totals(struct it_snapshot *s);
+/* out = cur - prev, counters only; metadata from cur. out may not alias. */
+void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *prev,
+		    struct it_snapshot *out);
+double snapshot_seconds(const struct it_snapshot *s);
+__u64 snapshot_lost_total(const struct it_snapshot *s);
+
+/* log2-bucket histogram: value below which pct % of samples fall (ns or bytes) */
+double hist_percentile(const __u64 *hist, int nr, double pct);
+__u64 hist_total(const __u64 *hist, int nr);
+
+double op_avg_ns(const struct it_op_stats *op);
+/* latency shown for map/unmap: the DMA-API call when timed, else iommu_map() */
+const struct it_op_stats *dev_map_latency(const struct it_dev *d);
+const struct it_op_stats *dev_unmap_latency(const struct it_dev *d);
+double dev_rcache_hit_pct(const struct it_dev *d);	/* NaN if no allocations */
+__u64 dev_flushes(const struct it_dev *d);		/* strict syncs + lazy flushes */
+__s64 dev_live_bytes(const struct it_dev *d);		/* mapped - unmapped */
+double dev_freed_per_flush(const struct it_dev *d);	/* NaN if no lazy flush */
+bool dev_has_activity(const struct it_dev *d);
+bool dev_matches(const struct it_dev *d, const char *filter);
+
+#endif

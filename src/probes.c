@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Resolve every hook against the running kernel. A function can be missing
+ * (older or newer kernel), renamed (iommu_dma_map_page -> iommu_dma_map_phys),
+ * inlined (in BTF but not in kallsyms), cloned (.isra/.constprop: kprobe only),
+ * or untraceable (notrace). One missing function only disables its own hook.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "common.h"
+#include "iommutrace.h"
+#include "json.h"
+#include "probes.h"
+
+struct it_hook {
+	const char *name;
+	const char *desc;
+	const char *targets[3];		/* candidates, newest name first */
+	bool has_exit;
+	int vendor;			/* IT_VENDOR_GENERIC: any IOMMU */
+};
+
+struct it_tp {
+	const char *name;
+	const char *desc;
+	const char *category;
+	bool has_classic;		/* a tracepoint/ twin exists */
+};
+
+static const struct it_hook it_hooks[] = {
+	{ "dma_map_page", "DMA-API map_page: device scope, latency",
+	  { "iommu_dma_map_phys", "iommu_dma_map_page" }, true },
+	{ "dma_map_core", "DMA-API __iommu_dma_map: device scope",
+	  { "__iommu_dma_map" }, true },
+	{ "dma_map_sg", "DMA-API map_sg: device scope, latency",
+	  { "iommu_dma_map_sg" }, true },
+	{ "dma_map_resource", "DMA-API map_resource: device scope",
+	  { "iommu_dma_map_resource" }, true },
+	{ "dma_alloc", "DMA-API coherent alloc: device scope",
+	  { "iommu_dma_alloc" }, true },
+	{ "dma_unmap_page", "DMA-API unmap_page: device scope, latency",
+	  { "iommu_dma_unmap_phys", "iommu_dma_unmap_page" }, true },
+	{ "dma_unmap_core", "DMA-API __iommu_dma_unmap: device scope",
+	  { "__iommu_dma_unmap" }, true },
+	{ "dma_unmap_sg", "DMA-API unmap_sg: device scope, latency",
+	  { "iommu_dma_unmap_sg" }, true },
+	{ "dma_unmap_resource", "DMA-API unmap_resource: device scope",
+	  { "iommu_dma_unmap_resource" }, true },
+	{ "dma_free", "DMA-API coherent free: device scope",
+	  { "iommu_dma_free" }, true },
+	{ "iommu_map", "iommu_map(): map latency, domain",
+	  { "iommu_map" }, true },
+	{ "iommu_map_atomic", "iommu_map_atomic() (before 6.3): map latency",
+	  { "iommu_map_atomic" }, true },
+	{ "iommu_map_sg", "iommu_map_sg(): map latency",
+	  { "iommu_map_sg" }, true },
+	{ "iommu_map_sg_atomic", "iommu_map_sg_atomic() (before 6.3)",
+	  { "iommu_map_sg_atomic" }, true },
+	{ "iommu_unmap", "iommu_unmap(): unmap latency",
+	  { "iommu_unmap" }, true },
+	{ "iommu_unmap_fast", "iommu_unmap_fast(): unmap latency (DMA API)",
+	  { "iommu_unmap_fast" }, true },
+	{ "alloc_iova_fast", "IOVA allocation (per-CPU rcache first)",
+	  { "alloc_iova_fast" }, true },
+	{ "alloc_iova", "IOVA slow path: global rbtree (rcache miss)",
+	  { "alloc_iova" }, true },
+	{ "free_iova_fast", "IOVA free",
+	  { "free_iova_fast" }, false },
+	{ "iotlb_sync_intel", "strict IOTLB invalidation (Intel)",
+	  { "intel_iommu_tlb_sync" }, true, IT_VENDOR_INTEL },
+	{ "iotlb_sync_amd", "strict IOTLB invalidation (AMD)",
+	  { "amd_iommu_iotlb_sync" }, true, IT_VENDOR_AMD },
+	{ "inv_cmd_intel", "invalidation queue submit+wait (Intel)",
+	  { "qi_submit_sync" }, true, IT_VENDOR_INTEL },
+	{ "inv_cmd_amd", "command buffer submit (AMD)",
+	  { "__iommu_queue_command_sync" }, true, IT_VENDOR_AMD },
+	{ "fq_flush_iotlb", "lazy: flush-queue domain flush",
+	  { "fq_flush_iotlb" }, true },
+	{ "fq_flush_timeout", "lazy: flush-queue timer (cause of a flush)",
+	  { "fq_flush_timeout" }, true },
+	{ "fq_ring_free", "lazy: IOVAs freed after a flush",
+	  { "fq_ring_free" }, true },
+	{ "attach_device", "domain attach: domain -> device for VFIO maps",
+	  { "__iommu_attach_device" }, false },
+	{ "dmar_fault", "Intel fault registers (DMAR faults)",
+	  { "dmar_fault" }, false, IT_VENDOR_INTEL },
+};
+
+static const struct it_tp it_tps[] = {
+	{ "map", "iommu:map: map count and bytes", "iommu", true },
+	{ "unmap", "iommu:unmap: unmap count and bytes", "iommu", true },
+	{ "io_page_fault", "iommu:io_page_fault: generic faults", "iommu", false },
+	{ "console", "printk:console: kernel fault lines (fallback, AMD flags)", "printk", false },
+};
+
+static const char *const kind_names[] = {
+	[IT_KIND_NONE] = "none",
+	[IT_KIND_FENTRY] = "fentry",
+	[IT_KIND_KPROBE] = "kprobe",
+	[IT_KIND_TP_BTF] = "tp_btf",
+	[IT_KIND_RAW_TP] = "raw_tp",
+	[IT_KIND_TRACEPOINT] = "tracepoint",
+};
+
+const char *probe_kind_str(enum it_kind kind)
+{
+	return kind_names[kind];
+}
+
+/* ---- kernel facts ---- */
+
+struct sym_state {
+	bool in_kallsyms;		/* exact name */
+	char clone[64];			/* name.isra.0 and friends, if only a clone exists */
+	bool in_ftrace;			/* in available_filter_functions */
+};
+
+static bool sym_base_equal(const char *sym, const char *name, size_t len)
+{
+	return strncmp(sym, name, len) == 0 && (sym[len] == '\0' || sym[len] == '.');
+}
+
+/* One pass over a symbol list file for all candidate names. */
+static void scan_symbols(const char *path, int field, const char **names, int nr,
+			 struct sym_state *st, bool ftrace)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *tok, *save = NULL, *sym = NULL;
+		int i;
+
+		tok = strtok_r(line, " \t\n", &save);
+		for (i = 0; tok && i < field; i++)
+			tok = strtok_r(NULL, " \t\n", &save);
+		sym = tok;
+		if (!sym)
+			continue;
+		for (i = 0; i < nr; i++) {
+			size_t len = strlen(names[i]);
+
+			if (!sym_base_equal(sym, names[i], len))
+				continue;
+			if (ftrace) {
+				st[i].in_ftrace = true;
+			} else if (sym[len] == '\0') {
+				st[i].in_kallsyms = true;
+			} else if (!st[i].clone[0]) {
+				snprintf(st[i].clone, sizeof(st[i].clone), "%s", sym);
+			}
+		}
+	}
+	fclose(f);
+}
+
+static const char *tracefs_file(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "/sys/kernel/tracing/%s", name);
+	if (access(buf, R_OK) == 0)
+		return buf;
+	snprintf(buf, size, "/sys/kernel/debug/tracing/%s", name);
+	return buf;
+}
+
+static void caps_detect(struct it_kernel_caps *caps, int vendor)
+{
+	struct utsname u;
+	char buf[128];
+
+	caps->fentry = true;
+	caps->kprobes = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0 ||
+			access(tracefs_file("kprobe_events", buf, sizeof(buf)), R_OK) == 0;
+	caps->vendor = vendor;
+	if (uname(&u) == 0)
+		snprintf(caps->release, sizeof(caps->release), "%s", u.release);
+}
+
+static bool btf_has_func(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+}
+
+static bool btf_has_tp(const struct btf *btf, const char *tp)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+static bool tracefs_has_event(const char *category, const char *event)
+{
+	char rel[128], buf[192];
+
+	snprintf(rel, sizeof(rel), "events/%s/%s", category, event);
+	return access(tracefs_file(rel, buf, sizeof(buf)), F_OK) == 0;
+}
+
+/* Pick the best kind a function hook can have, given what failed before. */
+static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct sym_state *st)
+{
+	const struct it_hook *h = pr->hook;
+	const struct sym_state *s = NULL;
+	const char *name = NULL;
+	int i;
+
+	pr->kind = IT_KIND_NONE;
+	pr->target[0] = '\0';
+	if (h->vendor != IT_VENDOR_GENERIC && h->vendor != p->caps.vendor) {
+		snprintf(pr->why, sizeof(pr->why), "not the active IOMMU's driver");
+		return;
+	}
+	for (i = 0; i < 3 && h->targets[i]; i++) {
+		if (st[i].in_kallsyms || st[i].clone[0]) {
+			s = &st[i];
+			name = h->targets[i];
+			break;
+		}
+	}
+	if (!s) {
+		for (i = 0; i < 3 && h->targets[i]; i++) {
+			if (btf_has_func(p->vmlinux_btf, h->targets[i])) {
+				snprintf(pr->why, sizeof(pr->why),
+					 "%s is inlined (in BTF, not in kallsyms)", h->targets[i]);
+				return;
+			}
+		}
+		snprintf(pr->why, sizeof(pr->why), "%s%s%s not in this kernel",
+			 h->targets[0], h->targets[1] ? "/" : "", h->targets[1] ? h->targets[1] : "");
+		return;
+	}
+	if (s->in_kallsyms && p->caps.fentry && !pr->kind_failed[IT_KIND_FENTRY] &&
+	    btf_has_func(p->vmlinux_btf, name) && (!p->caps.ftrace_list || s->in_ftrace)) {
+		pr->kind = IT_KIND_FENTRY;
+		snprintf(pr->target, sizeof(pr->target), "%s", name);
+		return;
+	}
+	if (p->caps.kprobes && !pr->kind_failed[IT_KIND_KPROBE]) {
+		pr->kind = IT_KIND_KPROBE;
+		snprintf(pr->target, sizeof(pr->target), "%s", s->in_kallsyms ? name : s->clone);
+		if (!s->in_kallsyms)
+			snprintf(pr->why, sizeof(pr->why), "only the clone %s exists", s->clone);
+		return;
+	}
+	if (!s->in_kallsyms)
+		snprintf(pr->why, sizeof(pr->why), "only the clone %s exists and kprobes are unavailable",
+			 s->clone);
+	else if (!p->caps.kprobes)
+		snprintf(pr->why, sizeof(pr->why), "%s; no kprobes in this kernel",
+			 pr->kind_failed[IT_KIND_FENTRY] || !p->caps.fentry ?
+			 "fentry refused" : "not traceable by fentry");
+	else
+		snprintf(pr->why, sizeof(pr->why), "fentry and kprobe both failed");
+}
+
+static void tp_choose(struct it_probes *p, struct it_probe *pr)
+{
+	const struct it_tp *t = pr->tp;
+	bool exists = btf_has_tp(p->vmlinux_btf, t->name) ||
+		      tracefs_has_event(t->category, t->name);
+
+	pr->kind = IT_KIND_NONE;
+	snprintf(pr->target, sizeof(pr->target), "%s:%s", t->category, t->name);
+	if (!exists) {
+		snprintf(pr->why, sizeof(pr->why), "tracepoint %s not in this kernel", pr->target);
+		return;
+	}
+	if (!pr->kind_failed[IT_KIND_TP_BTF] && btf_has_tp(p->vmlinux_btf, t->name))
+		pr->kind = IT_KIND_TP_BTF;
+	else if (!pr->kind_failed[IT_KIND_RAW_TP])
+		pr->kind = IT_KIND_RAW_TP;
+	else if (t->has_classic && !pr->kind_failed[IT_KIND_TRACEPOINT])
+		pr->kind = IT_KIND_TRACEPOINT;
+	else
+		snprintf(pr->why, sizeof(pr->why), "every tracepoint kind failed to load");
+}
+
+static struct sym_state (*hook_syms)[3];
+
+static void probes_choose_all(struct it_probes *p)
+{
+	int i;
+
+	for (i = 0; i < p->nr; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		pr->why[0] = '\0';
+		if (pr->hook)
+			hook_choose(p, pr, hook_syms[i]);
+		else
+			tp_choose(p, pr);
+	}
+}
+
+int probes_init(struct it_probes *p, int vendor)
+{
+	int nh = ARRAY_SIZE(it_hooks), nt = ARRAY_SIZE(it_tps), i, j, n = 0;
+	const char *names[ARRAY_SIZE(it_hooks) * 3];
+	struct sym_state *flat;
+	char buf[128];
+
+	memset(p, 0, sizeof(*p));
+	p->nr = nh + nt;
+	p->probes = calloc(p->nr, sizeof(*p->probes));
+	hook_syms = calloc(p->nr, sizeof(*hook_syms));
+	flat = calloc(ARRAY_SIZE(names), sizeof(*flat));
+	if (!p->probes || !hook_syms || !flat)
+		return -ENOMEM;
+	caps_detect(&p->caps, vendor);
+	p->vmlinux_btf = btf__load_vmlinux_btf();
+	if (!p->vmlinux_btf)
+		return -errno ? -errno : -ENOENT;
+
+	for (i = 0; i < nh; i++)
+		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
+			names[n++] = it_hooks[i].targets[j];
+	scan_symbols("/proc/kallsyms", 2, names, n, flat, false);
+	p->caps.ftrace_list = access(tracefs_file("available_filter_functions", buf,
+						  sizeof(buf)), R_OK) == 0;
+	if (p->caps.ftrace_list)
+		scan_symbols(buf, 0, names, n, flat, true);
+
+	for (i = 0, n = 0; i < nh; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		pr->hook = &it_hooks[i];
+		pr->name = it_hooks[i].name;
+		pr->desc = it_hooks[i].desc;
+		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
+			hook_syms[i][j] = flat[n++];
+	}
+	for (i = 0; i < nt; i++) {
+		struct it_probe *pr = &p->probes[nh + i];
+
+		pr->tp = &it_tps[i];
+		pr->name = it_tps[i].name;
+		pr->desc = it_tps[i].desc;
+	}
+	free(flat);
+	probes_choose_all(p);
+	return 0;
+}
+
+void probes_free(struct it_probes *p)
+{
+	probes_detach(p);
+	btf__free(p->vmlinux_btf);
+	free(p->probes);
+	free(hook_syms);
+	hook_syms = NULL;
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- programs ---- */
+
+static struct bpf_program *prog_find(struct bpf_object *obj, const char *prefix,
+				     const char *name)
+{
+	char full[96];
+
+	snprintf(full, sizeof(full), "%s__%s", prefix, name);
+	return bpf_object__find_program_by_name(obj, full);
+}
+
+static void probe_programs(struct it_probe *pr, struct bpf_object *obj)
+{
+	const char *entry = NULL, *exit = NULL;
+
+	switch (pr->kind) {
+	case IT_KIND_FENTRY: entry = "fentry"; exit = "fexit"; break;
+	case IT_KIND_KPROBE: entry = "kprobe"; exit = "kretprobe"; break;
+	case IT_KIND_TP_BTF: entry = "tp_btf"; break;
+	case IT_KIND_RAW_TP: entry = "raw_tp"; break;
+	case IT_KIND_TRACEPOINT: entry = "tp"; break;
+	case IT_KIND_NONE: break;
+	}
+	pr->progs[0] = entry ? prog_find(obj, entry, pr->name) : NULL;
+	pr->progs[1] = exit && pr->hook->has_exit ? prog_find(obj, exit, pr->name) : NULL;
+	snprintf(pr->prog_names[0], sizeof(pr->prog_names[0]), "%s",
+		 pr->progs[0] ? bpf_program__name(pr->progs[0]) : "");
+	snprintf(pr->prog_names[1], sizeof(pr->prog_names[1]), "%s",
+		 pr->progs[1] ? bpf_program__name(pr->progs[1]) : "");
+}
+
+int probes_configure(struct it_probes *p, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	int i, j, err;
+
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, false);
+
+	for (i = 0; i < p->nr; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		probe_programs(pr, obj);
+		for (j = 0; j < 2; j++) {
+			if (!pr->progs[j])
+				continue;
+			bpf_program__set_autoload(pr->progs[j], true);
+			if (pr->kind != IT_KIND_FENTRY)
+				continue;
+			err = bpf_program__set_attach_target(pr->progs[j], 0, pr->target);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+bool probes_demote(struct it_probes *p, const char *prog, int err)
+{
+	bool any_fentry = false;
+	int i, j;
+
+	for (i = 0; i < p->nr; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		any_fentry |= pr->kind == IT_KIND_FENTRY;
+		for (j = 0; j < 2; j++) {
+			if (!prog || !pr->prog_names[j][0] || strcmp(pr->prog_names[j], prog))
+				continue;
+			/* EPERM on fentry: this kernel refuses fentry altogether */
+			if (pr->kind == IT_KIND_FENTRY && err == -EPERM)
+				p->caps.fentry = false;
+			snprintf(pr->failure, sizeof(pr->failure), "%s load failed: %s",
+				 probe_kind_str(pr->kind), strerror(-err));
+			pr->kind_failed[pr->kind] = true;
+			probes_choose_all(p);
+			return true;
+		}
+	}
+	if (any_fentry && p->caps.fentry) {
+		/* failure we could not pin on one program: try without fentry */
+		p->caps.fentry = false;
+		probes_choose_all(p);
+		return true;
+	}
+	return false;
+}
+
+static struct bpf_link *probe_attach_one(struct it_probe *pr, int idx)
+{
+	struct bpf_program *prog = pr->progs[idx];
+
+	if (pr->kind == IT_KIND_KPROBE)
+		return bpf_program__attach_kprobe(prog, idx == 1, pr->target);
+	return bpf_program__attach(prog);
+}
+
+int probes_attach(struct it_probes *p)
+{
+	int i, j, attached = 0;
+
+	for (i = 0; i < p->nr; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		if (pr->kind == IT_KIND_NONE)
+			continue;
+		for (j = 0; j < 2; j++) {
+			if (!pr->progs[j])
+				continue;
+			pr->links[j] = probe_attach_one(pr, j);
+			if (!pr->links[j]) {
+				int err = -errno;
+
+				snprintf(pr->failure, sizeof(pr->failure), "%s attach failed: %s",
+					 probe_kind_str(pr->kind), strerror(-err));
+				break;
+			}
+		}
+		if (j < 2 && pr->progs[j] && !pr->links[j]) {
+			/* half a pair is worse than none: entries without exits */
+			for (j = 0; j < 2; j++) {
+				bpf_link__destroy(pr->links[j]);
+				pr->links[j] = NULL;
+			}
+			pr->kind = IT_KIND_NONE;
+			continue;
+		}
+		attached++;
+	}
+	return attached;
+}
+
+void probes_detach(struct it_probes *p)
+{
+	int i, j;
+
+	for (i = 0; i < p->nr; i++) {
+		for (j = 0; j < 2; j++) {
+			bpf_link__destroy(p->probes[i].links[j]);
+			p->probes[i].links[j] = NULL;
+		}
+	}
+}
+
+int probes_nr_attached(const struct it_probes *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->nr; i++)
+		n += p->probes[i].links[0] != NULL;
+	return n;
+}
+
+void probes_read_stats(struct it_probes *p)
+{
+	int i, j;
+
+	for (i = 0; i < p->nr; i++) {
+		struct it_probe *pr = &p->probes[i];
+
+		pr->run_cnt = pr->run_time_ns = pr->misses = 0;
+		for (j = 0; j < 2; j++) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+
+			if (!pr->links[j])
+				continue;
+			if (bpf_obj_get_info_by_fd(bpf_program__fd(pr->progs[j]), &info, &len))
+				continue;
+			pr->run_cnt += info.run_cnt;
+			pr->run_time_ns += info.run_time_ns;
+			pr->misses += info.recursion_misses;
+		}
+	}
+}
+
+const char *probes_walker_status(const struct it_probes *p)
+{
+	const struct btf *btf = p->vmlinux_btf;
+
+	if (p->caps.vendor == IT_VENDOR_INTEL)
+		return btf && btf__find_by_name_kind(btf, "dmar_domain", BTF_KIND_STRUCT) > 0 ?
+		       "intel (dmar_domain pgd/agaw; faults: root/context tables)" :
+		       "unavailable on this kernel (no struct dmar_domain in BTF)";
+	if (p->caps.vendor == IT_VENDOR_AMD)
+		return btf && btf__find_by_name_kind(btf, "amd_io_pgtable", BTF_KIND_STRUCT) > 0 ?
+		       "amd (protection_domain iop.root/mode, v1 table)" :
+		       "unavailable on this kernel (no AMD v1 page table in BTF)";
+	return "unavailable (no Intel or AMD IOMMU active)";
+}
+
+void probes_print(const struct it_probes *p, FILE *f)
+{
+	int i;
+
+	fprintf(f, "kernel %s: fentry %s, kprobes %s\n", p->caps.release,
+		p->caps.fentry ? "allowed" : "refused",
+		p->caps.kprobes ? "available" : "unavailable");
+	fprintf(f, "%-20s %-10s %-30s %s\n", "HOOK", "KIND", "TARGET", "NOTE");
+	for (i = 0; i < p->nr; i++) {
+		const struct it_probe *pr = &p->probes[i];
+		bool on = pr->links[0] != NULL;
+
+		fprintf(f, "%-20s %-10s %-30s %s%s%s%s\n", pr->name,
+			on ? probe_kind_str(pr->kind) : "-",
+			pr->target[0] ? pr->target : "-",
+			pr->why[0] ? pr->why : (on ? pr->desc : ""),
+			pr->failure[0] && pr->why[0] ? "; " : "", pr->failure,
+			!on && !pr->why[0] && !pr->failure[0] ? "not attached" : "");
+	}
+	fprintf(f, "page-table walker: %s\n", probes_walker_status(p));
+	fprintf(f, "%d of %d hooks attached\n", probes_nr_attached(p), p->nr);
+}
+
+void probes_json(const struct it_probes *p, struct json_writer *jw)
+{
+	int i;
+
+	jw_begin_array(jw, "probes");
+	for (i = 0; i < p->nr; i++) {
+		const struct it_probe *pr = &p->probes[i];
+		bool on = pr->links[0] != NULL;
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "hook", pr->name);
+		jw_string(jw, "kind", on ? probe_kind_str(pr->kind) : "none");
+		jw_string(jw, "target", pr->target);
+		jw_bool(jw, "attached", on);
+		jw_string(jw, "reason", pr->why);
+		jw_string(jw, "failure", pr->failure);
+		jw_string(jw, "description", pr->desc);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Probe selection: which kernel function or tracepoint each hook attaches to on
+ * the running kernel, and as what (fentry > kprobe > tracepoint kinds).
+ * All per-kernel differences live here.
+ */
+#ifndef IT_PROBES_H
+#define IT_PROBES_H
+
+#include <stdbool.h>
+
+struct bpf_object;
+struct bpf_program;
+struct bpf_link;
+struct json_writer;
+
+enum it_kind {
+	IT_KIND_NONE,
+	IT_KIND_FENTRY,		/* fentry/fexit */
+	IT_KIND_KPROBE,		/* kprobe/kretprobe */
+	IT_KIND_TP_BTF,
+	IT_KIND_RAW_TP,
+	IT_KIND_TRACEPOINT,
+};
+
+struct it_hook;
+struct it_tp;
+
+struct it_probe {
+	const char *name;		/* hook name, suffix of the program names */
+	const char *desc;
+	const struct it_hook *hook;	/* function hook, or */
+	const struct it_tp *tp;		/* tracepoint */
+	enum it_kind kind;		/* chosen, then attached (NONE if not) */
+	char target[64];		/* resolved symbol: may be a .isra clone */
+	char why[160];			/* why not attached, or a note */
+	char failure[96];		/* last load or attach failure */
+	bool kind_failed[IT_KIND_TRACEPOINT + 1];
+	struct bpf_program *progs[2];	/* entry, exit: valid while the object lives */
+	char prog_names[2][48];
+	struct bpf_link *links[2];
+	unsigned long long run_cnt, run_time_ns, misses;
+};
+
+/* What the running kernel offers, gathered once. */
+struct it_kernel_caps {
+	bool fentry;			/* false once the kernel refused one */
+	bool kprobes;
+	bool ftrace_list;		/* available_filter_functions was readable */
+	int vendor;			/* enum it_vendor of the active IOMMU */
+	char release[64];
+};
+
+struct it_probes {
+	struct it_probe *probes;
+	int nr;
+	struct it_kernel_caps caps;
+	struct btf *vmlinux_btf;
+};
+
+int probes_init(struct it_probes *p, int vendor);
+void probes_free(struct it_probes *p);
+/* autoload and attach targets for one load attempt */
+int probes_configure(struct it_probes *p, struct bpf_object *obj);
+/* a load failed: demote the program named @prog (or fentry as a whole) */
+bool probes_demote(struct it_probes *p, const char *prog, int err);
+int probes_attach(struct it_probes *p);
+void probes_detach(struct it_probes *p);
+/* bpf_stats run time and recursion misses of every attached program */
+void probes_read_stats(struct it_probes *p);
+int probes_nr_attached(const struct it_probes *p);
+const char *probe_kind_str(enum it_kind kind);
+void probes_print(const struct it_probes *p, FILE *f);
+void probes_json(const struct it_probes *p, struct json_writer *jw);
+/* walker support of the running kernel, from its BTF */
+const char *probes_walker_status(const struct it_probes *p);
+
+#endif

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "json.h"
+#include "render.h"
+
+static const char *const hist_names[IT_HIST_MAX] = {
+	[IT_HIST_MAP] = "map",
+	[IT_HIST_UNMAP] = "unmap",
+	[IT_HIST_DMA_MAP] = "dma_map",
+	[IT_HIST_DMA_UNMAP] = "dma_unmap",
+	[IT_HIST_IOVA] = "iova",
+	[IT_HIST_IOVA_SLOW] = "iova_slow",
+	[IT_HIST_FLUSH] = "flush",
+	[IT_HIST_INV] = "inv",
+	[IT_HIST_SIZE] = "size",
+	[IT_HIST_PAGESIZE] = "pagesize",
+};
+
+static const char *const lost_names[IT_LOST_MAX] = {
+	[IT_LOST_SLOTS_FULL] = "slots_full",
+	[IT_LOST_TASK_CTX] = "task_ctx",
+	[IT_LOST_SCOPE_DEPTH] = "scope_depth",
+	[IT_LOST_UNPAIRED] = "unpaired",
+	[IT_LOST_RINGBUF] = "ringbuf",
+};
+
+static const char *const pgsize_names[IT_PGSIZE_MAX] = {
+	[IT_PGSIZE_4K] = "4K", [IT_PGSIZE_2M] = "2M", [IT_PGSIZE_1G] = "1G",
+	[IT_PGSIZE_OTHER] = "other", [IT_PGSIZE_NOLEAF] = "noleaf",
+};
+
+const char *hist_kind_name(int kind)
+{
+	return kind >= 0 && kind < IT_HIST_MAX ? hist_names[kind] : "?";
+}
+
+int hist_kind_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < IT_HIST_MAX; i++)
+		if (!strcmp(hist_names[i], name))
+			return i;
+	return -1;
+}
+
+const char *it_lost_name(int why)
+{
+	return why >= 0 && why < IT_LOST_MAX ? lost_names[why] : "?";
+}
+
+const char *fmt_ns(double ns, char *buf, size_t size)
+{
+	if (isnan(ns))
+		snprintf(buf, size, "-");
+	else if (ns < 1e3)
+		snprintf(buf, size, "%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, size, "%.1fus", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, size, "%.1fms", ns / 1e6);
+	else
+		snprintf(buf, size, "%.2fs", ns / 1e9);
+	return buf;
+}
+
+const char *fmt_bytes(double b, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "K", "M", "G", "T" };
+	int u = 0;
+
+	while (fabs(b) >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f%s" : "%.0f%s", b, units[u]);
+	return buf;
+}
+
+static bool dev_visible(const struct it_dev *d, const struct it_render_opts *o)
+{
+	if (!dev_matches(d, o->device))
+		return false;
+	return o->all_devices || dev_has_activity(d);
+}
+
+/* count, or count per second in interval mode */
+static void fmt_count(char *buf, size_t size, __u64 n, double secs, bool rates)
+{
+	if (rates && secs > 0)
+		snprintf(buf, size, "%.0f/s", n / secs);
+	else
+		snprintf(buf, size, "%llu", (unsigned long long)n);
+}
+
+static void table_row(FILE *f, const struct it_dev *d, double secs, bool rates)
+{
+	const struct it_op_stats *ml = dev_map_latency(d), *ul = dev_unmap_latency(d);
+	char maps[24], unmaps[24], bytes[16], live[16], p50m[16], p99m[16], p50u[16], p99u[16];
+	char flush[24], grp[12], rc[12];
+	double hit = dev_rcache_hit_pct(d);
+
+	fmt_count(maps, sizeof(maps), d->ops[IT_OP_MAP].count, secs, rates);
+	fmt_count(unmaps, sizeof(unmaps), d->ops[IT_OP_UNMAP].count, secs, rates);
+	fmt_count(flush, sizeof(flush), dev_flushes(d), secs, rates);
+	fmt_bytes(d->ops[IT_OP_MAP].bytes, bytes, sizeof(bytes));
+	fmt_bytes(dev_live_bytes(d), live, sizeof(live));
+	fmt_ns(hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 50), p50m, sizeof(p50m));
+	fmt_ns(hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 99), p99m, sizeof(p99m));
+	fmt_ns(hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 50), p50u, sizeof(p50u));
+	fmt_ns(hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 99), p99u, sizeof(p99u));
+	if (d->meta.group >= 0)
+		snprintf(grp, sizeof(grp), "%d", d->meta.group);
+	else
+		snprintf(grp, sizeof(grp), "-");
+	if (isnan(hit))
+		snprintf(rc, sizeof(rc), "-");
+	else
+		snprintf(rc, sizeof(rc), "%.1f", hit);
+	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %7s/%-7s %7s/%-7s %6s %8s %6llu\n",
+		d->name, d->meta.driver[0] ? d->meta.driver : "-", grp,
+		d->meta.domain_type[0] ? d->meta.domain_type : "-",
+		maps, unmaps, bytes, live, p50m, p99m, p50u, p99u, rc, flush,
+		(unsigned long long)d->ops[IT_OP_FAULT].count);
+}
+
+static void lost_line(FILE *f, const struct it_snapshot *s)
+{
+	__u64 total = snapshot_lost_total(s);
+	int i;
+
+	fprintf(f, "lost: %llu", (unsigned long long)total);
+	if (total) {
+		fprintf(f, " (");
+		for (i = 0; i < IT_LOST_MAX; i++)
+			if (s->lost[i])
+				fprintf(f, "%s %llu ", lost_names[i], (unsigned long long)s->lost[i]);
+		if (s->lost_recursion)
+			fprintf(f, "bpf_recursion %llu ", (unsigned long long)s->lost_recursion);
+		fprintf(f, ")");
+	}
+	fputc('\n', f);
+}
+
+void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
+{
+	double secs = snapshot_seconds(s);
+	const struct it_dev *t = &s->total;
+	char inv[32], freed[32];
+	int i, shown = 0;
+
+	if (o->header)
+		fprintf(f, "%s\n", o->header);
+	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %15s %15s %6s %8s %6s\n",
+		"DEVICE", "DRIVER", "GROUP", "TYPE", "MAPS", "UNMAPS", "MAPPED", "LIVE",
+		"MAP p50/p99", "UNMAP p50/p99", "RC-HIT", "FLUSHES", "FAULTS");
+	for (i = 0; i < s->nr_devs; i++) {
+		if (!dev_visible(&s->devs[i], o))
+			continue;
+		table_row(f, &s->devs[i], secs, o->rates);
+		shown++;
+	}
+	if (!shown)
+		fprintf(f, "(no IOMMU activity%s%s)\n", o->device ? " for " : "",
+			o->device ? o->device : "");
+	table_row(f, t, secs, o->rates);
+	snprintf(inv, sizeof(inv), "%.3f", t->ops[IT_OP_UNMAP].count ?
+		 (double)dev_flushes(t) / t->ops[IT_OP_UNMAP].count : 0.0);
+	if (isnan(dev_freed_per_flush(t)))
+		snprintf(freed, sizeof(freed), "-");
+	else
+		snprintf(freed, sizeof(freed), "%.1f", dev_freed_per_flush(t));
+	fprintf(f, "%.1fs: flushes/unmap %s (strict syncs %llu, lazy flushes %llu of which timer %llu), "
+		"IOVAs freed/flush %s, invalidation cmds %llu\n", secs, inv,
+		(unsigned long long)t->ops[IT_OP_IOTLB_SYNC].count,
+		(unsigned long long)t->ops[IT_OP_FQ_FLUSH].count,
+		(unsigned long long)t->ops[IT_OP_FQ_TIMEOUT].count, freed,
+		(unsigned long long)t->ops[IT_OP_INV_CMD].count);
+	lost_line(f, s);
+	fflush(f);
+}
+
+/* ---- JSON ---- */
+
+void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs)
+{
+	jw_begin_object(jw, key);
+	jw_u64(jw, "count", op->count);
+	jw_u64(jw, "bytes", op->bytes);
+	jw_double(jw, "per_sec", secs > 0 ? op->count / secs : NAN);
+	jw_u64(jw, "lat_count", op->lat_count);
+	jw_u64(jw, "lat_sum_ns", op->lat_sum_ns);
+	jw_double(jw, "lat_avg_ns", op_avg_ns(op));
+	jw_double(jw, "lat_p50_ns", hist_percentile(op->lat_hist, IT_LAT_SLOTS, 50));
+	jw_double(jw, "lat_p99_ns", hist_percentile(op->lat_hist, IT_LAT_SLOTS, 99));
+	jw_end_object(jw);
+}
+
+static void json_dev_body(struct json_writer *jw, const struct it_dev *d, double secs)
+{
+	int op, i;
+
+	for (op = 0; op < IT_OP_MAX; op++)
+		json_op(jw, it_op_name(op), &d->ops[op], secs);
+	jw_begin_object(jw, "flush");
+	jw_u64(jw, "count", dev_flushes(d));
+	jw_double(jw, "per_sec", secs > 0 ? dev_flushes(d) / secs : NAN);
+	jw_double(jw, "per_unmap", d->ops[IT_OP_UNMAP].count ?
+		  (double)dev_flushes(d) / d->ops[IT_OP_UNMAP].count : NAN);
+	jw_double(jw, "iovas_freed_per_flush", dev_freed_per_flush(d));
+	jw_end_object(jw);
+	jw_double(jw, "iova_rcache_hit_pct", dev_rcache_hit_pct(d));
+	jw_i64(jw, "live_bytes", dev_live_bytes(d));
+	jw_begin_object(jw, "pgsize");
+	for (i = 0; i < IT_PGSIZE_MAX; i++)
+		jw_u64(jw, pgsize_names[i], d->hists.pgsize[i]);
+	jw_end_object(jw);
+}
+
+void json_device(struct json_writer *jw, const struct it_dev *d, double secs)
+{
+	jw_begin_object(jw, NULL);
+	jw_string(jw, "device", d->name);
+	jw_string(jw, "driver", d->meta.driver);
+	if (d->meta.group >= 0)
+		jw_i64(jw, "group", d->meta.group);
+	else
+		jw_null(jw, "group");
+	jw_string(jw, "domain_type", d->meta.domain_type);
+	jw_string(jw, "vendor_device", d->meta.vendor_device);
+	if (d->owner_pid) {
+		jw_u64(jw, "owner_pid", d->owner_pid);
+		jw_string(jw, "owner_comm", d->owner_comm);
+	}
+	json_dev_body(jw, d, secs);
+	jw_end_object(jw);
+}
+
+static void json_head(struct json_writer *jw, const struct it_snapshot *s,
+		      const struct it_render_opts *o)
+{
+	int i;
+
+	jw_double(jw, "time", (double)time(NULL));
+	jw_double(jw, "interval_s", snapshot_seconds(s));
+	jw_string(jw, "source", o->source ? o->source : "live");
+	jw_string(jw, "mode", s->mode);
+	jw_i64(jw, "probes_attached", s->nr_probes);
+	jw_u64(jw, "lost", snapshot_lost_total(s));
+	jw_begin_object(jw, "lost_detail");
+	for (i = 0; i < IT_LOST_MAX; i++)
+		jw_u64(jw, lost_names[i], s->lost[i]);
+	jw_u64(jw, "bpf_recursion", s->lost_recursion);
+	jw_end_object(jw);
+	jw_u64(jw, "bpf_run_ns", s->bpf_run_ns);
+	jw_u64(jw, "bpf_run_cnt", s->bpf_run_cnt);
+}
+
+void render_json(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
+{
+	double secs = snapshot_seconds(s);
+	struct json_writer jw;
+	int i;
+
+	jw_init(&jw, f);
+	jw_begin_object(&jw, NULL);
+	json_head(&jw, s, o);
+	jw_begin_object(&jw, "totals");
+	json_dev_body(&jw, &s->total, secs);
+	jw_end_object(&jw);
+	jw_begin_array(&jw, "devices");
+	for (i = 0; i < s->nr_devs; i++)
+		if (dev_visible(&s->devs[i], o))
+			json_device(&jw, &s->devs[i], secs);
+	jw_end_array(&jw);
+	jw_end_object(&jw);
+	jw_finish(&jw);
+}
+
+/* ---- histograms ---- */
+
+static void print_stars(FILE *f, __u64 val, __u64 max, int width)
+{
+	int n = max ? (int)((double)val * width / max) : 0, i;
+
+	for (i = 0; i < width; i++)
+		fputc(i < n ? '*' : ' ', f);
+}
+
+void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit)
+{
+	__u64 max = 0;
+	int i, last = -1;
+
+	for (i = 0; i < nr; i++) {
+		if (vals[i] > max)
+			max = vals[i];
+		if (vals[i])
+			last = i;
+	}
+	if (last < 0) {
+		fprintf(f, "     (no samples)\n");
+		return;
+	}
+	fprintf(f, "%*s%-8s : count    distribution\n", 10, "", unit);
+	for (i = 0; i <= last; i++) {
+		unsigned long long lo = i ? 1ULL << i : 0, hi = (1ULL << (i + 1)) - 1;
+
+		fprintf(f, "%10llu -> %-10llu : %-8llu |", lo, hi, (unsigned long long)vals[i]);
+		print_stars(f, vals[i], max, 40);
+		fprintf(f, "|\n");
+	}
+}
+
+static void hist_of(const struct it_dev *d, int kind, const __u64 **vals, int *nr,
+		    const char **unit, __u64 *tmp)
+{
+	const struct it_op_stats *a = NULL, *b = NULL;
+	int i;
+
+	*unit = "nsecs";
+	*nr = IT_LAT_SLOTS;
+	switch (kind) {
+	case IT_HIST_MAP: a = &d->ops[IT_OP_MAP]; break;
+	case IT_HIST_UNMAP: a = &d->ops[IT_OP_UNMAP]; break;
+	case IT_HIST_DMA_MAP: a = &d->ops[IT_OP_DMA_MAP]; break;
+	case IT_HIST_DMA_UNMAP: a = &d->ops[IT_OP_DMA_UNMAP]; break;
+	case IT_HIST_IOVA: a = &d->ops[IT_OP_IOVA_ALLOC]; break;
+	case IT_HIST_IOVA_SLOW: a = &d->ops[IT_OP_IOVA_SLOW]; break;
+	case IT_HIST_FLUSH: a = &d->ops[IT_OP_IOTLB_SYNC]; b = &d->ops[IT_OP_FQ_FLUSH]; break;
+	case IT_HIST_INV: a = &d->ops[IT_OP_INV_CMD]; break;
+	case IT_HIST_SIZE:
+		*vals = d->hists.map_size;
+		*nr = IT_SIZE_SLOTS;
+		*unit = "bytes";
+		return;
+	case IT_HIST_PAGESIZE:
+		*vals = d->hists.pgsize;
+		*nr = IT_PGSIZE_MAX;
+		*unit = "pages";
+		return;
+	}
+	for (i = 0; i < IT_LAT_SLOTS; i++)
+		tmp[i] = (a ? a->lat_hist[i] : 0) + (b ? b->lat_hist[i] : 0);
+	*vals = tmp;
+}
+
+static void print_pgsize(FILE *f, const __u64 *pg)
+{
+	__u64 max = 0;
+	int i;
+
+	for (i = 0; i < IT_PGSIZE_MAX; i++)
+		if (pg[i] > max)
+			max = pg[i];
+	fprintf(f, "%12s : count    distribution\n", "page size");
+	for (i = 0; i < IT_PGSIZE_MAX; i++) {
+		fprintf(f, "%12s : %-8llu |", pgsize_names[i], (unsigned long long)pg[i]);
+		print_stars(f, pg[i], max, 40);
+		fprintf(f, "|\n");
+	}
+}
+
+void render_hists(FILE *f, const struct it_snapshot *s, int kind, const struct it_render_opts *o)
+{
+	__u64 tmp[IT_LAT_SLOTS];
+	int i, shown = 0;
+
+	if (o->header)
+		fprintf(f, "%s\n", o->header);
+	for (i = 0; i < s->nr_devs; i++) {
+		const struct it_dev *d = &s->devs[i];
+		const __u64 *vals;
+		const char *unit;
+		int nr;
+
+		if (!dev_visible(d, o))
+			continue;
+		hist_of(d, kind, &vals, &nr, &unit, tmp);
+		if (!hist_total(vals, nr) && !o->all_devices)
+			continue;
+		fprintf(f, "\ndevice = %s  driver = %s  type = %s  (%s)\n", d->name,
+			d->meta.driver[0] ? d->meta.driver : "-",
+			d->meta.domain_type[0] ? d->meta.domain_type : "-", hist_kind_name(kind));
+		if (kind == IT_HIST_PAGESIZE)
+			print_pgsize(f, vals);
+		else
+			print_log2_hist(f, vals, nr, unit);
+		shown++;
+	}
+	if (!shown)
+		fprintf(f, "(no %s samples%s%s)\n", hist_kind_name(kind), o->device ? " for " : "",
+			o->device ? o->device : "");
+	lost_line(f, s);
+	fflush(f);
+}
+
+void render_hists_json(FILE *f, const struct it_snapshot *s, int kind,
+		       const struct it_render_opts *o)
+{
+	struct json_writer jw;
+	__u64 tmp[IT_LAT_SLOTS];
+	int i, b;
+
+	jw_init(&jw, f);
+	jw_begin_object(&jw, NULL);
+	json_head(&jw, s, o);
+	jw_string(&jw, "hist", hist_kind_name(kind));
+	jw_begin_array(&jw, "devices");
+	for (i = 0; i < s->nr_devs; i++) {
+		const struct it_dev *d = &s->devs[i];
+		const __u64 *vals;
+		const char *unit;
+		int nr;
+
+		if (!dev_visible(d, o))
+			continue;
+		hist_of(d, kind, &vals, &nr, &unit, tmp);
+		jw_begin_object(&jw, NULL);
+		jw_string(&jw, "device", d->name);
+		jw_string(&jw, "driver", d->meta.driver);
+		jw_string(&jw, "domain_type", d->meta.domain_type);
+		jw_string(&jw, "unit", unit);
+		jw_u64(&jw, "total", hist_total(vals, nr));
+		jw_begin_array(&jw, "buckets");
+		for (b = 0; b < nr; b++) {
+			if (!vals[b])
+				continue;
+			jw_begin_object(&jw, NULL);
+			if (kind == IT_HIST_PAGESIZE) {
+				jw_string(&jw, "size", pgsize_names[b]);
+			} else {
+				jw_u64(&jw, "lo", b ? 1ULL << b : 0);
+				jw_u64(&jw, "hi", (1ULL << (b + 1)) - 1);
+			}
+			jw_u64(&jw, "count", vals[b]);
+			jw_end_object(&jw);
+		}
+		jw_end_array(&jw);
+		jw_end_object(&jw);
+	}
+	jw_end_array(&jw);
+	jw_end_object(&jw);
+	jw_finish(&jw);
+}

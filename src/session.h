@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A tracing session: open the collector, optionally run a command, and hand
+ * snapshots to a renderer every interval and once at the end. stat, hist,
+ * faults and record are all sessions with different renderers.
+ */
+#ifndef IT_SESSION_H
+#define IT_SESSION_H
+
+#include "collector.h"
+
+struct it_session_opts {
+	const char *device;		/* -d filter */
+	bool json;			/* -j */
+	double interval;		/* -i, 0: only the final summary */
+	long count;			/* -c, 0: unlimited */
+	char **cmd;			/* -- COMMAND ARGS */
+	bool force;			/* run even if no IOMMU translates */
+	bool quiet_header;
+	struct it_collector_opts copts;
+};
+
+struct it_session;
+/* @delta: the interval just ended (final: the whole run, delta == cumulative) */
+typedef void (*it_tick_fn)(void *ctx, struct it_session *ss, const struct it_snapshot *delta,
+			   bool final);
+
+struct it_session {
+	struct it_collector col;
+	struct it_session_opts *opts;
+	struct it_snapshot *cur, *prev, *delta;
+	char header[256];
+};
+
+/* Common options of every tracing subcommand; returns 0, or an exit code. */
+int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const char *cmd);
+int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx);
+/* Validate -d before tracing: unknown devices are a usage error. */
+int session_check_device(const char *device);
+
+#endif

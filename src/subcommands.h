@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef IT_SUBCOMMANDS_H
+#define IT_SUBCOMMANDS_H
+
+int cmd_stat(int argc, char **argv);
+int cmd_hist(int argc, char **argv);
+int cmd_probes(int argc, char **argv);
+
+#endif

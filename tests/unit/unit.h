@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Minimal test helpers. Every test program in this tree prints one line per
+ * check, "ok - NAME" or "not ok - NAME", so tests/run.sh can count them across
+ * C, BPF and VM suites alike; the exit status is non-zero if any check failed.
+ */
+#ifndef IT_UNIT_H
+#define IT_UNIT_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int unit_failed;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (cond) {                                                  \
+			printf("ok - ");                                     \
+		} else {                                                     \
+			unit_failed++;                                       \
+			printf("not ok - %s:%d (%s) ", __FILE__, __LINE__,   \
+			       #cond);                                       \
+		}                                                            \
+		printf(__VA_ARGS__);                                         \
+		putchar('\n');                                               \
+	} while (0)
+
+#define CHECK_STR(got, want, ...)                                            \
+	do {                                                                 \
+		const char *g_ = (got), *w_ = (want);                        \
+		CHECK(g_ && strcmp(g_, w_) == 0, __VA_ARGS__);               \
+		if (!g_ || strcmp(g_, w_))                                   \
+			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)", w_); \
+	} while (0)
+
+#define UNIT_EXIT() return unit_failed ? 1 : 0
+
+#endif

@@ -1,0 +1,479 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh: boot Debian's 6.1 kernel under QEMU (TCG) behind an emulated IOMMU
+# and run one command in it, with the host's / as the guest's root.
+#
+#   tests/vm/vm.sh setup
+#	Fetch the kernel (apt-get download, never installed into /boot),
+#	unpack and depmod it, build the busybox initramfs and the guest
+#	programs (build/vm-progs/). Idempotent; fast when cached.
+#
+#   tests/vm/vm.sh run [--iommu intel|amd|none] [--mode strict|lazy|pt]
+#		[--timeout SECS] [--out DIR] [--append "ARGS"] [-v] -- CMD [ARGS...]
+#	Boot, run CMD with /bin/sh -c in the repo root (same path as on the
+#	host), stream its stdout+stderr to our stdout, power off, and exit
+#	with CMD's status: 124 if CMD ran longer than --timeout (default
+#	300 s), 125 if the guest did not boot or never ran CMD (the reason
+#	goes to stderr). One CMD argument is a shell command line; several
+#	are an argv, quoted so that each reaches the guest unchanged.
+#	--out DIR: a writable host directory, mounted at the same path in
+#	the guest and exported as $IT_OUT. -v: print boot and run times.
+#
+# The guest: q35, 2 vCPUs, 1 GiB, TCG (the host's /dev/kvm does not work).
+# Devices sit at fixed PCI addresses whatever the IOMMU (see DEVICE
+# ADDRESSES below); the environment the command sees is documented in
+# tests/vm/lib.sh. Files: the kernel, initramfs and per-run scratch
+# directories live in .cache/vm (IT_VM_CACHE overrides).
+#
+# Environment: IT_VM_CACHE (cache directory), IT_VM_KVER (kernel ABI name,
+# e.g. 6.1.0-56-amd64, instead of the cached or apt-resolved one),
+# IT_VM_BOOT_TIMEOUT (seconds allowed from QEMU start to CMD start,
+# default 180), IT_VM_KEEP=1 (keep the run directory with console.log and
+# qemu.log), IT_VM_QEMU (QEMU binary).
+
+set -u -o pipefail
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+CACHE=${IT_VM_CACHE:-$REPO/.cache/vm}
+QEMU=${IT_VM_QEMU:-qemu-system-x86_64}
+PROGS_OUT=$REPO/build/vm-progs
+
+# Exit statuses of `run` besides CMD's own.
+EX_TIMEOUT=124
+EX_NOBOOT=125
+
+# DEVICE ADDRESSES. Fixed so checks can name devices; slot 1 is left free
+# because QEMU's amd-iommu is itself a PCI function and takes the first
+# free slot (it is placed first on the command line, so that is 00:01.0).
+SLOT_NVME=04
+SLOT_VBLK=05
+SLOT_VNET=06
+SLOT_E1000E=07
+SLOT_EDU=08
+SLOT_9P_ROOT=10
+SLOT_9P_CTL=11
+SLOT_9P_OUT=12
+
+# Each NIC has its own user-mode network so that traffic to a peer leaves
+# through the NIC meant; the peer is a TCP echo (slirp runs `cat` per
+# connection) on port 9, the gateway answers ICMP echo.
+VNET_NET=10.0.2
+E1000E_NET=10.0.3
+ECHO_PORT=9
+
+# Modules the initramfs needs to mount the 9p root and the overlay.
+INITRD_MODULES="virtio_pci 9pnet_virtio 9p overlay"
+
+# die: setup errors end `setup` with 1, and `run` with 125 (CMD never ran).
+die() {
+	echo "vm.sh: $*" >&2
+	exit "${DIE_STATUS:-1}"
+}
+
+note() {
+	echo "vm.sh: $*" >&2
+}
+
+# sq STRING: STRING single-quoted for any POSIX shell (dash and busybox
+# source the files we write; bash's printf %q may emit $'...').
+sq() {
+	local s=$1
+	printf "'%s'" "${s//\'/\'\\\'\'}"
+}
+
+now() {
+	echo "$EPOCHREALTIME"
+}
+
+# elapsed START: seconds since START, one decimal.
+elapsed() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# ---------------------------------------------------------------- setup
+
+# kernel_resolve: print the kernel ABI name to use. A cached kernel wins so
+# that runs are reproducible and need no apt lists; IT_VM_KVER overrides.
+kernel_resolve() {
+	local kver
+
+	if [[ -n ${IT_VM_KVER:-} ]]; then
+		echo "$IT_VM_KVER"
+		return
+	fi
+	if [[ -s $CACHE/kver && -e $CACHE/kernel-$(cat "$CACHE/kver")/.ok ]]; then
+		cat "$CACHE/kver"
+		return
+	fi
+	command -v apt-cache >/dev/null || die "apt-cache not found: cannot resolve the kernel (set IT_VM_KVER)"
+	kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *|\?Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n1)
+	[[ -n $kver ]] || die "cannot resolve the kernel from 'apt-cache depends linux-image-amd64' (run apt-get update, or set IT_VM_KVER)"
+	echo "$kver"
+}
+
+# kernel_fetch KVER: download and unpack linux-image-KVER into
+# $CACHE/kernel-KVER with a modules.dep (the .deb ships none).
+kernel_fetch() {
+	local kver=$1 kdir=$CACHE/kernel-$1 deb tmp
+
+	[[ -e $kdir/.ok ]] && return 0
+	command -v depmod >/dev/null || die "depmod not found: install kmod"
+	command -v dpkg >/dev/null || die "dpkg not found"
+	mkdir -p "$CACHE/dl"
+	deb=$(ls "$CACHE/dl/linux-image-${kver}_"*.deb 2>/dev/null | head -n1)
+	if [[ -z $deb ]]; then
+		note "downloading linux-image-$kver (about 70 MB) into $CACHE/dl"
+		(cd "$CACHE/dl" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$kver") >&2 ||
+			die "apt-get download linux-image-$kver failed (apt-get update? network?)"
+		deb=$(ls "$CACHE/dl/linux-image-${kver}_"*.deb 2>/dev/null | head -n1)
+		[[ -n $deb ]] || die "apt-get download left no linux-image-${kver}_*.deb in $CACHE/dl"
+	fi
+	note "unpacking $(basename "$deb")"
+	tmp=$kdir.tmp
+	rm -rf "$tmp"
+	dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
+	[[ -r $tmp/boot/vmlinuz-$kver ]] || die "$deb has no boot/vmlinuz-$kver"
+	depmod -b "$tmp" "$kver" || die "depmod -b $tmp $kver failed"
+	rm -rf "$kdir"
+	mv "$tmp" "$kdir"
+	touch "$kdir/.ok"
+}
+
+# initramfs_build KVER: busybox, tests/vm/init and the modules that mount
+# the root, rebuilt whenever one of those changes.
+initramfs_build() {
+	local kver=$1 kdir=$CACHE/kernel-$1 out=$CACHE/initramfs-$1.cpio.gz
+	local bb key tmp m
+
+	bb=$(command -v busybox) || die "busybox not found: install busybox-static"
+	if ldd "$bb" >/dev/null 2>&1; then
+		die "$bb is dynamically linked: install busybox-static"
+	fi
+	key=$(cat "$VM_DIR/init" "$bb" | md5sum | cut -d' ' -f1)-$kver-${INITRD_MODULES// /,}
+	[[ -e $out && $(cat "$out.key" 2>/dev/null) == "$key" ]] && return 0
+
+	note "building $out"
+	tmp=$(mktemp -d "$CACHE/initramfs.XXXXXX")
+	mkdir -p "$tmp"/{bin,dev,proc,sys,lower,upper,newroot,modules}
+	cp "$bb" "$tmp/bin/busybox"
+	ln -s busybox "$tmp/bin/sh"
+	cp "$VM_DIR/init" "$tmp/init"
+	chmod 755 "$tmp/init"
+	# modprobe prints the insmod lines in load order, dependencies
+	# first; keep the first occurrence of each module.
+	for m in $INITRD_MODULES; do
+		modprobe -d "$kdir" -S "$kver" --show-depends "$m" ||
+			die "modprobe --show-depends $m failed for $kver"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tmp/modlist"
+	[[ -s $tmp/modlist ]] || die "no modules resolved for the initramfs"
+	while read -r m; do
+		cp "$m" "$tmp/modules/"
+		basename "$m" >>"$tmp/modules/order"
+	done <"$tmp/modlist"
+	rm "$tmp/modlist"
+	(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp" ||
+		die "cpio of the initramfs failed"
+	mv "$out.tmp" "$out"
+	echo "$key" >"$out.key"
+	rm -rf "$tmp"
+}
+
+progs_build() {
+	make -s -C "$VM_DIR/progs" OUT="$PROGS_OUT" >&2 ||
+		die "building tests/vm/progs failed"
+}
+
+setup() {
+	local kver
+
+	for t in "$QEMU" cpio gzip flock make cc; do
+		command -v "$t" >/dev/null || die "$t not found (see tests/deps.sh)"
+	done
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/setup.lock"
+	flock 9
+	kver=$(kernel_resolve) || exit "${DIE_STATUS:-1}"
+	kernel_fetch "$kver"
+	echo "$kver" >"$CACHE/kver"
+	initramfs_build "$kver"
+	progs_build
+	exec 9>&-
+	KVER=$kver
+	KDIR=$CACHE/kernel-$kver
+}
+
+# ------------------------------------------------------------------ run
+
+usage() {
+	sed -n '4,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit "${1:-$EX_NOBOOT}"
+}
+
+usage_error() {
+	echo "vm.sh: $*" >&2
+	echo "usage: vm.sh run [--iommu intel|amd|none] [--mode strict|lazy|pt] [--timeout SECS] [--out DIR] [--append ARGS] [-v] -- CMD [ARGS...]" >&2
+	exit $EX_NOBOOT
+}
+
+# qemu_args: the QEMU command line for this run, in QARGS.
+qemu_args() {
+	local cmdline="console=ttyS0 panic=-1 loglevel=6"
+
+	QARGS=(-machine q35,kernel-irqchip=split -accel tcg -cpu max -smp 2 -m 1G
+		-nodefaults -display none -no-reboot)
+	# The IOMMU comes first: amd-iommu takes the first free PCI slot.
+	case $IOMMU in
+	intel)
+		QARGS+=(-device intel-iommu,intremap=on,caching-mode=off)
+		cmdline+=" intel_iommu=on"
+		;;
+	amd)
+		# The 6.1 kernel rejects amd_iommu=on; the IVRS table suffices.
+		QARGS+=(-device amd-iommu,intremap=on)
+		;;
+	esac
+	case $IOMMU-$MODE in
+	none-*) ;;
+	*-strict) cmdline+=" iommu.strict=1" ;;
+	*-lazy) cmdline+=" iommu.strict=0" ;;
+	*-pt) cmdline+=" iommu=pt" ;;
+	esac
+	[[ -n $APPEND ]] && cmdline+=" $APPEND"
+
+	QARGS+=(-kernel "$KDIR/boot/vmlinuz-$KVER"
+		-initrd "$CACHE/initramfs-$KVER.cpio.gz"
+		-append "$cmdline"
+		# ttyS0: the kernel console, kept in a file; ttyS1: CMD's output.
+		-serial "file:$RUN/console.log" -serial stdio
+
+		-drive "if=none,id=nvme0,file=$RUN/nvme.img,format=raw,cache=unsafe"
+		-device "nvme,drive=nvme0,serial=itnvme0,addr=$SLOT_NVME.0"
+		-drive "if=none,id=vblk0,file=$RUN/vblk.img,format=raw,cache=unsafe"
+		-device "virtio-blk-pci,drive=vblk0,iommu_platform=on,disable-legacy=on,addr=$SLOT_VBLK.0"
+		-netdev "user,id=vnet0,net=$VNET_NET.0/24,host=$VNET_NET.2,guestfwd=tcp:$VNET_NET.100:$ECHO_PORT-cmd:cat"
+		-device "virtio-net-pci,netdev=vnet0,iommu_platform=on,disable-legacy=on,mac=52:54:00:12:34:$SLOT_VNET,addr=$SLOT_VNET.0"
+		-netdev "user,id=e1000e0,net=$E1000E_NET.0/24,host=$E1000E_NET.2,guestfwd=tcp:$E1000E_NET.100:$ECHO_PORT-cmd:cat"
+		-device "e1000e,netdev=e1000e0,mac=52:54:00:12:34:$SLOT_E1000E,addr=$SLOT_E1000E.0"
+		-device "edu,dma_mask=0xffffffffffffffff,addr=$SLOT_EDU.0"
+
+		# 9p shares have no iommu_platform: they add no IOMMU traffic.
+		-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
+		-device "virtio-9p-pci,fsdev=root,mount_tag=root,addr=$SLOT_9P_ROOT.0"
+		-fsdev "local,id=ctl,path=$RUN/ctl,security_model=none"
+		-device "virtio-9p-pci,fsdev=ctl,mount_tag=ctl,addr=$SLOT_9P_CTL.0")
+	if [[ -n $OUT ]]; then
+		QARGS+=(-fsdev "local,id=out,path=$OUT,security_model=none"
+			-device "virtio-9p-pci,fsdev=out,mount_tag=out,addr=$SLOT_9P_OUT.0")
+	fi
+}
+
+# run_config_write: what the guest's init needs, sourced by busybox sh and
+# by dash.
+run_config_write() {
+	{
+		echo "IT_REPO=$(sq "$REPO")"
+		echo "IT_KVER=$(sq "$KVER")"
+		echo "IT_KDIR=$(sq "$KDIR")"
+		echo "IT_IOMMU=$(sq "$IOMMU")"
+		echo "IT_MODE=$(sq "$MODE")"
+		echo "IT_CONFIG=$(sq "$CONFIG")"
+		echo "IT_OUT=$(sq "${OUT:-/run/it-out}")"
+		echo "IT_OUT_SHARED=$(sq "${OUT:+1}")"
+		echo "IT_TIMEOUT=$(sq "$TIMEOUT")"
+		echo "IT_NVME_DEV=0000:00:$SLOT_NVME.0"
+		echo "IT_VBLK_DEV=0000:00:$SLOT_VBLK.0"
+		echo "IT_VNET_DEV=0000:00:$SLOT_VNET.0"
+		echo "IT_E1000E_DEV=0000:00:$SLOT_E1000E.0"
+		echo "IT_EDU_DEV=0000:00:$SLOT_EDU.0"
+		echo "IT_VNET_NET=$VNET_NET"
+		echo "IT_E1000E_NET=$E1000E_NET"
+		echo "IT_ECHO_PORT=$ECHO_PORT"
+	} >"$RUN/ctl/config"
+	printf '%s\n' "$CMDLINE" >"$RUN/ctl/cmd"
+}
+
+# boot_failure_reason: the guest init's own words if it left any, else the
+# tail of the console and of QEMU's stderr.
+boot_failure_reason() {
+	local why=$1
+
+	if [[ -s $RUN/ctl/boot-error ]]; then
+		why="$(cat "$RUN/ctl/boot-error")"
+	elif grep -q 'it-vm: boot failed:' "$RUN/console.log" 2>/dev/null; then
+		why=$(grep -m1 'it-vm: boot failed:' "$RUN/console.log" | sed 's/.*it-vm: boot failed: //')
+	elif grep -q 'Kernel panic' "$RUN/console.log" 2>/dev/null; then
+		why="kernel panic: $(grep -m1 'Kernel panic' "$RUN/console.log" | tr -d '\r')"
+	fi
+	echo "vm.sh: $CONFIG: guest failed to boot or never ran CMD: $why" >&2
+	if [[ -s $RUN/qemu.log ]]; then
+		echo "vm.sh: --- QEMU stderr (tail) ---" >&2
+		tail -n 15 "$RUN/qemu.log" >&2
+	fi
+	if [[ -s $RUN/console.log ]]; then
+		echo "vm.sh: --- guest console (tail) ---" >&2
+		tail -n 25 "$RUN/console.log" | tr -d '\r' >&2
+	fi
+	cp "$RUN/console.log" "$CACHE/console-last-failure.log" 2>/dev/null
+	echo "vm.sh: full console log: $CACHE/console-last-failure.log" >&2
+}
+
+run_cleanup() {
+	if [[ -n ${QPID:-} ]] && kill -0 "$QPID" 2>/dev/null; then
+		kill "$QPID" 2>/dev/null
+		wait "$QPID" 2>/dev/null
+	fi
+	if [[ -n ${RUN:-} && -d $RUN ]]; then
+		if [[ ${IT_VM_KEEP:-} == 1 ]]; then
+			note "kept $RUN"
+		else
+			rm -rf "$RUN"
+		fi
+	fi
+}
+
+# run_wait: watch QEMU until it exits; kill it if the guest does not start
+# CMD within the boot limit or overruns CMD's timeout by far (a hung
+# guest: its own `timeout` should have fired). Sets STATUS.
+run_wait() {
+	local boot_limit=${IT_VM_BOOT_TIMEOUT:-180} t0=$1 started="" killed=""
+	local rc
+
+	while kill -0 "$QPID" 2>/dev/null; do
+		if [[ -z $started && -e $RUN/ctl/started ]]; then
+			started=$EPOCHREALTIME
+		fi
+		if [[ -z $started ]] && (($(elapsed "$t0" | cut -d. -f1) >= boot_limit)); then
+			killed=boot
+			break
+		fi
+		if [[ -n $started ]] && (($(elapsed "$started" | cut -d. -f1) >= TIMEOUT + 30)); then
+			killed=hang
+			break
+		fi
+		sleep 0.2
+	done
+	if [[ -n $killed ]]; then
+		kill "$QPID" 2>/dev/null
+	fi
+	wait "$QPID"
+	rc=$?
+	QPID=
+
+	T_TOTAL=$(elapsed "$t0")
+	if [[ -n $started ]]; then
+		T_BOOT=$(awk -v a="$t0" -v b="$started" 'BEGIN { printf "%.1f", b - a }')
+	fi
+	case $killed in
+	boot)
+		boot_failure_reason "CMD did not start within ${boot_limit}s (IT_VM_BOOT_TIMEOUT)"
+		STATUS=$EX_NOBOOT
+		return
+		;;
+	hang)
+		echo "vm.sh: $CONFIG: guest hung: killed ${TIMEOUT}s+30s after CMD started" >&2
+		STATUS=$EX_TIMEOUT
+		return
+		;;
+	esac
+	if [[ -s $RUN/ctl/rc ]]; then
+		STATUS=$(cat "$RUN/ctl/rc")
+		if [[ $STATUS == "$EX_TIMEOUT" ]]; then
+			echo "vm.sh: $CONFIG: CMD timed out after ${TIMEOUT}s" >&2
+		fi
+		return
+	fi
+	if [[ -n $started ]]; then
+		echo "vm.sh: $CONFIG: guest stopped while CMD ran (QEMU status $rc)" >&2
+		boot_failure_reason "no exit status came back"
+		STATUS=$EX_NOBOOT
+		return
+	fi
+	boot_failure_reason "QEMU exited with status $rc before CMD started"
+	STATUS=$EX_NOBOOT
+}
+
+run() {
+	local t0 guest_boot
+
+	IOMMU=intel MODE=lazy TIMEOUT=300 OUT="" APPEND="" VERBOSE=""
+	while (($#)); do
+		case $1 in
+		--iommu) IOMMU=${2-}; shift 2 || usage_error "--iommu needs a value" ;;
+		--mode) MODE=${2-}; shift 2 || usage_error "--mode needs a value" ;;
+		--timeout) TIMEOUT=${2-}; shift 2 || usage_error "--timeout needs a value" ;;
+		--out) OUT=${2-}; shift 2 || usage_error "--out needs a value" ;;
+		--append) APPEND=${2-}; shift 2 || usage_error "--append needs a value" ;;
+		-v) VERBOSE=1; shift ;;
+		-h | --help) usage 0 ;;
+		--) shift; break ;;
+		*) usage_error "unknown option '$1' (CMD goes after --)" ;;
+		esac
+	done
+	case $IOMMU in intel | amd | none) ;; *) usage_error "--iommu: '$IOMMU' is not intel, amd or none" ;; esac
+	case $MODE in strict | lazy | pt) ;; *) usage_error "--mode: '$MODE' is not strict, lazy or pt" ;; esac
+	[[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || usage_error "--timeout: '$TIMEOUT' is not a positive number of seconds"
+	(($#)) || usage_error "no CMD given"
+	if [[ -n $OUT ]]; then
+		mkdir -p "$OUT" || usage_error "--out: cannot create $OUT"
+		OUT=$(cd "$OUT" && pwd)
+		[[ -w $OUT ]] || usage_error "--out: $OUT is not writable"
+	fi
+	if [[ $IOMMU == none ]]; then
+		CONFIG=none MODE=none
+	else
+		CONFIG=$IOMMU-$MODE
+	fi
+	if (($# == 1)); then
+		CMDLINE=$1
+	else
+		CMDLINE=""
+		for a in "$@"; do
+			CMDLINE+="${CMDLINE:+ }$(sq "$a")"
+		done
+	fi
+
+	DIE_STATUS=$EX_NOBOOT
+	setup
+	RUN=$(mktemp -d "$CACHE/run.XXXXXX") || exit $EX_NOBOOT
+	trap run_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	mkdir "$RUN/ctl"
+	# Sparse: a read of a hole still goes through the device's DMA path.
+	truncate -s 1G "$RUN/nvme.img" "$RUN/vblk.img"
+	run_config_write
+	qemu_args
+
+	t0=$EPOCHREALTIME
+	"$QEMU" "${QARGS[@]}" </dev/null 2>"$RUN/qemu.log" &
+	QPID=$!
+	run_wait "$t0"
+	if [[ -n $VERBOSE ]]; then
+		guest_boot=$(cat "$RUN/ctl/started" 2>/dev/null || echo "?")
+		note "$CONFIG: boot->CMD ${T_BOOT:-?}s wall (guest uptime ${guest_boot}s), total ${T_TOTAL}s, status $STATUS"
+	fi
+	exit "$STATUS"
+}
+
+case ${1:-} in
+setup)
+	shift
+	(($# == 0)) || { echo "usage: vm.sh setup" >&2; exit 2; }
+	setup
+	echo "vm.sh: ready: kernel $KVER in $KDIR, initramfs $CACHE/initramfs-$KVER.cpio.gz, programs in $PROGS_OUT" >&2
+	;;
+run)
+	shift
+	run "$@"
+	;;
+-h | --help | help)
+	usage 0
+	;;
+*)
+	echo "usage: vm.sh setup | vm.sh run [OPTIONS] -- CMD [ARGS...]   (vm.sh --help)" >&2
+	exit 2
+	;;
+esac
