@@ -199,7 +199,7 @@ static __always_inline void op_latency(__u32 slot, __u32 op, __u64 t0)
 static __always_inline void size_hist_add(__u32 slot, bool unmap, __u64 bytes)
 {
 	struct it_dev_hists *h = bpf_map_lookup_elem(&dev_hists, &slot);
-	__u32 b = it_hist_slot(bytes, IT_SIZE_SLOTS);
+	__u64 b = it_hist_slot(bytes, IT_SIZE_SLOTS);
 
 	if (!h)
 		return;
@@ -308,7 +308,7 @@ static __always_inline struct it_scope *scope_top(struct it_scope *stack, __u32 
 
 	if (depth == 0 || i >= IT_SCOPE_DEPTH)
 		return NULL;
-	return &stack[i];
+	return &stack[it_bounded(i, IT_SCOPE_DEPTH)];
 }
 
 static __always_inline __u32 current_dev_slot(struct it_task_ctx *tc, bool *found)
@@ -333,7 +333,7 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 op)
 		lost_inc(IT_LOST_SCOPE_DEPTH);
 		return 0;
 	}
-	sc = &tc->dev[d];
+	sc = &tc->dev[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->key = (__u64)dev;
 	sc->slot = dev_slot(dev);
 	sc->op = op;
@@ -419,7 +419,7 @@ static __always_inline int op_enter(__u64 key, __u32 op)
 		lost_inc(IT_LOST_SCOPE_DEPTH);
 		return 0;
 	}
-	sc = &tc->op[d];
+	sc = &tc->op[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->key = key;
 	sc->slot = slot;
 	sc->op = op;
@@ -512,7 +512,13 @@ static __always_inline void pgsize_account(__u32 slot, __u64 domain, __u64 iova)
 	level = domain_walk(domain, iova, w);
 	if (w->status == IT_WALK_UNAVAILABLE)
 		return;
-	__sync_fetch_and_add(&h->pgsize[it_pgsize_of_level(level) % IT_PGSIZE_MAX], 1);
+	switch (it_pgsize_of_level(level)) {
+	case IT_PGSIZE_4K: __sync_fetch_and_add(&h->pgsize[IT_PGSIZE_4K], 1); break;
+	case IT_PGSIZE_2M: __sync_fetch_and_add(&h->pgsize[IT_PGSIZE_2M], 1); break;
+	case IT_PGSIZE_1G: __sync_fetch_and_add(&h->pgsize[IT_PGSIZE_1G], 1); break;
+	case IT_PGSIZE_NOLEAF: __sync_fetch_and_add(&h->pgsize[IT_PGSIZE_NOLEAF], 1); break;
+	default: __sync_fetch_and_add(&h->pgsize[IT_PGSIZE_OTHER], 1); break;
+	}
 }
 
 /* ---- map / unmap events ---- */

@@ -20,9 +20,14 @@ static char failed_prog[64];
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[256];
 	const char *p;
+	va_list aq;
 
+	va_copy(aq, ap);
+	if (it_verbose && (level != LIBBPF_DEBUG || it_verbose > 1))
+		vfprintf(stderr, fmt, aq);
+	va_end(aq);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	p = strstr(line, "prog '");
 	if (p && !failed_prog[0] && (strstr(line, "load failed") || strstr(line, "failed to load"))) {
@@ -31,8 +36,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		if (end && end - (p + 6) < (long)sizeof(failed_prog))
 			snprintf(failed_prog, end - (p + 6) + 1, "%s", p + 6);
 	}
-	if (it_verbose && (level != LIBBPF_DEBUG || it_verbose > 1))
-		fputs(line, stderr);
 	return 0;
 }
 

@@ -16,6 +16,7 @@ static const struct it_command commands[] = {
 	{ "stat", cmd_stat, "per-device map/unmap counts, bytes, latency, rcache hits, flushes" },
 	{ "hist", cmd_hist, "log2 histograms per device (latency, sizes, page sizes)" },
 	{ "probes", cmd_probes, "which hook attaches as what on this kernel, and why not" },
+	{ "pmu", cmd_pmu, "hardware IOMMU counters via perf: IOTLB hit %, misses/s (where the IOMMU has a PMU)" },
 };
 
 static void usage(FILE *f)

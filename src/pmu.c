@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -660,6 +661,51 @@ static int pmu_add_one(struct pmu_set *set, const char *dir, const char *name)
 	return 0;
 }
 
+/* Intel perfmon PMUs arrived in 6.3; older running kernels cannot have them */
+static bool pmu_kernel_predates(const char *root, int major, int minor,
+				char *release, size_t len)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if ((root[0] && strcmp(root, "/")) || uname(&u) ||
+	    sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	snprintf(release, len, "%s", u.release);
+	return ma < major || (ma == major && mi < minor);
+}
+
+static void pmu_explain_intel(struct pmu_set *set, const char *unit)
+{
+	char rel[65];
+
+	if (pmu_kernel_predates(set->root, 6, 3, rel, sizeof(rel)))
+		pmu_set_msg(set, PMU_NO_PMU,
+			    "no IOMMU PMU on this system (Intel IOMMU %s has no perf counters: Linux %s predates VT-d perfmon support, added in 6.3)",
+			    unit, rel);
+	else
+		pmu_set_msg(set, PMU_NO_PMU,
+			    "no IOMMU PMU on this system (Intel IOMMU %s has no perf counters: they need VT-d 4.0 perfmon hardware, Linux 6.3+ and CONFIG_INTEL_IOMMU_PERF_EVENTS)",
+			    unit);
+}
+
+/* the first IOMMU in <root>/sys/class/iommu, "" if none */
+static void pmu_first_iommu(const struct pmu_set *set, char *first, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent **names;
+	int i, n;
+
+	first[0] = '\0';
+	pmu_path(path, sizeof(path), set->root, "sys/class/iommu");
+	n = pmu_scan_names(path, &names);
+	for (i = 0; i < n; i++)
+		if (names[i]->d_name[0] != '.' && !first[0])
+			snprintf(first, len, "%.*s", (int)len - 1, names[i]->d_name);
+	if (n > 0)
+		pmu_free_names(names, n);
+}
+
 /*
  * Which IOMMUs exist at all (/sys/class/iommu: dmar<N> on Intel, ivhd<N> on
  * AMD) turns "no PMU" into the precise reason: no IOMMU, or one without
@@ -667,31 +713,21 @@ static int pmu_add_one(struct pmu_set *set, const char *dir, const char *name)
  */
 static void pmu_explain_absent(struct pmu_set *set)
 {
-	char path[PATH_MAX], first[PMU_NAME_LEN] = "";
-	struct dirent **names;
-	int i, n, units = 0;
+	char first[PMU_NAME_LEN];
 
-	pmu_path(path, sizeof(path), set->root, "sys/class/iommu");
-	n = pmu_scan_names(path, &names);
-	for (i = 0; i < n; i++) {
-		if (names[i]->d_name[0] == '.')
-			continue;
-		if (!units++)
-			snprintf(first, sizeof(first), "%.*s",
-				 (int)sizeof(first) - 1, names[i]->d_name);
-	}
-	if (n > 0)
-		pmu_free_names(names, n);
-	if (!units)
+	pmu_first_iommu(set, first, sizeof(first));
+	if (!first[0])
 		pmu_set_msg(set, PMU_NO_PMU,
 			    "no IOMMU PMU on this system (no IOMMU is enabled; hardware counters need Intel VT-d with perfmon on Linux 6.3+ or an AMD IOMMU with performance counters)");
 	else if (!strncmp(first, "dmar", 4))
+		pmu_explain_intel(set, first);
+	else if (!strncmp(first, "ivhd", 4))
 		pmu_set_msg(set, PMU_NO_PMU,
-			    "no IOMMU PMU on this system (Intel IOMMU %s has no perf counters: they need VT-d perfmon hardware and Linux 6.3+)",
+			    "no IOMMU PMU on this system (AMD IOMMU %s has no perf counters: the unit lacks the performance-counter feature or firmware hides it; QEMU does not emulate it)",
 			    first);
 	else
 		pmu_set_msg(set, PMU_NO_PMU,
-			    "no IOMMU PMU on this system (IOMMU %s has no perf counters: an AMD IOMMU needs the performance-counter feature, which VMs do not emulate)",
+			    "no IOMMU PMU on this system (IOMMU %s has no PMU that iommutrace knows: dmar<N>, amd_iommu_<N>)",
 			    first);
 }
 
@@ -722,6 +758,12 @@ static void pmu_discover_status(struct pmu_set *set, const char *dir)
 	}
 }
 
+/*
+ * Returns how many IOMMU PMUs are usable; 0 with status and msg saying why
+ * when there are none (absent, or every description malformed). Negative
+ * only when we could not even look (no memory, a root path too long).
+ * Always release with pmu_set_free().
+ */
 int pmu_discover(const char *root, struct pmu_set *out)
 {
 	char dir[PATH_MAX];
@@ -729,7 +771,11 @@ int pmu_discover(const char *root, struct pmu_set *out)
 	int i, n, ret = 0;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->root, sizeof(out->root), "%s", root ? root : "");
+	if (snprintf(out->root, sizeof(out->root), "%s", root ? root : "") >=
+	    (int)sizeof(out->root)) {
+		pmu_set_msg(out, PMU_SYS_ERROR, "sysfs root path too long: %.64s...", root);
+		return -ENAMETOOLONG;
+	}
 	pmu_path(dir, sizeof(dir), out->root, PMU_SOURCES);
 	n = pmu_scan_names(dir, &names);
 	if (n < 0) {

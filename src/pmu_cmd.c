@@ -13,19 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "json.h"
 #include "pmu.h"
 
 #define PMU_CMD_MAX_EVENTS 16
-
-/* exit codes: 0 also when there is no PMU — that is an answer, not an error */
-enum {
-	PMU_EXIT_OK = 0,
-	PMU_EXIT_USAGE = 2,
-	PMU_EXIT_MALFORMED = 3,
-	PMU_EXIT_DENIED = 4,
-	PMU_EXIT_OPEN = 5,
-};
 
 struct pmu_opts {
 	const char *root;
@@ -63,8 +55,9 @@ static void pmu_cmd_usage(FILE *f)
 "  --sysfs ROOT read ROOT/sys/bus/event_source/devices instead of /sys\n"
 "  -h           this help\n"
 "\n"
-"Exit status: 0 (also when no IOMMU PMU exists), 2 bad usage or event,\n"
-"3 malformed PMU description, 4 not permitted, 5 counters could not be opened.\n"
+"Exit status: 0 also when no IOMMU PMU exists (the reason is printed once),\n"
+"1 malformed PMU description or counters not opened, 2 bad option or event,\n"
+"3 not permitted (perf_event_paranoid; needs root or CAP_PERFMON).\n"
 "\n"
 "Examples:\n"
 "  iommutrace pmu                      list IOMMU PMUs or say why there are none\n"
@@ -171,21 +164,32 @@ static int pmu_cmd_parse(int argc, char **argv, struct pmu_opts *o)
 	o->rid = PMU_NO_DEVICE;
 	o->count = 1;
 	optind = 1;
+	opterr = 0;	/* our own messages, with the command's name */
 	while ((c = getopt_long(argc, argv, "vji:c:e:d:u:h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			pmu_cmd_usage(stdout);
 			return 1;
 		}
-		if (pmu_cmd_opt(o, c, optarg)) {
-			if (c != '?')
-				fprintf(stderr, "iommutrace pmu: bad value '%s' for %s\n",
-					optarg ? optarg : "", pmu_cmd_optname(c));
-			fprintf(stderr, "Try 'iommutrace pmu -h'.\n");
-			return -EINVAL;
+		if (c == '?') {
+			if (optopt == 'S')
+				fprintf(stderr, "iommutrace: pmu: --sysfs needs a directory\n");
+			else if (optopt)
+				fprintf(stderr, "iommutrace: pmu: option -%c needs a value or is unknown\n",
+					optopt);
+			else
+				fprintf(stderr, "iommutrace: pmu: unknown option '%s'\n",
+					argv[optind - 1]);
+		} else if (pmu_cmd_opt(o, c, optarg)) {
+			fprintf(stderr, "iommutrace: pmu: bad value '%s' for %s\n",
+				optarg ? optarg : "", pmu_cmd_optname(c));
+		} else {
+			continue;
 		}
+		fprintf(stderr, "Try 'iommutrace pmu -h'.\n");
+		return -EINVAL;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "iommutrace pmu: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "iommutrace: pmu: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
@@ -326,7 +330,7 @@ static void pmu_cmd_print_list(const struct pmu_opts *o, const struct pmu_set *s
 		if (o->verbose)
 			pmu_cmd_print_verbose(o, pmu);
 	}
-	if (set->nr_pmus)
+	if (set->nr_pmus && !o->nr_events)
 		printf("(* counted by default with -i)\n");
 }
 
@@ -335,7 +339,7 @@ static void pmu_cmd_print_rejected(const struct pmu_set *set)
 	int i;
 
 	for (i = 0; i < set->nr_rejected; i++)
-		fprintf(stderr, "iommutrace pmu: skipped %s\n", set->rejected[i].why);
+		fprintf(stderr, "iommutrace: pmu: skipped %s\n", set->rejected[i].why);
 }
 
 static void pmu_cmd_json_pmu(struct json_writer *jw, const struct pmu_opts *o,
@@ -407,15 +411,15 @@ static int pmu_cmd_exit_code(enum pmu_status st)
 	switch (st) {
 	case PMU_OK:
 	case PMU_NO_PMU:
-		return PMU_EXIT_OK;
+		return IT_EXIT_OK;
 	case PMU_MALFORMED:
-		return PMU_EXIT_MALFORMED;
+		return IT_EXIT_ERROR;
 	case PMU_DENIED:
-		return PMU_EXIT_DENIED;
+		return IT_EXIT_PRIV;
 	case PMU_BAD_EVENT:
-		return PMU_EXIT_USAGE;
+		return IT_EXIT_USAGE;
 	default:
-		return PMU_EXIT_OPEN;
+		return IT_EXIT_ERROR;
 	}
 }
 
@@ -605,7 +609,7 @@ static void pmu_cmd_loop(const struct pmu_opts *o, struct pmu_set *set,
 	for (n = 0; !pmu_cmd_stop && (!o->count || n < o->count); n++) {
 		pmu_cmd_sleep(o->interval);
 		if (pmu_read_counters(set))
-			fprintf(stderr, "iommutrace pmu: reading a counter failed\n");
+			fprintf(stderr, "iommutrace: pmu: reading a counter failed\n");
 		if (jw)
 			pmu_cmd_json_interval(jw, o, set);
 		else
@@ -624,35 +628,37 @@ static int pmu_cmd_count(const struct pmu_opts *o, struct pmu_set *set,
 	int ret;
 
 	if (!pmu_is_live(o->root))
-		fprintf(stderr, "iommutrace pmu: note: counting with descriptions from %s; their type numbers only mean something on the kernel that wrote them\n",
+		fprintf(stderr, "iommutrace: pmu: note: counting with descriptions from %s; their type numbers only mean something on the kernel that wrote them\n",
 			o->root);
 	ret = pmu_cmd_open(o, set);
 	if (ret < 0)
 		return pmu_cmd_exit_code(set->status);
 	if (set->msg[0] && !jw)
-		fprintf(stderr, "iommutrace pmu: %s\n", set->msg);
+		fprintf(stderr, "iommutrace: pmu: %s\n", set->msg);
 	pmu_cmd_loop(o, set, jw);
-	return PMU_EXIT_OK;
+	return IT_EXIT_OK;
 }
 
 static int pmu_cmd_text(const struct pmu_opts *o, struct pmu_set *set)
 {
-	int ret = PMU_EXIT_OK;
+	int ret = IT_EXIT_OK;
 
 	pmu_cmd_print_rejected(set);
 	if (!set->nr_pmus) {
 		/* "no PMU" is information (stdout); a broken description is an error */
-		fprintf(set->status == PMU_NO_PMU ? stdout : stderr, "%s\n",
-			pmu_status_str(set));
+		if (set->status == PMU_NO_PMU)
+			printf("%s\n", pmu_status_str(set));
+		else
+			fprintf(stderr, "iommutrace: pmu: %s\n", pmu_status_str(set));
 		return pmu_cmd_exit_code(set->status);
 	}
 	if (!o->interval) {
 		pmu_cmd_print_list(o, set);
-		return PMU_EXIT_OK;
+		return IT_EXIT_OK;
 	}
 	ret = pmu_cmd_count(o, set, NULL);
 	if (ret && set->msg[0])
-		fprintf(stderr, "iommutrace pmu: %s\n", pmu_status_str(set));
+		fprintf(stderr, "iommutrace: pmu: %s\n", pmu_status_str(set));
 	return ret;
 }
 
@@ -665,7 +671,7 @@ static int pmu_cmd_json(const struct pmu_opts *o, struct pmu_set *set)
 	jw_begin_object(&jw, NULL);
 	if (set->nr_pmus && o->interval) {
 		ret = pmu_cmd_count(o, set, &jw);
-		if (ret == PMU_EXIT_OK)
+		if (ret == IT_EXIT_OK)
 			jw_string(&jw, "note", set->msg);
 	}
 	pmu_cmd_json_head(&jw, o, set);
@@ -682,21 +688,21 @@ int cmd_pmu(int argc, char **argv)
 
 	ret = pmu_cmd_parse(argc, argv, &o);
 	if (ret)
-		return ret > 0 ? PMU_EXIT_OK : PMU_EXIT_USAGE;
+		return ret > 0 ? IT_EXIT_OK : IT_EXIT_USAGE;
 	if (o.unit && !pmu_name_match(o.unit, NULL, NULL)) {
-		fprintf(stderr, "iommutrace pmu: '%s' is not an IOMMU PMU name (dmar<N>, amd_iommu_<N>)\n",
+		fprintf(stderr, "iommutrace: pmu: '%s' is not an IOMMU PMU name (dmar<N>, amd_iommu_<N>)\n",
 			o.unit);
-		return PMU_EXIT_USAGE;
+		return IT_EXIT_USAGE;
 	}
 	if (pmu_discover(o.root, &set) < 0) {
-		fprintf(stderr, "iommutrace pmu: %s\n", pmu_status_str(&set));
+		fprintf(stderr, "iommutrace: pmu: %s\n", pmu_status_str(&set));
 		pmu_set_free(&set);
-		return PMU_EXIT_OPEN;
+		return IT_EXIT_ERROR;
 	}
 	if (o.unit && set.nr_pmus && pmu_find(&set, o.unit) < 0) {
-		fprintf(stderr, "iommutrace pmu: no IOMMU PMU named %s here\n", o.unit);
+		fprintf(stderr, "iommutrace: pmu: no IOMMU PMU named %s here\n", o.unit);
 		pmu_set_free(&set);
-		return PMU_EXIT_USAGE;
+		return IT_EXIT_USAGE;
 	}
 	ret = o.json ? pmu_cmd_json(&o, &set) : pmu_cmd_text(&o, &set);
 	pmu_set_free(&set);

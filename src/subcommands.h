@@ -5,5 +5,6 @@
 int cmd_stat(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
+int cmd_pmu(int argc, char **argv);
 
 #endif

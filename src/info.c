@@ -1,0 +1,1656 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iommutrace info: what IOMMU this machine has and how the kernel uses it.
+ * Joins the firmware's description (ACPI DMAR/IVRS) with the kernel's view
+ * (sysfs, /proc, the kernel log) and points out what users trip over:
+ * shared groups, RMRR/IVMD-pinned devices, passthrough, interrupt
+ * remapping off, faults already logged.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acpi.h"
+#include "json.h"
+#include "sysfs_topo.h"
+
+/* Exit codes; the same numbers are used project-wide (src/common.h). */
+#define INFO_EXIT_OK		0
+#define INFO_EXIT_RUNTIME	1	/* e.g. an unreadable file */
+#define INFO_EXIT_USAGE		2	/* unknown option, bad argument */
+#define INFO_EXIT_MALFORMED	8	/* malformed ACPI table */
+
+#define INFO_MAX_TABLES		16
+#define ACPI_FILE_MAX		(16u << 20)	/* DMAR/IVRS are a few KiB */
+
+struct info_table {
+	char source[PATH_MAX];
+	int err;			/* errno when the file could not be read */
+	bool malformed;
+	struct acpi_error aerr;
+	enum acpi_kind kind;
+	size_t size;
+	struct dmar_table dmar;
+	struct ivrs_table ivrs;
+};
+
+struct info_warning {
+	char kind[24];
+	char msg[512];
+};
+
+struct info {
+	struct info_table tables[INFO_MAX_TABLES];
+	size_t ntables;
+	bool acpi_from_files;
+	bool have_topo;
+	struct topo topo;
+	struct info_warning *warns;
+	size_t nwarns;
+};
+
+static const char info_usage[] =
+"Usage: iommutrace info [-j] [--acpi FILE]... [--sysfs ROOT]\n"
+"\n"
+"Show the IOMMU topology: remapping units and the devices they cover (ACPI\n"
+"DMAR/IVRS), iommu groups with their devices, domain type and reserved\n"
+"regions, interrupt remapping, the kernel's IOMMU options, faults logged\n"
+"since boot, and warnings about what prevents device assignment.\n"
+"\n"
+"  -j, --json         one JSON document instead of the tree\n"
+"      --acpi FILE    decode this DMAR or IVRS table (repeatable) instead of\n"
+"                     /sys/firmware/acpi/tables; the running system is then\n"
+"                     not read unless --sysfs is given too\n"
+"      --sysfs ROOT   read sys/, proc/ and dev/kmsg below ROOT (default /)\n"
+"  -h, --help         this help\n"
+"\n"
+"Exit status: 0 ok, 1 runtime error, 2 usage error, 8 malformed ACPI table\n"
+"(the report is still printed; the error names the table and byte offset).\n"
+"\n"
+"Examples:\n"
+"  sudo iommutrace info                    this machine (root reads the tables)\n"
+"  iommutrace info -j | jq '.warnings'     warnings only\n"
+"  iommutrace info --acpi DMAR.bin         decode a table from another machine\n";
+
+/* ---------------------------------------------------------------- helpers */
+
+static void __attribute__((format(printf, 3, 4)))
+warn_add(struct info *in, const char *kind, const char *fmt, ...)
+{
+	struct info_warning *w;
+	va_list ap;
+
+	w = realloc(in->warns, (in->nwarns + 1) * sizeof(*w));
+	if (!w)
+		return;
+	in->warns = w;
+	w = &in->warns[in->nwarns++];
+	snprintf(w->kind, sizeof(w->kind), "%s", kind);
+	va_start(ap, fmt);
+	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+	va_end(ap);
+}
+
+static const char *state_str(int s)
+{
+	return s == TOPO_ON ? "on" : s == TOPO_OFF ? "off" : "unknown";
+}
+
+static void json_state(struct json_writer *jw, const char *key, int s)
+{
+	if (s == TOPO_UNKNOWN)
+		jw_null(jw, key);
+	else
+		jw_bool(jw, key, s == TOPO_ON);
+}
+
+static void json_hex(struct json_writer *jw, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	jw_string(jw, key, buf);
+}
+
+static const char *pci_class_name(int64_t class)
+{
+	static const struct {
+		uint16_t cls;
+		const char *name;
+	} names[] = {
+		{ 0x0000, "unclassified" }, { 0x00ff, "unclassified" },
+		{ 0x0100, "SCSI" }, { 0x0101, "IDE" }, { 0x0104, "RAID" },
+		{ 0x0106, "SATA" }, { 0x0107, "SAS" }, { 0x0108, "NVMe" },
+		{ 0x0180, "storage" }, { 0x0200, "Ethernet" },
+		{ 0x0207, "InfiniBand" }, { 0x0280, "network" },
+		{ 0x0300, "VGA" }, { 0x0302, "3D" }, { 0x0380, "display" },
+		{ 0x0401, "audio" }, { 0x0403, "audio" },
+		{ 0x0600, "host bridge" }, { 0x0601, "ISA bridge" },
+		{ 0x0604, "PCI bridge" }, { 0x0805, "SD host" },
+		{ 0x0806, "IOMMU" }, { 0x0880, "system" }, { 0x0c03, "USB" },
+		{ 0x0c04, "Fibre Channel" }, { 0x0c05, "SMBus" },
+		{ 0x1200, "accelerator" },
+	};
+	size_t i;
+
+	if (class < 0)
+		return NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].cls == (class >> 8))
+			return names[i].name;
+	}
+	return NULL;
+}
+
+/* "1b36:0010 NVMe, nvme" for trees; "" parts are left out. */
+static char *dev_describe(const struct topo_dev *d, char *buf, size_t len)
+{
+	const char *cls = pci_class_name(d->class);
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (d->vendor >= 0 && d->device >= 0)
+		n += snprintf(buf, len, "%04x:%04x", d->vendor, d->device);
+	if (cls && n < len)
+		n += snprintf(buf + n, len - n, "%s%s", n ? " " : "", cls);
+	if (n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+			 d->driver[0] ? d->driver : "no driver");
+	return buf;
+}
+
+static const struct topo_dev *info_dev(const struct info *in, uint16_t seg,
+				       uint16_t devid)
+{
+	if (!in->have_topo)
+		return NULL;
+	return topo_find_bdf(&in->topo, seg, devid >> 8, (devid >> 3) & 0x1f,
+			     devid & 7);
+}
+
+/* The sysfs device a DMAR scope names, when the system has it. */
+static const struct topo_dev *scope_dev(const struct info *in, uint16_t seg,
+					const struct dmar_scope *sc)
+{
+	uint8_t hops[2 * DMAR_PATH_MAX];
+	char name[TOPO_NAME_LEN];
+	unsigned int i;
+
+	if (!in->have_topo || !sc->path_len ||
+	    (sc->type != DMAR_SCOPE_ENDPOINT && sc->type != DMAR_SCOPE_BRIDGE))
+		return NULL;
+	for (i = 0; i < sc->path_len; i++) {
+		hops[2 * i] = sc->path[i].dev;
+		hops[2 * i + 1] = sc->path[i].fn;
+	}
+	if (topo_pci_path_resolve(&in->topo, seg, sc->start_bus, hops,
+				  sc->path_len, name, sizeof(name)))
+		return NULL;
+	return topo_find_dev(&in->topo, name);
+}
+
+/* "00:1f.0" or "00:1c.0/00.0" for a multi-hop path. */
+static char *scope_path_str(const struct dmar_scope *sc, char *buf, size_t len)
+{
+	size_t n;
+	unsigned int i;
+
+	if (!sc->path_len) {
+		snprintf(buf, len, "%02x:(empty path)", sc->start_bus);
+		return buf;
+	}
+	n = snprintf(buf, len, "%02x:%02x.%x", sc->start_bus, sc->path[0].dev,
+		     sc->path[0].fn);
+	for (i = 1; i < sc->path_len && n < len; i++)
+		n += snprintf(buf + n, len - n, "/%02x.%x", sc->path[i].dev,
+			      sc->path[i].fn);
+	return buf;
+}
+
+static const struct topo_unit *unit_for_drhd(const struct info *in,
+					     const struct dmar_struct *s)
+{
+	size_t i;
+
+	if (!in->have_topo)
+		return NULL;
+	for (i = 0; i < in->topo.nunits; i++) {
+		const struct topo_unit *u = &in->topo.units[i];
+
+		if (u->kind == TOPO_UNIT_INTEL && u->address == s->base)
+			return u;
+	}
+	return NULL;
+}
+
+static const struct topo_unit *unit_for_ivhd(const struct info *in,
+					     const struct ivrs_ivhd *h)
+{
+	char name[TOPO_NAME_LEN];
+	size_t i;
+
+	if (!in->have_topo)
+		return NULL;
+	snprintf(name, sizeof(name), "%04x:%02x:%02x.%x", h->segment,
+		 h->devid >> 8, (h->devid >> 3) & 0x1f, h->devid & 7);
+	for (i = 0; i < in->topo.nunits; i++) {
+		const struct topo_unit *u = &in->topo.units[i];
+
+		if (u->kind == TOPO_UNIT_AMD && !strcmp(u->pci_dev, name))
+			return u;
+	}
+	return NULL;
+}
+
+static size_t topo_ndevs(const struct topo *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += t->groups[i].ndevs;
+	return n;
+}
+
+static size_t groups_of_type(const struct topo *t, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += !strcmp(t->groups[i].type, type);
+	return n;
+}
+
+static const char *vendor_name(const struct info *in)
+{
+	size_t i;
+	bool intel = false, amd = false;
+
+	if (in->have_topo) {
+		for (i = 0; i < in->topo.nunits; i++) {
+			intel |= in->topo.units[i].kind == TOPO_UNIT_INTEL;
+			amd |= in->topo.units[i].kind == TOPO_UNIT_AMD;
+		}
+	}
+	for (i = 0; i < in->ntables; i++) {
+		intel |= in->tables[i].kind == ACPI_DMAR && !in->tables[i].err;
+		amd |= in->tables[i].kind == ACPI_IVRS && !in->tables[i].err;
+	}
+	if (intel && amd)
+		return "mixed";
+	return intel ? "intel" : amd ? "amd" : (in->have_topo && in->topo.nunits) ?
+	       "other" : "none";
+}
+
+/* ------------------------------------------------------------ loading */
+
+static int file_read(const char *path, uint8_t **bufp, size_t *lenp)
+{
+	size_t cap = 4096, len = 0, n;
+	uint8_t *buf = NULL, *nb;
+	FILE *f;
+	int err;
+
+	f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (len == cap || !buf) {
+			if (buf)
+				cap *= 2;
+			if (cap > ACPI_FILE_MAX + 1)
+				cap = ACPI_FILE_MAX + 1;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (len > ACPI_FILE_MAX) {
+			err = -EFBIG;
+			goto fail;
+		}
+		if (n == 0) {
+			if (ferror(f)) {
+				err = -EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+fail:
+	free(buf);
+	fclose(f);
+	return err;
+}
+
+/* Decode buf into the next table slot; a malformed table keeps its error. */
+static void table_decode(struct info_table *t, const uint8_t *buf, size_t len)
+{
+	t->size = len;
+	t->kind = acpi_kind_detect(buf, len);
+	switch (t->kind) {
+	case ACPI_DMAR:
+		t->malformed = dmar_parse(buf, len, &t->dmar, &t->aerr) != 0;
+		break;
+	case ACPI_IVRS:
+		t->malformed = ivrs_parse(buf, len, &t->ivrs, &t->aerr) != 0;
+		break;
+	default:
+		t->malformed = true;
+		t->aerr.offset = 0;
+		if (len < 4)
+			snprintf(t->aerr.msg, sizeof(t->aerr.msg),
+				 "offset 0x%zx: %zu bytes, too short for an ACPI signature",
+				 len, len);
+		else
+			snprintf(t->aerr.msg, sizeof(t->aerr.msg),
+				 "offset 0x0: signature '%c%c%c%c' is neither DMAR nor IVRS",
+				 buf[0] >= 0x20 && buf[0] < 0x7f ? buf[0] : '?',
+				 buf[1] >= 0x20 && buf[1] < 0x7f ? buf[1] : '?',
+				 buf[2] >= 0x20 && buf[2] < 0x7f ? buf[2] : '?',
+				 buf[3] >= 0x20 && buf[3] < 0x7f ? buf[3] : '?');
+	}
+}
+
+/*
+ * Load one table. For the system's own tables a missing file is normal
+ * (returns 0 without a slot); for --acpi files any read error is fatal.
+ */
+static int table_load(struct info *in, const char *path, bool must_exist,
+		      enum acpi_kind expect)
+{
+	struct info_table *t = &in->tables[in->ntables];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	err = file_read(path, &buf, &len);
+	if (err == -ENOENT && !must_exist)
+		return 0;
+	snprintf(t->source, sizeof(t->source), "%s", path);
+	in->ntables++;
+	if (err) {
+		t->err = -err;
+		t->kind = expect;
+		if (must_exist) {
+			fprintf(stderr, "iommutrace info: %s: %s\n", path,
+				err == -EFBIG ? "too large for an ACPI table" :
+				strerror(-err));
+			return -1;
+		}
+		return 0;
+	}
+	table_decode(t, buf, len);
+	free(buf);
+	return 0;
+}
+
+static int tables_load(struct info *in, const char *const *files, int nfiles,
+		       const char *root)
+{
+	static const struct {
+		const char *name;
+		enum acpi_kind kind;
+	} sys[] = { { "DMAR", ACPI_DMAR }, { "IVRS", ACPI_IVRS } };
+	char path[PATH_MAX];
+	size_t i;
+	int k;
+
+	for (k = 0; k < nfiles; k++) {
+		if (table_load(in, files[k], true, ACPI_UNKNOWN))
+			return -1;
+	}
+	if (nfiles)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/sys/firmware/acpi/tables/%s",
+			 strcmp(root, "/") ? root : "", sys[i].name);
+		table_load(in, path, false, sys[i].kind);
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- warnings */
+
+static void warn_groups(struct info *in)
+{
+	const struct topo *t = &in->topo;
+	size_t i, j, n;
+	char list[400];
+
+	for (i = 0; i < t->ngroups; i++) {
+		const struct topo_group *g = &t->groups[i];
+
+		if (g->ndevs < 2)
+			continue;
+		n = 0;
+		list[0] = '\0';
+		for (j = 0; j < g->ndevs && n < sizeof(list); j++)
+			n += snprintf(list + n, sizeof(list) - n, "%s%s",
+				      j ? " " : "", g->devs[j].name);
+		warn_add(in, "shared-group",
+			 "group %d holds %zu devices (%s): they can only be assigned to a VM together",
+			 g->id, g->ndevs, list);
+	}
+}
+
+/* Which reserved region of the device's group matches [start, end]? */
+static const char *region_type(const struct info *in, const struct topo_dev *d,
+			       uint64_t start, uint64_t end)
+{
+	const struct topo_group *g;
+	size_t i;
+
+	if (!d || !(g = topo_find_group(&in->topo, d->group)))
+		return NULL;
+	for (i = 0; i < g->nregions; i++) {
+		if (g->regions[i].start == start && g->regions[i].end == end)
+			return g->regions[i].type;
+	}
+	return NULL;
+}
+
+/* missing: the table names one device that sysfs does not have */
+static void warn_pinned(struct info *in, const char *what, const char *range,
+			const char *where, bool missing)
+{
+	bool rmrr = !strcmp(what, "RMRR");
+
+	warn_add(in, "reserved-memory",
+		 "%s %s pins %s%s: the firmware keeps using that memory for DMA, so %s cannot be assigned to a VM %s",
+		 what, range, where, missing ? " (not present in sysfs)" : "",
+		 strncmp(where, "every", 5) && strncmp(where, "devices", 7) ? "the device" : "they",
+		 rmrr ? "(\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\")" :
+		 "(recent kernels refuse to attach such devices to a VFIO domain)");
+}
+
+static void warn_relaxable(struct info *in, const char *what, const char *range,
+			   const struct topo_dev *d)
+{
+	warn_add(in, "reserved-memory",
+		 "%s %s is identity-mapped for %s (group %d); the kernel marks it relaxable (USB, graphics, ISA), so the device can still be assigned",
+		 what, range, d->name, d->group);
+}
+
+static void warn_rmrr(struct info *in, const struct dmar_table *t)
+{
+	char path[DMAR_PATH_MAX * 6 + 16], range[48];
+	const struct topo_dev *d;
+	const char *rt;
+	size_t i, j;
+
+	for (i = 0; i < t->nstructs; i++) {
+		const struct dmar_struct *s = &t->structs[i];
+
+		if (s->type != DMAR_RMRR)
+			continue;
+		snprintf(range, sizeof(range), "0x%" PRIx64 "-0x%" PRIx64, s->base, s->limit);
+		for (j = 0; j < s->nscopes; j++) {
+			d = scope_dev(in, s->segment, &s->scopes[j]);
+			rt = region_type(in, d, s->base, s->limit);
+			if (d && rt && !strcmp(rt, "direct-relaxable"))
+				warn_relaxable(in, "RMRR", range, d);
+			else
+				warn_pinned(in, "RMRR", range, d ? d->name :
+					    scope_path_str(&s->scopes[j], path, sizeof(path)),
+					    in->have_topo && !d);
+		}
+	}
+}
+
+/*
+ * IVMD unity ranges become "direct" reserved regions: the kernel maps them
+ * 1:1 in every domain of the device, and recent kernels refuse to attach
+ * such a device to a domain that would drop them. Exclusion ranges bypass
+ * translation altogether.
+ */
+static void warn_ivmd(struct info *in, const struct ivrs_table *t)
+{
+	char where[TOPO_NAME_LEN + 48], range[48], a[8], b[8];
+	const struct topo_dev *d;
+	size_t i;
+
+	for (i = 0; i < t->nivmds; i++) {
+		const struct ivrs_ivmd *m = &t->ivmds[i];
+
+		d = NULL;
+		if (m->type == IVRS_IVMD_ALL) {
+			snprintf(where, sizeof(where), "every device");
+		} else if (m->type == IVRS_IVMD_ONE) {
+			d = info_dev(in, 0, m->devid);
+			snprintf(where, sizeof(where), "%s", d ? d->name :
+				 pci_devid_str(m->devid, a));
+		} else {
+			snprintf(where, sizeof(where), "devices %s-%s",
+				 pci_devid_str(m->devid, a), pci_devid_str(m->aux, b));
+		}
+		snprintf(range, sizeof(range), "0x%" PRIx64 "+0x%" PRIx64, m->start, m->size);
+		if (m->flags & IVMD_EXCLUSION)
+			warn_add(in, "reserved-memory",
+				 "IVMD %s is an exclusion range for %s: DMA there bypasses the IOMMU",
+				 range, where);
+		else if (m->flags & IVMD_UNITY)
+			warn_pinned(in, "IVMD", range, where,
+				    in->have_topo && m->type == IVRS_IVMD_ONE && !d);
+	}
+}
+
+/* A "direct" region in sysfs pins the group even when ACPI is unreadable. */
+static void warn_direct_regions(struct info *in, bool acpi_seen)
+{
+	const struct topo *t = &in->topo;
+	size_t i, j;
+
+	if (acpi_seen)
+		return;
+	for (i = 0; i < t->ngroups; i++) {
+		for (j = 0; j < t->groups[i].nregions; j++) {
+			const struct topo_region *r = &t->groups[i].regions[j];
+
+			if (strcmp(r->type, "direct"))
+				continue;
+			warn_add(in, "reserved-memory",
+				 "group %d has a direct-mapped firmware region 0x%" PRIx64 "-0x%" PRIx64 " (RMRR/IVMD): its devices cannot be assigned to a VM",
+				 t->groups[i].id, r->start, r->end);
+		}
+	}
+}
+
+static void warn_topo(struct info *in, size_t nacpi)
+{
+	const struct topo *t = &in->topo;
+	size_t ident = groups_of_type(t, "identity");
+
+	if (!t->nunits && nacpi) {
+		warn_add(in, "iommu-off",
+			 "the firmware describes an IOMMU but the kernel is not using it%s",
+			 t->cmd.dma_remap == TOPO_OFF ? " (turned off on the command line)" :
+			 " (intel_iommu=on / amd_iommu, or a kernel without the driver?)");
+	} else if (!t->nunits && !in->acpi_from_files) {
+		warn_add(in, "no-iommu",
+			 "no IOMMU: no DMAR/IVRS table found and nothing in /sys/class/iommu");
+	}
+	if (ident)
+		warn_add(in, "passthrough",
+			 "%zu of %zu groups are identity-mapped%s: their devices DMA to physical memory without translation or isolation",
+			 ident, t->ngroups,
+			 t->cmd.passthrough == TOPO_ON ? " (iommu=pt)" : "");
+	if (t->nunits && t->ir == TOPO_OFF)
+		warn_add(in, "irq-remap-off",
+			 "interrupt remapping is off%s: devices can forge MSIs, and VFIO needs allow_unsafe_interrupts",
+			 t->cmd.intremap == TOPO_OFF ? " (intremap=off)" : "");
+	warn_groups(in);
+	if (t->log.faults)
+		warn_add(in, "faults",
+			 "%zu IOMMU fault%s logged since boot; first: %s",
+			 t->log.faults, t->log.faults == 1 ? "" : "s",
+			 t->log.nfault ? t->log.fault[0].line : "?");
+}
+
+static void warnings_build(struct info *in)
+{
+	bool acpi_seen = false;
+	size_t i, j, nacpi = 0;
+
+	for (i = 0; i < in->ntables; i++) {
+		struct info_table *t = &in->tables[i];
+		const struct acpi_note *notes = NULL;
+		size_t nnotes = 0;
+
+		if (t->err) {
+			warn_add(in, "acpi-unreadable", "%s: %s%s", t->source,
+				 strerror(t->err), t->err == EACCES ?
+				 " (run as root to decode the firmware tables)" : "");
+			continue;
+		}
+		nacpi++;
+		if (t->malformed) {
+			warn_add(in, "acpi-malformed", "%s: %s", t->source, t->aerr.msg);
+			continue;
+		}
+		acpi_seen = true;
+		if (t->kind == ACPI_DMAR) {
+			warn_rmrr(in, &t->dmar);
+			notes = t->dmar.notes;
+			nnotes = t->dmar.nnotes;
+		} else {
+			warn_ivmd(in, &t->ivrs);
+			notes = t->ivrs.notes;
+			nnotes = t->ivrs.nnotes;
+		}
+		for (j = 0; j < nnotes; j++)
+			warn_add(in, "acpi-firmware", "%s offset 0x%x: %s",
+				 t->kind == ACPI_DMAR ? "DMAR" : "IVRS",
+				 notes[j].offset, notes[j].msg);
+	}
+	if (in->have_topo) {
+		warn_topo(in, nacpi);
+		warn_direct_regions(in, acpi_seen);
+	}
+}
+
+/* ------------------------------------------------------------ tree */
+
+static void tree_flags(const char *const *names, unsigned int nnames,
+		       unsigned int flags)
+{
+	unsigned int i;
+
+	for (i = 0; i < nnames; i++) {
+		if (flags & (1u << i) && names[i])
+			printf(" %s", names[i]);
+	}
+}
+
+static const char *const dmar_flag_names[] = {
+	"INTR_REMAP", "X2APIC_OPT_OUT", "DMA_CTRL_PLATFORM_OPT_IN",
+};
+static const char *const ivhd_flag_names[] = {
+	"HtTunEn", "PassPW", "ResPassPW", "Isoc", "IotlbSup", "Coherent",
+	"PrefSup", "PPRSup",
+};
+static const char *const ivmd_flag_names[] = {
+	"Unity", "IR", "IW", "ExclusionRange",
+};
+
+static void tree_dev_suffix(const struct topo_dev *d)
+{
+	char desc[160];
+
+	if (!d)
+		return;
+	printf("  %s  %s, group %d", d->name, dev_describe(d, desc, sizeof(desc)),
+	       d->group);
+}
+
+static void tree_dmar_scope(const struct info *in, const struct dmar_struct *s,
+			    const struct dmar_scope *sc)
+{
+	char path[DMAR_PATH_MAX * 6 + 16];
+
+	printf("    %-8s %s", dmar_scope_name(sc->type),
+	       scope_path_str(sc, path, sizeof(path)));
+	if (sc->type == DMAR_SCOPE_IOAPIC || sc->type == DMAR_SCOPE_HPET ||
+	    sc->type == DMAR_SCOPE_ACPI)
+		printf("  id %u", sc->enum_id);
+	tree_dev_suffix(scope_dev(in, s->segment, sc));
+	if (sc->type == DMAR_SCOPE_BRIDGE)
+		printf("  (and everything below it)");
+	putchar('\n');
+}
+
+static void tree_dmar(const struct info *in, const struct info_table *it)
+{
+	const struct dmar_table *t = &it->dmar;
+	const struct topo_unit *u;
+	size_t i, j;
+
+	printf("  host address width %u bits, flags 0x%x:", t->haw + 1, t->flags);
+	tree_flags(dmar_flag_names, 3, t->flags);
+	putchar('\n');
+	for (i = 0; i < t->nstructs; i++) {
+		const struct dmar_struct *s = &t->structs[i];
+
+		switch (s->type) {
+		case DMAR_DRHD:
+			printf("  DRHD  registers 0x%" PRIx64 ", segment %u, flags 0x%x%s",
+			       s->base, s->segment, s->flags,
+			       s->flags & DMAR_DRHD_INCLUDE_PCI_ALL ? " INCLUDE_PCI_ALL" : "");
+			u = unit_for_drhd(in, s);
+			if (u)
+				printf("  = %s", u->name);
+			putchar('\n');
+			if (s->flags & DMAR_DRHD_INCLUDE_PCI_ALL)
+				printf("    every PCI device of segment %u not under another DRHD\n",
+				       s->segment);
+			break;
+		case DMAR_RMRR:
+			printf("  RMRR  0x%" PRIx64 "-0x%" PRIx64 ", segment %u\n",
+			       s->base, s->limit, s->segment);
+			break;
+		case DMAR_ATSR:
+			printf("  ATSR  segment %u, flags 0x%x%s\n", s->segment, s->flags,
+			       s->flags & DMAR_ATSR_ALL_PORTS ? " ALL_PORTS" : "");
+			break;
+		case DMAR_SATC:
+			printf("  SATC  segment %u, flags 0x%x%s\n", s->segment, s->flags,
+			       s->flags & DMAR_SATC_ATC_REQUIRED ? " ATC_REQUIRED" : "");
+			break;
+		case DMAR_RHSA:
+			printf("  RHSA  registers 0x%" PRIx64 " on NUMA proximity domain %u\n",
+			       s->base, s->proximity);
+			break;
+		case DMAR_ANDD:
+			printf("  ANDD  ACPI device %u = %s\n", s->acpi_dev, s->acpi_name);
+			break;
+		default:
+			printf("  type %u (%u bytes, not decoded)\n", s->type, s->length);
+		}
+		for (j = 0; j < s->nscopes; j++)
+			tree_dmar_scope(in, s, &s->scopes[j]);
+	}
+}
+
+static void tree_ivhd_dev(const struct info *in, const struct ivrs_ivhd *h,
+			  const struct ivhd_dev *d)
+{
+	char a[8], b[8];
+	size_t i, j, present = 0;
+
+	printf("    %-11s ", ivhd_dev_kind_name(d->kind));
+	switch (d->kind) {
+	case IVHD_DEV_ALL:
+		printf("every device");
+		break;
+	case IVHD_DEV_SPECIAL:
+		printf("%s %u at %s", d->variety == IVHD_SPECIAL_IOAPIC ? "ioapic" :
+		       d->variety == IVHD_SPECIAL_HPET ? "hpet" : "variety?",
+		       d->handle, pci_devid_str(d->first, a));
+		break;
+	case IVHD_DEV_ACPI_HID:
+		printf("%s%s%s uid %s at %s", d->hid, d->cid[0] ? " cid " : "",
+		       d->cid, d->uid && d->uid[0] ? d->uid : "-",
+		       pci_devid_str(d->first, a));
+		break;
+	default:
+		if (d->first == d->last) {
+			printf("%s", pci_devid_str(d->first, a));
+			if (d->first == h->devid)
+				printf("  the IOMMU itself");
+			tree_dev_suffix(info_dev(in, h->segment, d->first));
+		} else {
+			printf("%s-%s", pci_devid_str(d->first, a), pci_devid_str(d->last, b));
+			for (i = 0; in->have_topo && i < in->topo.ngroups; i++) {
+				for (j = 0; j < in->topo.groups[i].ndevs; j++) {
+					const struct topo_dev *td = &in->topo.groups[i].devs[j];
+					uint16_t id = td->bus << 8 | td->dev << 3 | td->fn;
+
+					present += td->is_pci && td->segment == h->segment &&
+						   id >= d->first && id <= d->last;
+				}
+			}
+			if (in->have_topo)
+				printf("  (%zu present)", present);
+		}
+	}
+	if (d->kind == IVHD_DEV_ALIAS_SELECT || d->kind == IVHD_DEV_ALIAS_RANGE)
+		printf("  requests appear as %s", pci_devid_str(d->alias, a));
+	if (d->kind == IVHD_DEV_EXT_SELECT || d->kind == IVHD_DEV_EXT_RANGE)
+		printf("  ext 0x%x%s", d->ext,
+		       d->ext & IVHD_EXT_ATS_DISABLED ? " (ATS disabled)" : "");
+	if (d->dte)
+		printf("  DTE 0x%02x", d->dte);
+	putchar('\n');
+}
+
+static void tree_ivrs(const struct info *in, const struct info_table *it)
+{
+	const struct ivrs_table *t = &it->ivrs;
+	const struct topo_unit *u;
+	char a[8], b[8];
+	size_t i, j;
+
+	printf("  IVinfo 0x%x: physical address %u bits, virtual %u bits, guest virtual %u bits%s%s\n",
+	       t->ivinfo, IVINFO_PA_SIZE(t->ivinfo), IVINFO_VA_SIZE(t->ivinfo),
+	       IVINFO_GVA_SIZE(t->ivinfo), t->ivinfo & IVINFO_EFR_SUP ? ", EFRSup" : "",
+	       t->ivinfo & IVINFO_DMA_REMAP ? ", pre-boot DMA remap" : "");
+	for (i = 0; i < t->nivhds; i++) {
+		const struct ivrs_ivhd *h = &t->ivhds[i];
+
+		printf("  IVHD type 0x%02x  IOMMU %04x:%s, registers 0x%" PRIx64 ", flags 0x%02x:",
+		       h->type, h->segment, pci_devid_str(h->devid, a), h->base, h->flags);
+		tree_flags(ivhd_flag_names, 8, h->flags);
+		u = unit_for_ivhd(in, h);
+		if (u)
+			printf("  = %s", u->name);
+		putchar('\n');
+		if (h->has_efr)
+			printf("    EFR image 0x%" PRIx64 ", EFR2 0x%" PRIx64 "\n", h->efr, h->efr2);
+		for (j = 0; j < h->ndevs; j++)
+			tree_ivhd_dev(in, h, &h->devs[j]);
+	}
+	for (i = 0; i < t->nivmds; i++) {
+		const struct ivrs_ivmd *m = &t->ivmds[i];
+
+		printf("  IVMD type 0x%02x  0x%" PRIx64 " + 0x%" PRIx64 " for ", m->type,
+		       m->start, m->size);
+		if (m->type == IVRS_IVMD_ALL)
+			printf("every device");
+		else if (m->type == IVRS_IVMD_ONE)
+			printf("%s", pci_devid_str(m->devid, a));
+		else
+			printf("%s-%s", pci_devid_str(m->devid, a), pci_devid_str(m->aux, b));
+		printf(", flags 0x%x:", m->flags);
+		tree_flags(ivmd_flag_names, 4, m->flags);
+		putchar('\n');
+	}
+}
+
+static void tree_tables(const struct info *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->ntables; i++) {
+		const struct info_table *t = &in->tables[i];
+		const struct acpi_header *h = t->kind == ACPI_DMAR ? &t->dmar.hdr :
+					      &t->ivrs.hdr;
+
+		putchar('\n');
+		if (t->err) {
+			printf("ACPI %s  %s: %s\n", t->kind == ACPI_DMAR ? "DMAR" : "IVRS",
+			       t->source, strerror(t->err));
+			continue;
+		}
+		if (t->malformed) {
+			printf("ACPI table  %s: malformed: %s\n", t->source, t->aerr.msg);
+			continue;
+		}
+		printf("ACPI %s  %s  %u bytes, revision %u, %s %s, checksum %s\n",
+		       h->signature, t->source, h->length, h->revision, h->oem_id,
+		       h->oem_table_id, h->checksum_ok ? "ok" : "BAD");
+		if (t->kind == ACPI_DMAR)
+			tree_dmar(in, t);
+		else
+			tree_ivrs(in, t);
+	}
+}
+
+static void tree_unit(const struct topo_unit *u)
+{
+	const char *names[64];
+	char sagaw[80];
+	size_t n, i;
+
+	printf("  %s", u->name);
+	if (u->kind == TOPO_UNIT_INTEL) {
+		printf("  Intel VT-d %s, registers 0x%" PRIx64 ", %zu devices\n",
+		       u->version, u->address, u->ndevices);
+		printf("    cap  0x%016" PRIx64 "  MGAW %u bits, SAGAW %s, %lu domain ids",
+		       u->cap, intel_cap_mgaw(u->cap),
+		       intel_cap_sagaw_str(u->cap, sagaw, sizeof(sagaw)),
+		       intel_cap_ndoms(u->cap));
+		if (u->domains_used >= 0)
+			printf(" (%ld used)", u->domains_used);
+		printf(", %u fault register%s\n        ", intel_cap_nfr(u->cap),
+		       intel_cap_nfr(u->cap) == 1 ? "" : "s");
+		n = intel_cap_features(u->cap, names, 64);
+		for (i = 0; i < n && i < 64; i++)
+			printf(" %s", names[i]);
+		printf("\n    ecap 0x%016" PRIx64 " ", u->ecap);
+		n = intel_ecap_features(u->ecap, names, 64);
+		for (i = 0; i < n && i < 64; i++)
+			printf(" %s", names[i]);
+		putchar('\n');
+	} else if (u->kind == TOPO_UNIT_AMD) {
+		printf("  AMD-Vi, PCI function %s\n", u->pci_dev[0] ? u->pci_dev : "?");
+		printf("    cap  0x%08x ", u->amd_cap);
+		n = amd_cap_features(u->amd_cap, names, 64);
+		for (i = 0; i < n && i < 64; i++)
+			printf(" %s", names[i]);
+		printf("\n    EFR  0x%" PRIx64 " (EFR2 0x%" PRIx64 ") ", u->amd_efr, u->amd_efr2);
+		n = amd_efr_features(u->amd_efr, names, 64);
+		for (i = 0; i < n && i < 64; i++)
+			printf(" %s", names[i]);
+		printf("  HATS %u GATS %u\n", (unsigned int)(u->amd_efr >> 10) & 3,
+		       (unsigned int)(u->amd_efr >> 12) & 3);
+	} else {
+		printf("  %zu devices\n", u->ndevices);
+	}
+}
+
+static const char *group_mode(const char *type)
+{
+	if (!strcmp(type, "DMA"))
+		return "translated, strict";
+	if (!strcmp(type, "DMA-FQ"))
+		return "translated, lazy";
+	if (!strcmp(type, "identity"))
+		return "passthrough";
+	if (!strcmp(type, "unmanaged"))
+		return "owned by a user (VFIO)";
+	if (!strcmp(type, "blocked"))
+		return "DMA blocked";
+	return "";
+}
+
+static void tree_groups(const struct topo *t)
+{
+	char desc[160];
+	size_t i, j;
+
+	if (!t->ngroups)
+		return;
+	printf("\nGroups\n");
+	for (i = 0; i < t->ngroups; i++) {
+		const struct topo_group *g = &t->groups[i];
+
+		printf("  group %-3d %-9s %s\n", g->id, g->type[0] ? g->type : "?",
+		       group_mode(g->type));
+		for (j = 0; j < g->ndevs; j++) {
+			const struct topo_dev *d = &g->devs[j];
+
+			printf("    %-14s %s", d->name, dev_describe(d, desc, sizeof(desc)));
+			if (d->unit[0])
+				printf("  via %s", d->unit);
+			putchar('\n');
+		}
+		for (j = 0; j < g->nregions; j++)
+			printf("    reserved 0x%" PRIx64 "-0x%" PRIx64 " %s\n",
+			       g->regions[j].start, g->regions[j].end, g->regions[j].type);
+	}
+}
+
+static void tree_faults(const struct topo *t)
+{
+	size_t i;
+
+	if (!t->log.faults)
+		return;
+	printf("\nFaults since boot (kernel log): %zu", t->log.faults);
+	if (t->log.faults > t->log.nfault)
+		printf(", first %zu shown", t->log.nfault);
+	putchar('\n');
+	for (i = 0; i < t->log.nfault; i++)
+		printf("  %s\n", t->log.fault[i].line);
+}
+
+static void tree_summary(const struct info *in)
+{
+	const struct topo *t = &in->topo;
+	const char *v = vendor_name(in);
+	size_t i, nfq, nstrict, nident;
+
+	printf("IOMMU: %s", !strcmp(v, "intel") ? "Intel VT-d" : !strcmp(v, "amd") ?
+	       "AMD-Vi" : v);
+	if (!in->have_topo) {
+		printf(" (firmware tables only)\n");
+		return;
+	}
+	if (!t->nunits && strcmp(v, "none"))
+		printf(" (described by the firmware, not in use by the kernel)\n");
+	else
+		printf(", %zu unit%s, %zu groups, %zu devices\n", t->nunits,
+		       t->nunits == 1 ? "" : "s", t->ngroups, topo_ndevs(t));
+	if (t->kernel[0])
+		printf("  kernel            %s%s%s\n", t->kernel,
+		       t->config_default[0] ? ", built with default " : "",
+		       t->config_default);
+	printf("  command line     ");
+	for (i = 0; i < t->cmd.nargs; i++)
+		printf(" %s", t->cmd.args[i]);
+	printf("%s\n", t->cmd.nargs ? "" : " (no IOMMU options)");
+	nfq = groups_of_type(t, "DMA-FQ");
+	nstrict = groups_of_type(t, "DMA");
+	nident = groups_of_type(t, "identity");
+	printf("  DMA domains       %zu lazy (DMA-FQ), %zu strict (DMA), %zu passthrough (identity), %zu other\n",
+	       nfq, nstrict, nident, t->ngroups - nfq - nstrict - nident);
+	if (t->log.domain_type[0] || t->log.tlb_policy[0])
+		printf("  kernel says       %s%s%s\n", t->log.domain_type,
+		       t->log.domain_type[0] && t->log.tlb_policy[0] ? "; " : "",
+		       t->log.tlb_policy);
+	if (t->log.strict_forced[0])
+		printf("                    %s\n", t->log.strict_forced);
+	printf("  interrupt remap   %s%s%s%s\n", state_str(t->ir),
+	       t->ir_source[0] ? " (from " : "", t->ir_source, t->ir_source[0] ? ")" : "");
+	if (t->log.readable)
+		printf("  faults logged     %zu since boot\n", t->log.faults);
+	else
+		printf("  faults logged     unknown (/dev/kmsg: %s)\n", strerror(t->log.err));
+}
+
+static void tree_print(const struct info *in)
+{
+	size_t i;
+
+	tree_summary(in);
+	tree_tables(in);
+	if (in->have_topo && in->topo.nunits) {
+		printf("\nUnits\n");
+		for (i = 0; i < in->topo.nunits; i++)
+			tree_unit(&in->topo.units[i]);
+	}
+	if (in->have_topo) {
+		tree_groups(&in->topo);
+		tree_faults(&in->topo);
+	}
+	if (in->nwarns) {
+		printf("\nWarnings\n");
+		for (i = 0; i < in->nwarns; i++)
+			printf("  ! %s\n", in->warns[i].msg);
+	}
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static void json_names(struct json_writer *jw, const char *key,
+		       const char *const *names, size_t n)
+{
+	size_t i;
+
+	jw_begin_array(jw, key);
+	for (i = 0; i < n; i++)
+		jw_string(jw, NULL, names[i]);
+	jw_end_array(jw);
+}
+
+static void json_flag_names(struct json_writer *jw, const char *key,
+			    const char *const *names, unsigned int nnames,
+			    unsigned int flags)
+{
+	unsigned int i;
+
+	jw_begin_array(jw, key);
+	for (i = 0; i < nnames; i++) {
+		if (flags & (1u << i))
+			jw_string(jw, NULL, names[i]);
+	}
+	jw_end_array(jw);
+}
+
+static void json_dev_ref(struct json_writer *jw, const char *key,
+			 const struct topo_dev *d)
+{
+	if (!d) {
+		jw_null(jw, key);
+		return;
+	}
+	jw_begin_object(jw, key);
+	jw_string(jw, "name", d->name);
+	jw_i64(jw, "group", d->group);
+	jw_end_object(jw);
+}
+
+static void json_acpi_header(struct json_writer *jw, const struct acpi_header *h)
+{
+	jw_string(jw, "signature", h->signature);
+	jw_u64(jw, "length", h->length);
+	jw_u64(jw, "revision", h->revision);
+	jw_string(jw, "oem_id", h->oem_id);
+	jw_string(jw, "oem_table_id", h->oem_table_id);
+	jw_u64(jw, "oem_revision", h->oem_revision);
+	jw_string(jw, "creator_id", h->creator_id);
+	jw_bool(jw, "checksum_ok", h->checksum_ok);
+}
+
+static void json_notes(struct json_writer *jw, const struct acpi_note *notes,
+		       size_t n)
+{
+	size_t i;
+
+	jw_begin_array(jw, "notes");
+	for (i = 0; i < n; i++) {
+		jw_begin_object(jw, NULL);
+		jw_u64(jw, "offset", notes[i].offset);
+		jw_string(jw, "message", notes[i].msg);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}
+
+static void json_dmar(struct json_writer *jw, const struct info *in,
+		      const struct dmar_table *t)
+{
+	char path[DMAR_PATH_MAX * 6 + 16], hop[8];
+	const struct topo_unit *u;
+	size_t i, j, k;
+
+	json_acpi_header(jw, &t->hdr);
+	jw_u64(jw, "host_address_width", t->haw + 1u);
+	jw_u64(jw, "flags", t->flags);
+	json_flag_names(jw, "flag_names", dmar_flag_names, 3, t->flags);
+	jw_begin_array(jw, "structures");
+	for (i = 0; i < t->nstructs; i++) {
+		const struct dmar_struct *s = &t->structs[i];
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "type", dmar_struct_name(s->type));
+		jw_u64(jw, "type_id", s->type);
+		jw_u64(jw, "offset", s->offset);
+		jw_u64(jw, "length", s->length);
+		switch (s->type) {
+		case DMAR_DRHD:
+			jw_u64(jw, "flags", s->flags);
+			jw_bool(jw, "include_pci_all", s->flags & DMAR_DRHD_INCLUDE_PCI_ALL);
+			jw_u64(jw, "segment", s->segment);
+			json_hex(jw, "base", s->base);
+			u = unit_for_drhd(in, s);
+			if (u)
+				jw_string(jw, "unit", u->name);
+			else
+				jw_null(jw, "unit");
+			break;
+		case DMAR_RMRR:
+			jw_u64(jw, "segment", s->segment);
+			json_hex(jw, "base", s->base);
+			json_hex(jw, "limit", s->limit);
+			break;
+		case DMAR_ATSR:
+		case DMAR_SATC:
+			jw_u64(jw, "flags", s->flags);
+			jw_u64(jw, "segment", s->segment);
+			break;
+		case DMAR_RHSA:
+			json_hex(jw, "base", s->base);
+			jw_u64(jw, "proximity_domain", s->proximity);
+			break;
+		case DMAR_ANDD:
+			jw_u64(jw, "acpi_device", s->acpi_dev);
+			jw_string(jw, "acpi_name", s->acpi_name);
+			break;
+		}
+		if (s->type == DMAR_DRHD || s->type == DMAR_RMRR ||
+		    s->type == DMAR_ATSR || s->type == DMAR_SATC) {
+			jw_begin_array(jw, "scopes");
+			for (j = 0; j < s->nscopes; j++) {
+				const struct dmar_scope *sc = &s->scopes[j];
+
+				jw_begin_object(jw, NULL);
+				jw_string(jw, "type", dmar_scope_name(sc->type));
+				jw_u64(jw, "offset", sc->offset);
+				jw_u64(jw, "enumeration_id", sc->enum_id);
+				jw_u64(jw, "start_bus", sc->start_bus);
+				jw_begin_array(jw, "path");
+				for (k = 0; k < sc->path_len; k++) {
+					snprintf(hop, sizeof(hop), "%02x.%x", sc->path[k].dev,
+						 sc->path[k].fn);
+					jw_string(jw, NULL, hop);
+				}
+				jw_end_array(jw);
+				jw_string(jw, "bdf", scope_path_str(sc, path, sizeof(path)));
+				json_dev_ref(jw, "device", scope_dev(in, s->segment, sc));
+				jw_end_object(jw);
+			}
+			jw_end_array(jw);
+		}
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	json_notes(jw, t->notes, t->nnotes);
+}
+
+static void json_ivhd_dev(struct json_writer *jw, const struct info *in,
+			  const struct ivrs_ivhd *h, const struct ivhd_dev *d)
+{
+	char a[8];
+
+	jw_begin_object(jw, NULL);
+	jw_string(jw, "kind", ivhd_dev_kind_name(d->kind));
+	jw_u64(jw, "type", d->type);
+	jw_u64(jw, "offset", d->offset);
+	jw_string(jw, "first", pci_devid_str(d->first, a));
+	jw_string(jw, "last", pci_devid_str(d->last, a));
+	jw_u64(jw, "dte", d->dte);
+	switch (d->kind) {
+	case IVHD_DEV_ALIAS_SELECT:
+	case IVHD_DEV_ALIAS_RANGE:
+		jw_string(jw, "alias", pci_devid_str(d->alias, a));
+		break;
+	case IVHD_DEV_EXT_SELECT:
+	case IVHD_DEV_EXT_RANGE:
+		jw_u64(jw, "ext", d->ext);
+		break;
+	case IVHD_DEV_SPECIAL:
+		jw_string(jw, "variety", d->variety == IVHD_SPECIAL_IOAPIC ? "ioapic" :
+			  d->variety == IVHD_SPECIAL_HPET ? "hpet" : "unknown");
+		jw_u64(jw, "handle", d->handle);
+		break;
+	case IVHD_DEV_ACPI_HID:
+		jw_string(jw, "hid", d->hid);
+		jw_string(jw, "cid", d->cid);
+		jw_u64(jw, "uid_format", d->uid_format);
+		jw_string(jw, "uid", d->uid ? d->uid : "");
+		break;
+	}
+	if (d->first == d->last && d->kind != IVHD_DEV_SPECIAL &&
+	    d->kind != IVHD_DEV_ACPI_HID)
+		json_dev_ref(jw, "device", info_dev(in, h->segment, d->first));
+	jw_end_object(jw);
+}
+
+static void json_ivrs(struct json_writer *jw, const struct info *in,
+		      const struct ivrs_table *t)
+{
+	const struct topo_unit *u;
+	char a[8];
+	size_t i, j;
+
+	json_acpi_header(jw, &t->hdr);
+	jw_u64(jw, "ivinfo", t->ivinfo);
+	jw_u64(jw, "pa_size", IVINFO_PA_SIZE(t->ivinfo));
+	jw_u64(jw, "va_size", IVINFO_VA_SIZE(t->ivinfo));
+	jw_u64(jw, "gva_size", IVINFO_GVA_SIZE(t->ivinfo));
+	jw_bool(jw, "efr_sup", t->ivinfo & IVINFO_EFR_SUP);
+	jw_bool(jw, "preboot_dma_remap", t->ivinfo & IVINFO_DMA_REMAP);
+	jw_begin_array(jw, "ivhd");
+	for (i = 0; i < t->nivhds; i++) {
+		const struct ivrs_ivhd *h = &t->ivhds[i];
+
+		jw_begin_object(jw, NULL);
+		jw_u64(jw, "type", h->type);
+		jw_u64(jw, "offset", h->offset);
+		jw_u64(jw, "flags", h->flags);
+		json_flag_names(jw, "flag_names", ivhd_flag_names, 8, h->flags);
+		jw_string(jw, "devid", pci_devid_str(h->devid, a));
+		jw_u64(jw, "cap_offset", h->cap_offset);
+		json_hex(jw, "base", h->base);
+		jw_u64(jw, "segment", h->segment);
+		jw_u64(jw, "info", h->info);
+		jw_u64(jw, "attributes", h->attr);
+		if (h->has_efr) {
+			json_hex(jw, "efr", h->efr);
+			json_hex(jw, "efr2", h->efr2);
+		}
+		u = unit_for_ivhd(in, h);
+		if (u)
+			jw_string(jw, "unit", u->name);
+		else
+			jw_null(jw, "unit");
+		jw_begin_array(jw, "devices");
+		for (j = 0; j < h->ndevs; j++)
+			json_ivhd_dev(jw, in, h, &h->devs[j]);
+		jw_end_array(jw);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	jw_begin_array(jw, "ivmd");
+	for (i = 0; i < t->nivmds; i++) {
+		const struct ivrs_ivmd *m = &t->ivmds[i];
+
+		jw_begin_object(jw, NULL);
+		jw_u64(jw, "type", m->type);
+		jw_u64(jw, "offset", m->offset);
+		jw_u64(jw, "flags", m->flags);
+		json_flag_names(jw, "flag_names", ivmd_flag_names, 4, m->flags);
+		jw_string(jw, "devid", pci_devid_str(m->devid, a));
+		jw_string(jw, "devid_last", pci_devid_str(m->type == IVRS_IVMD_RANGE ?
+							   m->aux : m->devid, a));
+		json_hex(jw, "start", m->start);
+		json_hex(jw, "size", m->size);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	json_notes(jw, t->notes, t->nnotes);
+}
+
+static void json_tables(struct json_writer *jw, const struct info *in)
+{
+	size_t i;
+
+	jw_begin_array(jw, "acpi");
+	for (i = 0; i < in->ntables; i++) {
+		const struct info_table *t = &in->tables[i];
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "source", t->source);
+		jw_string(jw, "kind", t->kind == ACPI_DMAR ? "DMAR" :
+			  t->kind == ACPI_IVRS ? "IVRS" : "unknown");
+		if (t->err) {
+			jw_string(jw, "error", strerror(t->err));
+		} else if (t->malformed) {
+			jw_begin_object(jw, "error");
+			jw_u64(jw, "offset", t->aerr.offset);
+			jw_string(jw, "message", t->aerr.msg);
+			jw_end_object(jw);
+		} else {
+			jw_null(jw, "error");
+			if (t->kind == ACPI_DMAR)
+				json_dmar(jw, in, &t->dmar);
+			else
+				json_ivrs(jw, in, &t->ivrs);
+		}
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}
+
+static void json_unit(struct json_writer *jw, const struct topo_unit *u)
+{
+	const char *names[64];
+	char sagaw[80];
+	size_t n;
+
+	jw_begin_object(jw, NULL);
+	jw_string(jw, "name", u->name);
+	jw_string(jw, "kind", u->kind == TOPO_UNIT_INTEL ? "intel" :
+		  u->kind == TOPO_UNIT_AMD ? "amd" : "other");
+	jw_u64(jw, "devices", u->ndevices);
+	if (u->kind == TOPO_UNIT_INTEL) {
+		json_hex(jw, "address", u->address);
+		jw_string(jw, "version", u->version);
+		json_hex(jw, "cap", u->cap);
+		json_hex(jw, "ecap", u->ecap);
+		n = intel_cap_features(u->cap, names, 64);
+		json_names(jw, "cap_features", names, n < 64 ? n : 64);
+		n = intel_ecap_features(u->ecap, names, 64);
+		json_names(jw, "ecap_features", names, n < 64 ? n : 64);
+		jw_u64(jw, "mgaw", intel_cap_mgaw(u->cap));
+		jw_string(jw, "sagaw", intel_cap_sagaw_str(u->cap, sagaw, sizeof(sagaw)));
+		jw_u64(jw, "domain_ids", intel_cap_ndoms(u->cap));
+		jw_u64(jw, "fault_registers", intel_cap_nfr(u->cap));
+		if (u->domains_used >= 0)
+			jw_i64(jw, "domains_used", u->domains_used);
+		else
+			jw_null(jw, "domains_used");
+	} else if (u->kind == TOPO_UNIT_AMD) {
+		jw_string(jw, "pci_function", u->pci_dev);
+		json_hex(jw, "cap", u->amd_cap);
+		n = amd_cap_features(u->amd_cap, names, 64);
+		json_names(jw, "cap_features", names, n < 64 ? n : 64);
+		json_hex(jw, "efr", u->amd_efr);
+		json_hex(jw, "efr2", u->amd_efr2);
+		n = amd_efr_features(u->amd_efr, names, 64);
+		json_names(jw, "efr_features", names, n < 64 ? n : 64);
+	}
+	jw_end_object(jw);
+}
+
+static void json_groups(struct json_writer *jw, const struct topo *t)
+{
+	size_t i, j;
+
+	jw_begin_array(jw, "groups");
+	for (i = 0; i < t->ngroups; i++) {
+		const struct topo_group *g = &t->groups[i];
+
+		jw_begin_object(jw, NULL);
+		jw_i64(jw, "id", g->id);
+		jw_string(jw, "type", g->type);
+		jw_begin_array(jw, "devices");
+		for (j = 0; j < g->ndevs; j++) {
+			const struct topo_dev *d = &g->devs[j];
+			char hex[12];
+
+			jw_begin_object(jw, NULL);
+			jw_string(jw, "name", d->name);
+			jw_bool(jw, "pci", d->is_pci);
+			if (d->vendor >= 0) {
+				snprintf(hex, sizeof(hex), "%04x", d->vendor);
+				jw_string(jw, "vendor", hex);
+			} else {
+				jw_null(jw, "vendor");
+			}
+			if (d->device >= 0) {
+				snprintf(hex, sizeof(hex), "%04x", d->device);
+				jw_string(jw, "device", hex);
+			} else {
+				jw_null(jw, "device");
+			}
+			if (d->class >= 0)
+				json_hex(jw, "class", (uint64_t)d->class);
+			else
+				jw_null(jw, "class");
+			jw_string(jw, "driver", d->driver[0] ? d->driver : NULL);
+			jw_string(jw, "unit", d->unit[0] ? d->unit : NULL);
+			jw_end_object(jw);
+		}
+		jw_end_array(jw);
+		jw_begin_array(jw, "reserved_regions");
+		for (j = 0; j < g->nregions; j++) {
+			jw_begin_object(jw, NULL);
+			json_hex(jw, "start", g->regions[j].start);
+			json_hex(jw, "end", g->regions[j].end);
+			jw_string(jw, "type", g->regions[j].type);
+			jw_end_object(jw);
+		}
+		jw_end_array(jw);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}
+
+static void json_kernel(struct json_writer *jw, const struct topo *t)
+{
+	size_t i;
+
+	jw_begin_object(jw, "kernel");
+	jw_string(jw, "release", t->kernel[0] ? t->kernel : NULL);
+	jw_string(jw, "config_default", t->config_default[0] ? t->config_default : NULL);
+	jw_begin_object(jw, "cmdline");
+	jw_begin_array(jw, "iommu_args");
+	for (i = 0; i < t->cmd.nargs; i++)
+		jw_string(jw, NULL, t->cmd.args[i]);
+	jw_end_array(jw);
+	json_state(jw, "passthrough", t->cmd.passthrough);
+	json_state(jw, "strict", t->cmd.strict);
+	json_state(jw, "intremap", t->cmd.intremap);
+	json_state(jw, "dma_remap", t->cmd.dma_remap);
+	jw_end_object(jw);
+	jw_string(jw, "interrupt_remapping", state_str(t->ir));
+	jw_string(jw, "interrupt_remapping_source", t->ir_source[0] ? t->ir_source : NULL);
+	jw_begin_object(jw, "log");
+	jw_bool(jw, "readable", t->log.readable);
+	jw_string(jw, "error", t->log.readable ? NULL : strerror(t->log.err));
+	jw_string(jw, "default_domain", t->log.domain_type[0] ? t->log.domain_type : NULL);
+	jw_string(jw, "tlb_policy", t->log.tlb_policy[0] ? t->log.tlb_policy : NULL);
+	jw_string(jw, "strict_forced", t->log.strict_forced[0] ? t->log.strict_forced : NULL);
+	jw_string(jw, "interrupt_remapping", t->log.ir_line[0] ? t->log.ir_line : NULL);
+	jw_end_object(jw);
+	jw_end_object(jw);
+}
+
+static void json_faults(struct json_writer *jw, const struct topo *t)
+{
+	size_t i;
+
+	jw_begin_object(jw, "faults");
+	jw_bool(jw, "readable", t->log.readable);
+	if (t->log.readable)
+		jw_u64(jw, "count", t->log.faults);
+	else
+		jw_null(jw, "count");
+	jw_u64(jw, "dmar", t->log.dmar_faults);
+	jw_u64(jw, "amd_vi", t->log.amdvi_events);
+	jw_begin_array(jw, "events");
+	for (i = 0; i < t->log.nfault; i++) {
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "device", t->log.fault[i].device);
+		jw_string(jw, "kind", t->log.fault[i].kind);
+		jw_string(jw, "message", t->log.fault[i].line);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	jw_end_object(jw);
+}
+
+static void json_print(const struct info *in)
+{
+	struct json_writer jw;
+	const struct topo *t = &in->topo;
+	size_t i;
+
+	jw_init(&jw, stdout);
+	jw_begin_object(&jw, NULL);
+	jw_begin_object(&jw, "summary");
+	jw_string(&jw, "vendor", vendor_name(in));
+	jw_bool(&jw, "live", in->have_topo);
+	if (in->have_topo) {
+		jw_u64(&jw, "units", t->nunits);
+		jw_u64(&jw, "groups", t->ngroups);
+		jw_u64(&jw, "devices", topo_ndevs(t));
+		jw_u64(&jw, "groups_dma_fq", groups_of_type(t, "DMA-FQ"));
+		jw_u64(&jw, "groups_dma", groups_of_type(t, "DMA"));
+		jw_u64(&jw, "groups_identity", groups_of_type(t, "identity"));
+		jw_string(&jw, "interrupt_remapping", state_str(t->ir));
+		if (t->log.readable)
+			jw_u64(&jw, "faults", t->log.faults);
+		else
+			jw_null(&jw, "faults");
+	}
+	jw_end_object(&jw);
+	json_tables(&jw, in);
+	if (in->have_topo) {
+		json_kernel(&jw, t);
+		jw_begin_array(&jw, "units");
+		for (i = 0; i < t->nunits; i++)
+			json_unit(&jw, &t->units[i]);
+		jw_end_array(&jw);
+		json_groups(&jw, t);
+		json_faults(&jw, t);
+	}
+	jw_begin_array(&jw, "warnings");
+	for (i = 0; i < in->nwarns; i++) {
+		jw_begin_object(&jw, NULL);
+		jw_string(&jw, "kind", in->warns[i].kind);
+		jw_string(&jw, "message", in->warns[i].msg);
+		jw_end_object(&jw);
+	}
+	jw_end_array(&jw);
+	jw_end_object(&jw);
+	jw_finish(&jw);
+}
+
+/* ------------------------------------------------------------ command */
+
+static void info_free(struct info *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->ntables; i++) {
+		dmar_free(&in->tables[i].dmar);
+		ivrs_free(&in->tables[i].ivrs);
+	}
+	if (in->have_topo)
+		topo_free(&in->topo);
+	free(in->warns);
+	free(in);
+}
+
+/*
+ * Decode one table held in memory and print it as `info --acpi` would,
+ * without reading the system. Returns the exit code. The fuzzer drives the
+ * renderers through this; it writes to stdout only.
+ */
+int info_print_table(const uint8_t *buf, size_t len, bool json)
+{
+	struct info *in = calloc(1, sizeof(*in));
+	int ret;
+
+	if (!in)
+		return INFO_EXIT_RUNTIME;
+	in->acpi_from_files = true;
+	in->ntables = 1;
+	snprintf(in->tables[0].source, sizeof(in->tables[0].source), "(memory)");
+	table_decode(&in->tables[0], buf, len);
+	warnings_build(in);
+	if (json)
+		json_print(in);
+	else
+		tree_print(in);
+	ret = in->tables[0].malformed ? INFO_EXIT_MALFORMED : INFO_EXIT_OK;
+	info_free(in);
+	return ret;
+}
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "iommutrace info: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'iommutrace info --help'.\n");
+	return INFO_EXIT_USAGE;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "acpi", required_argument, NULL, 'a' },
+		{ "sysfs", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *acpi[INFO_MAX_TABLES], *root = "/";
+	bool json = false, root_given = false, malformed = false;
+	char msg[PATH_MAX + 128];
+	struct info *in;
+	int c, nacpi = 0, ret = INFO_EXIT_OK;
+	size_t i;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'a':
+			if (nacpi == INFO_MAX_TABLES)
+				return usage_error("at most %d --acpi files", INFO_MAX_TABLES);
+			if (!optarg[0])
+				return usage_error("--acpi needs a file name");
+			acpi[nacpi++] = optarg;
+			break;
+		case 's':
+			if (!optarg[0])
+				return usage_error("--sysfs needs a directory");
+			root = optarg;
+			root_given = true;
+			break;
+		case 'h':
+			fputs(info_usage, stdout);
+			return INFO_EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error("unknown option '-%c'", optopt);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+
+	in = calloc(1, sizeof(*in));
+	if (!in) {
+		fprintf(stderr, "iommutrace info: out of memory\n");
+		return INFO_EXIT_RUNTIME;
+	}
+	in->acpi_from_files = nacpi > 0;
+	if (tables_load(in, acpi, nacpi, root)) {
+		ret = INFO_EXIT_RUNTIME;
+		goto out;
+	}
+	if (!nacpi || root_given) {
+		if (topo_read(&in->topo, root, msg, sizeof(msg))) {
+			fprintf(stderr, "iommutrace info: %s\n", msg);
+			ret = INFO_EXIT_RUNTIME;
+			goto out;
+		}
+		in->have_topo = true;
+	}
+	warnings_build(in);
+	if (json)
+		json_print(in);
+	else
+		tree_print(in);
+	fflush(stdout);
+
+	for (i = 0; i < in->ntables; i++) {
+		if (in->tables[i].malformed) {
+			fprintf(stderr, "iommutrace info: %s: malformed ACPI table: %s\n",
+				in->tables[i].source, in->tables[i].aerr.msg);
+			malformed = true;
+		}
+	}
+	if (malformed)
+		ret = INFO_EXIT_MALFORMED;
+out:
+	info_free(in);
+	return ret;
+}

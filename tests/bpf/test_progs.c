@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host BPF tests: load and attach on this kernel (CO-RE against its BTF), then
+ * drive the attribution and aggregation logic through BPF_PROG_TEST_RUN on the
+ * raw_tp programs, which call the same inline helpers as the fentry/kprobe
+ * hooks, and read the result back through the collector and model.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "common.h"
+#include "iommutrace.skel.h"
+#include "unit.h"
+
+/* must match enum it_test_action in bpf/iommutrace.bpf.c */
+enum {
+	T_DEV_ENTER, T_DEV_EXIT, T_OP_ENTER, T_OP_EXIT, T_ATTACH, T_IOVA_FREE,
+	T_FQ_TIMEOUT_ENTER, T_FQ_TIMEOUT_EXIT, T_FQ_RING_FREE_ENTER, T_FQ_RING_FREE_EXIT,
+};
+
+#define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
+#define DEV_B	0xffff888000b00000ULL
+#define DEV_E	0xffff888000e00000ULL
+#define DOM_1	0xffff888000d10000ULL
+#define DOM_2	0xffff888000d20000ULL
+#define DOM_3	0xffff888000d30000ULL
+#define IOVAD	0xffff888000f00000ULL
+#define COOKIE	0xffff888000c00000ULL
+
+static int run(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
+{
+	__u64 args[3] = { a0, a1, a2 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+
+	if (err)
+		printf("# test_run %s: %s\n", bpf_program__name(prog), strerror(errno));
+	return err;
+}
+
+struct fixture {
+	struct iommutrace_bpf *skel;
+	struct it_collector col;
+	struct it_snapshot snap;
+};
+
+static int fixture_load(struct fixture *fx, unsigned int sample_every)
+{
+	struct bpf_program *prog;
+	int err;
+
+	memset(fx, 0, sizeof(*fx));
+	fx->skel = iommutrace_bpf__open();
+	if (!fx->skel)
+		return -errno;
+	bpf_object__for_each_program(prog, fx->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_program__set_autoload(fx->skel->progs.it_test, true);
+	bpf_program__set_autoload(fx->skel->progs.raw_tp__map, true);
+	bpf_program__set_autoload(fx->skel->progs.raw_tp__unmap, true);
+	bpf_program__set_autoload(fx->skel->progs.raw_tp__io_page_fault, true);
+	fx->skel->rodata->lat_sample_every = sample_every;
+	err = iommutrace_bpf__load(fx->skel);
+	if (err)
+		return err;
+	/* the model reads through a collector: give it this skeleton */
+	fx->col.skel = fx->skel;
+	fx->col.nr_cpus = libbpf_num_possible_cpus();
+	fx->col.stats_fd = -1;
+	return 0;
+}
+
+static void fixture_read(struct fixture *fx)
+{
+	collector_read(&fx->col, &fx->snap);
+}
+
+static void fixture_free(struct fixture *fx)
+{
+	free(fx->col.percpu_buf);
+	iommutrace_bpf__destroy(fx->skel);
+}
+
+#define T(action, key, arg) run(fx.skel->progs.it_test, action, key, arg)
+
+static void test_load_attach(void)
+{
+	struct it_collector_opts o = {};
+	struct it_collector c;
+	int ret = collector_open(&c, &o), i, tps = 0, fentry_refused = 0;
+
+	CHECK(ret == IT_EXIT_OK, "collector loads and attaches on this kernel (%d: %s)", ret,
+	      c.fail_msg);
+	for (i = 0; ret == IT_EXIT_OK && i < c.probes.nr; i++) {
+		const struct it_probe *pr = &c.probes.probes[i];
+
+		if (pr->tp && pr->links[0])
+			tps++;
+		if (strstr(pr->failure, "fentry load failed: Operation not permitted"))
+			fentry_refused++;
+	}
+	CHECK(tps >= 2, "iommu:map and iommu:unmap tracepoints attached (%d tracepoint hooks)", tps);
+	if (!c.probes.caps.fentry)
+		printf("# this kernel refused fentry (EPERM, expected in the sandbox): %d hook(s) "
+		       "reported it, falling back to kprobes: %s\n", fentry_refused,
+		       c.probes.caps.kprobes ? "yes" : "none available");
+	CHECK(c.probes.caps.fentry || fentry_refused >= 1,
+	      "an fentry refusal is reported on the probe, not fatal");
+	collector_close(&c);
+}
+
+static void test_dma_attribution(void)
+{
+	struct fixture fx;
+	const struct it_dev *a;
+
+	CHECK(fixture_load(&fx, 1) == 0, "test programs load (CO-RE against host BTF)");
+	if (!fx.skel)
+		return;
+	/* DMA-API map of 4 KiB on device A through domain 1 */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	T(T_OP_ENTER, DOM_1, IT_OP_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x1000, 0x123000, 4096);
+	T(T_OP_EXIT, DOM_1, IT_OP_MAP);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.nr_devs == 2, "one device slot allocated (nr_devs %d)", fx.snap.nr_devs);
+	a = &fx.snap.devs[1];
+	CHECK(a->ops[IT_OP_MAP].count == 1 && a->ops[IT_OP_MAP].bytes == 4096,
+	      "map counted on device A with its bytes");
+	CHECK(a->ops[IT_OP_MAP].lat_count == 1, "iommu_map latency recorded");
+	CHECK(a->ops[IT_OP_DMA_MAP].count == 1 && a->ops[IT_OP_DMA_MAP].lat_count == 1,
+	      "DMA-API map counted and timed once");
+	CHECK(a->hists.map_size[12] == 1, "size histogram: 4096 in the 2^12 bucket");
+	CHECK(fx.snap.devs[0].ops[IT_OP_MAP].count == 0, "nothing unattributed");
+
+	/* same domain, no DMA-API scope: a direct (VFIO-style) map */
+	T(T_OP_ENTER, DOM_1, IT_OP_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x2000, 0x456000, 8192);
+	T(T_OP_EXIT, DOM_1, IT_OP_MAP);
+	fixture_read(&fx);
+	a = &fx.snap.devs[1];
+	CHECK(a->ops[IT_OP_MAP].count == 2 && a->ops[IT_OP_MAP].bytes == 4096 + 8192,
+	      "direct map attributed through the learnt domain");
+	CHECK(a->owner_pid == (unsigned int)getpid() && (a->flags & IT_DEVF_DIRECT_MAPS),
+	      "direct map records the owning process (pid %u)", a->owner_pid);
+
+	/* unknown domain, and no scope at all: unattributed, still counted */
+	T(T_OP_ENTER, DOM_2, IT_OP_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x3000, 0x789000, 4096);
+	T(T_OP_EXIT, DOM_2, IT_OP_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x4000, 0x789000, 4096);
+	fixture_read(&fx);
+	CHECK(fx.snap.devs[0].ops[IT_OP_MAP].count == 2, "unknown domain and bare map land in slot 0");
+	CHECK(fx.snap.total.ops[IT_OP_MAP].count == 4, "total equals every map event");
+
+	/* strict unmap on device B: unmap + iotlb_sync inside the DMA scope */
+	T(T_DEV_ENTER, DEV_B, IT_OP_DMA_UNMAP);
+	T(T_OP_ENTER, DOM_2, IT_OP_UNMAP);
+	run(fx.skel->progs.raw_tp__unmap, 0x3000, 4096, 4096);
+	T(T_OP_EXIT, DOM_2, IT_OP_UNMAP);
+	T(T_OP_ENTER, DOM_2, IT_OP_IOTLB_SYNC);
+	T(T_OP_EXIT, DOM_2, IT_OP_IOTLB_SYNC);
+	T(T_DEV_EXIT, DEV_B, IT_OP_DMA_UNMAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.nr_devs == 3, "device B got the next slot");
+	CHECK(fx.snap.devs[2].ops[IT_OP_UNMAP].count == 1 &&
+	      fx.snap.devs[2].ops[IT_OP_UNMAP].bytes == 4096, "unmap on device B");
+	CHECK(fx.snap.devs[2].ops[IT_OP_IOTLB_SYNC].count == 1 &&
+	      fx.snap.devs[2].ops[IT_OP_IOTLB_SYNC].lat_count == 1, "strict sync counted and timed");
+	CHECK(fx.snap.devs[2].ops[IT_OP_DMA_UNMAP].lat_count == 1, "DMA-API unmap timed");
+
+	/* the domain of B was learnt too: a later sync outside the scope goes to B */
+	T(T_OP_ENTER, DOM_2, IT_OP_IOTLB_SYNC);
+	T(T_OP_EXIT, DOM_2, IT_OP_IOTLB_SYNC);
+	fixture_read(&fx);
+	CHECK(fx.snap.devs[2].ops[IT_OP_IOTLB_SYNC].count == 2, "sync charged through the domain");
+
+	/* attach hook: domain 3 -> device E, before any DMA */
+	T(T_ATTACH, DOM_3, DEV_E);
+	T(T_OP_ENTER, DOM_3, IT_OP_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x5000, 0x1000, 4096);
+	T(T_OP_EXIT, DOM_3, IT_OP_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.nr_devs == 4 && fx.snap.devs[3].ops[IT_OP_MAP].count == 1,
+	      "attach teaches domain -> device for later maps");
+	CHECK(snapshot_lost_total(&fx.snap) == 0, "nothing lost in balanced sequences");
+	fixture_free(&fx);
+}
+
+static void test_scopes(void)
+{
+	struct fixture fx;
+	int i;
+
+	if (fixture_load(&fx, 1))
+		return;
+	/* map_page -> __iommu_dma_map: the outer call is the one timed */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x1000, 0x1000, 4096);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 1 &&
+	      fx.snap.devs[1].ops[IT_OP_DMA_MAP].lat_count == 1, "nested DMA scopes count once");
+	CHECK(fx.snap.devs[1].ops[IT_OP_MAP].count == 1, "map under nested scopes attributed");
+
+	/* an exit with no entry (tracer attached mid-call) is lost, and shown */
+	T(T_DEV_EXIT, DEV_B, IT_OP_DMA_UNMAP);
+	/* an exit for a different device than the open scope must not pop it */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	T(T_DEV_EXIT, DEV_B, IT_OP_DMA_MAP);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.lost[IT_LOST_UNPAIRED] == 2, "unpaired exits counted as lost (%llu)",
+	      (unsigned long long)fx.snap.lost[IT_LOST_UNPAIRED]);
+	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 2, "mismatched exit left the scope intact");
+
+	/* deeper than IT_SCOPE_DEPTH: counted lost, stack stays consistent */
+	for (i = 0; i < IT_SCOPE_DEPTH + 1; i++)
+		T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	for (i = 0; i < IT_SCOPE_DEPTH; i++)
+		T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.lost[IT_LOST_SCOPE_DEPTH] == 1, "scope overflow counted as lost");
+	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 3, "outer scope still closed once");
+
+	/* IOVA allocation with an rcache miss under device A */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	T(T_OP_ENTER, IOVAD, IT_OP_IOVA_ALLOC);
+	T(T_OP_ENTER, IOVAD, IT_OP_IOVA_SLOW);
+	T(T_OP_EXIT, IOVAD, IT_OP_IOVA_SLOW);
+	T(T_OP_EXIT, IOVAD, IT_OP_IOVA_ALLOC);
+	T(T_OP_ENTER, IOVAD, IT_OP_IOVA_ALLOC);
+	T(T_OP_EXIT, IOVAD, IT_OP_IOVA_ALLOC);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	fixture_read(&fx);
+	CHECK(fx.snap.devs[1].ops[IT_OP_IOVA_ALLOC].count == 2 &&
+	      fx.snap.devs[1].ops[IT_OP_IOVA_SLOW].count == 1, "IOVA fast and slow path counted");
+	CHECK(dev_rcache_hit_pct(&fx.snap.devs[1]) == 50.0, "rcache hit ratio 50%% (%.1f)",
+	      dev_rcache_hit_pct(&fx.snap.devs[1]));
+	fixture_free(&fx);
+}
+
+static void test_lazy_flush(void)
+{
+	struct fixture fx;
+	const struct it_dev *u;
+
+	if (fixture_load(&fx, 1))
+		return;
+	/* a timer-driven flush, then the ring free that releases two IOVAs */
+	T(T_FQ_TIMEOUT_ENTER, 0, 0);
+	T(T_OP_ENTER, COOKIE, IT_OP_FQ_FLUSH);
+	T(T_OP_EXIT, COOKIE, IT_OP_FQ_FLUSH);
+	T(T_FQ_RING_FREE_ENTER, COOKIE, 0);
+	T(T_IOVA_FREE, 0, 0);
+	T(T_IOVA_FREE, 0, 0);
+	T(T_FQ_RING_FREE_EXIT, 0, 0);
+	T(T_FQ_TIMEOUT_EXIT, 0, 0);
+	/* a queue-full flush: no timer around it */
+	T(T_OP_ENTER, COOKIE, IT_OP_FQ_FLUSH);
+	T(T_OP_EXIT, COOKIE, IT_OP_FQ_FLUSH);
+	/* a strict free outside any flush */
+	T(T_IOVA_FREE, 0, 0);
+	fixture_read(&fx);
+	u = &fx.snap.total;
+	CHECK(u->ops[IT_OP_FQ_FLUSH].count == 2 && u->ops[IT_OP_FQ_FLUSH].lat_count == 2,
+	      "lazy flushes counted and timed");
+	CHECK(u->ops[IT_OP_FQ_TIMEOUT].count == 1, "one flush attributed to the timer");
+	CHECK(u->ops[IT_OP_FQ_FREED].count == 2 && u->ops[IT_OP_IOVA_FREE].count == 3,
+	      "IOVAs freed by the flush queue told apart from direct frees");
+	CHECK(dev_freed_per_flush(u) == 1.0, "IOVAs freed per flush = 1.0");
+	fixture_free(&fx);
+}
+
+static void test_sampling(void)
+{
+	struct fixture fx;
+	int i;
+
+	if (fixture_load(&fx, 4))
+		return;
+	for (i = 0; i < 8; i++) {
+		T(T_OP_ENTER, IOVAD, IT_OP_IOVA_ALLOC);
+		T(T_OP_EXIT, IOVAD, IT_OP_IOVA_ALLOC);
+	}
+	fixture_read(&fx);
+	CHECK(fx.snap.total.ops[IT_OP_IOVA_ALLOC].count == 8, "sampling keeps counts exact");
+	CHECK(fx.snap.total.ops[IT_OP_IOVA_ALLOC].lat_count == 2,
+	      "1-in-4 sampling times 2 of 8 (%llu)",
+	      (unsigned long long)fx.snap.total.ops[IT_OP_IOVA_ALLOC].lat_count);
+	fixture_free(&fx);
+}
+
+static int fault_seen;
+static struct it_fault_event fault_last;
+
+static int on_fault(void *ctx, void *data, size_t size)
+{
+	fault_seen++;
+	memcpy(&fault_last, data, sizeof(fault_last));
+	return 0;
+}
+
+static void test_fault_event(void)
+{
+	struct ring_buffer *rb;
+	struct fixture fx;
+
+	if (fixture_load(&fx, 1))
+		return;
+	rb = ring_buffer__new(bpf_map__fd(fx.skel->maps.fault_events), on_fault, NULL, NULL);
+	run(fx.skel->progs.raw_tp__io_page_fault, DEV_E, 0xabc000, 1);
+	ring_buffer__poll(rb, 100);
+	fixture_read(&fx);
+	CHECK(fx.snap.total.ops[IT_OP_FAULT].count == 1, "generic fault counted");
+	CHECK(fault_seen == 1 && fault_last.iova == 0xabc000 && fault_last.is_write &&
+	      fault_last.vendor == IT_VENDOR_GENERIC, "fault event carries iova and direction");
+	ring_buffer__free(rb);
+	fixture_free(&fx);
+}
+
+int main(void)
+{
+	char msg[256];
+
+	if (collector_preflight(msg, sizeof(msg))) {
+		printf("not ok - bpf tests need root and BTF: %s\n", msg);
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	test_load_attach();
+	test_dma_attribution();
+	test_scopes();
+	test_lazy_flush();
+	test_sampling();
+	test_fault_event();
+	UNIT_EXIT();
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Command-line behaviour on this machine: options, exit codes, messages, JSON.
+# Needs root for the tracing commands (they load BPF); prints ok/not ok lines.
+set -u
+cd "$(dirname "$0")/.."
+bin=./iommutrace
+fail=0
+
+ok() { echo "ok - cli: $1"; }
+nok() { echo "not ok - cli: $1"; fail=1; }
+
+# expect_rc NAME WANT CMD...: exit status and a non-empty message on stderr for errors
+expect_rc() {
+	local name=$1 want=$2 rc err
+	shift 2
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -eq "$want" ] && { [ "$want" -eq 0 ] || [ -n "$err" ]; }; then
+		ok "$name (exit $rc)"
+	else
+		nok "$name: exit $rc, want $want; stderr: $err"
+	fi
+}
+
+expect_rc "no command is a usage error" 2 $bin
+expect_rc "unknown command" 2 $bin frobnicate
+expect_rc "unknown global option" 2 $bin --bogus stat
+expect_rc "unknown stat option" 2 $bin stat --bogus
+expect_rc "bad interval" 2 $bin stat -i abc
+expect_rc "negative interval" 2 $bin stat -i -1
+expect_rc "zero count" 2 $bin stat -c 0
+expect_rc "bad sample rate" 2 $bin stat -S 0
+expect_rc "argument without --" 2 $bin stat sleep 1
+expect_rc "unknown histogram" 2 $bin hist -o nope
+expect_rc "unknown device" 2 $bin stat -f -d 0000:ff:1f.7 -- true
+expect_rc "help" 0 $bin --help
+expect_rc "stat help" 0 $bin stat -h
+$bin --help | grep -q "5 no IOMMU translating" && ok "help documents exit codes" ||
+	nok "help lacks exit codes"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ok - cli: tracing checks # SKIP not root"
+	exit $fail
+fi
+
+# privileges: an unprivileged user gets exit 3 and says why
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	expect_rc "unprivileged user" 3 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=-all $bin stat -f -- true
+fi
+
+if [ ! -d /sys/class/iommu ] || [ -z "$(ls /sys/class/iommu 2>/dev/null)" ]; then
+	# this host translates nothing: say so and exit 5 unless -f
+	out=$($bin stat -- true 2>&1)
+	rc=$?
+	[ "$rc" -eq 5 ] && echo "$out" | grep -q "no IOMMU present" &&
+		ok "no IOMMU: plain message and exit 5" || nok "no IOMMU: exit $rc: $out"
+fi
+
+# -f runs anyway; the command's exit status is passed through
+$bin stat -f -- sh -c 'exit 7' >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 7 ] && ok "exit status of the traced command" || nok "command status: $rc"
+expect_rc "command not found: 127" 127 $bin stat -f -- /nonexistent/cmd
+
+json=$($bin stat -f -j -- true 2>/dev/null)
+if echo "$json" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+t = d["totals"]
+assert all(k in t["map"] for k in ("count", "bytes"))
+assert "count" in t["unmap"] and "count" in t["flush"]
+assert isinstance(d["lost"], int) and isinstance(d["devices"], list)
+'; then ok "stat -j: one JSON document with totals, lost, devices"; else nok "stat -j: $json"; fi
+
+# interval mode: -c stops it, each interval and the summary are JSON documents
+n=$($bin stat -f -j -i 0.2 -c 2 2>/dev/null | python3 -c '
+import json, sys
+print(sum(1 for line in sys.stdin if json.loads(line)))')
+[ "$n" = 3 ] && ok "stat -i -c 2: two intervals and a summary" || nok "stat -i -c 2: $n documents"
+
+# SIGTERM prints the final summary and exits 0
+$bin stat -f > /tmp/it-cli-term.$$ 2>&1 &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid
+rc=$?
+grep -q "^total" /tmp/it-cli-term.$$ && [ "$rc" -eq 0 ] && ok "SIGTERM: summary and exit 0" ||
+	nok "SIGTERM: exit $rc, output: $(cat /tmp/it-cli-term.$$)"
+rm -f /tmp/it-cli-term.$$
+
+out=$($bin probes 2>&1)
+echo "$out" | grep -Eq "^map +(tp_btf|raw_tp|tracepoint) +iommu:map" &&
+	ok "probes lists iommu:map as attached" || nok "probes: $out"
+$bin probes -j | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert any(p["hook"] == "map" and p["attached"] for p in d["probes"])
+assert all(p["attached"] or p["reason"] or p["failure"] for p in d["probes"])
+' && ok "probes -j: every unattached hook says why" || nok "probes -j"
+
+$bin hist -f -o size -- true >/dev/null 2>&1 && ok "hist -o size runs" || nok "hist -o size"
+exit $fail

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages needed to build, run and test iommutrace.
+set -eu
+pkgs=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
+	libncurses-dev libmicrohttpd-dev libclang-rt-14-dev
+	# run and test
+	linux-perf bpftrace tmux jq python3 prometheus util-linux
+	# the QEMU guest of tests/vm
+	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio
+)
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#pkgs[@]} packages installed"
+	exit 0
+fi
+echo "deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
