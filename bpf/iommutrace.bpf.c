@@ -278,8 +278,11 @@ static __always_inline void domain_learn(__u32 slot, __u64 domain)
 	bpf_map_update_elem(&domain_slots, &domain, &slot, BPF_ANY);
 }
 
-/* A map on a domain outside the DMA API: remember who did it (VFIO user). */
-static __always_inline void direct_map_note(__u32 slot)
+/*
+ * A map on a domain outside the DMA API: remember who did it (VFIO user) and
+ * the domain's type, which the group's sysfs type (its default domain) hides.
+ */
+static __always_inline void direct_map_note(__u32 slot, __u64 domain)
 {
 	struct it_dev_info *info = bpf_map_lookup_elem(&dev_info, &slot);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
@@ -288,6 +291,7 @@ static __always_inline void direct_map_note(__u32 slot)
 		return;
 	info->owner_pid = pid;
 	info->flags |= IT_DEVF_DIRECT_MAPS;
+	info->direct_domain_type = BPF_CORE_READ((struct iommu_domain *)domain, type);
 	bpf_get_current_comm(info->owner_comm, sizeof(info->owner_comm));
 }
 
@@ -375,7 +379,7 @@ static __always_inline __u32 op_slot_fallback(__u32 op, __u64 key)
 	case IT_OP_UNMAP:
 		slot = domain_slot(key);
 		if (slot != IT_SLOT_UNKNOWN && op == IT_OP_MAP)
-			direct_map_note(slot);
+			direct_map_note(slot, key);
 		return slot;
 	case IT_OP_IOTLB_SYNC:
 		return domain_slot(key);

@@ -83,6 +83,7 @@ struct it_dev_info {
 	__u32 domain_type;		/* iommu_domain.type bits, 0 if unknown */
 	__u32 flags;
 	__u32 owner_pid;		/* last process mapping directly (VFIO user) */
+	__u32 direct_domain_type;	/* type bits of the domain it mapped directly */
 	char owner_comm[IT_COMM_LEN];
 };
 

@@ -243,8 +243,11 @@ static void dev_describe(struct it_collector *c, struct it_dev *d, const struct 
 	d->flags = info->flags;
 	d->owner_pid = info->owner_pid;
 	memcpy(d->owner_comm, info->owner_comm, sizeof(d->owner_comm));
-	/* sysfs shows the default domain; a VFIO user attaches an unmanaged one */
-	if (info->domain_type && ((info->flags & IT_DEVF_DIRECT_MAPS) || !d->meta.domain_type[0]))
+	/* sysfs shows the default domain; a VFIO user maps on an unmanaged one */
+	if (info->flags & IT_DEVF_DIRECT_MAPS)
+		snprintf(d->meta.domain_type, sizeof(d->meta.domain_type), "%s",
+			 domain_type_from_bits(info->direct_domain_type));
+	else if (info->domain_type && !d->meta.domain_type[0])
 		snprintf(d->meta.domain_type, sizeof(d->meta.domain_type), "%s",
 			 domain_type_from_bits(info->domain_type));
 }
@@ -295,10 +298,23 @@ int collector_read(struct it_collector *c, struct it_snapshot *s)
 	}
 	probes_read_stats(&c->probes);
 	s->lost_recursion = s->bpf_run_ns = s->bpf_run_cnt = 0;
+	s->nr_hooks = 0;
+	s->bpf_stats = c->stats_fd >= 0;
 	for (j = 0; j < c->probes.nr; j++) {
-		s->lost_recursion += c->probes.probes[j].misses;
-		s->bpf_run_ns += c->probes.probes[j].run_time_ns;
-		s->bpf_run_cnt += c->probes.probes[j].run_cnt;
+		const struct it_probe *pr = &c->probes.probes[j];
+		struct it_hook_stat *h = &s->hooks[s->nr_hooks];
+
+		s->lost_recursion += pr->misses;
+		s->bpf_run_ns += pr->run_time_ns;
+		s->bpf_run_cnt += pr->run_cnt;
+		if (!pr->links[0] || s->nr_hooks >= IT_MAX_HOOKS)
+			continue;
+		snprintf(h->name, sizeof(h->name), "%s", pr->name);
+		snprintf(h->kind, sizeof(h->kind), "%s", probe_kind_str(pr->kind));
+		h->runs = pr->run_cnt;
+		h->run_ns = pr->run_time_ns;
+		h->misses = pr->misses;
+		s->nr_hooks++;
 	}
 	s->nr_probes = probes_nr_attached(&c->probes);
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);

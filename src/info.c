@@ -158,6 +158,9 @@ static char *dev_describe(const struct topo_dev *d, char *buf, size_t len)
 		n += snprintf(buf, len, "%04x:%04x", d->vendor, d->device);
 	if (cls && n < len)
 		n += snprintf(buf + n, len - n, "%s%s", n ? " " : "", cls);
+	else if (d->class >= 0 && n < len)
+		n += snprintf(buf + n, len - n, "%sclass %04x", n ? " " : "",
+			      (unsigned int)(d->class >> 8) & 0xffff);
 	if (n < len)
 		snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
 			 d->driver[0] ? d->driver : "no driver");
@@ -903,7 +906,10 @@ static void tree_unit(const struct topo_unit *u)
 		n = amd_efr_features(u->amd_efr, names, 64);
 		for (i = 0; i < n && i < 64; i++)
 			printf(" %s", names[i]);
-		printf("  HATS %u GATS %u\n", (unsigned int)(u->amd_efr >> 10) & 3,
+		/* HATS: host page tables may have 4 + HATS levels */
+		printf("  HATS %u (%u-level page tables), GATS %u\n",
+		       (unsigned int)(u->amd_efr >> 10) & 3,
+		       4 + ((unsigned int)(u->amd_efr >> 10) & 3),
 		       (unsigned int)(u->amd_efr >> 12) & 3);
 	} else {
 		printf("  %zu devices\n", u->ndevices);
@@ -952,16 +958,88 @@ static void tree_groups(const struct topo *t)
 	}
 }
 
+/*
+ * What a device named in a fault message is: "02:00.0" or "0000:02:00.0".
+ * Behind a PCIe-to-PCI bridge, conventional devices' requests carry the
+ * bridge's secondary bus with devfn 00.0, an ID no device may have.
+ */
+static const struct topo_dev *fault_dev(const struct topo *t, const char *name,
+					const struct topo_dev **behind)
+{
+	unsigned int seg = 0, bus, dev, fn;
+	char tail;
+	size_t i, j;
+
+	*behind = NULL;
+	if (sscanf(name, "%x:%x:%x.%x%c", &seg, &bus, &dev, &fn, &tail) != 4) {
+		seg = 0;
+		if (sscanf(name, "%x:%x.%x%c", &bus, &dev, &fn, &tail) != 3)
+			return NULL;
+	}
+	if (seg > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+		return NULL;
+	for (i = 0; i < t->ngroups; i++) {
+		for (j = 0; j < t->groups[i].ndevs; j++) {
+			const struct topo_dev *d = &t->groups[i].devs[j];
+
+			if (!d->is_pci || d->segment != seg || d->bus != bus)
+				continue;
+			if (d->dev == dev && d->fn == fn)
+				return d;
+			if (!dev && !fn && !*behind)
+				*behind = d;
+		}
+	}
+	/* only an alias if a bridge shares the group (it leads to that bus) */
+	if (*behind) {
+		const struct topo_group *g = topo_find_group(t, (*behind)->group);
+
+		for (j = 0; g && j < g->ndevs; j++) {
+			if (g->devs[j].class >> 8 == 0x0604)
+				return NULL;
+		}
+		*behind = NULL;
+	}
+	return NULL;
+}
+
+static void fault_dev_str(const struct topo *t, const char *name, char *buf,
+			  size_t len)
+{
+	const struct topo_dev *d, *behind;
+	char desc[160];
+
+	d = fault_dev(t, name, &behind);
+	if (d)
+		snprintf(buf, len, "%s, group %d", dev_describe(d, desc, sizeof(desc)),
+			 d->group);
+	else if (behind)
+		snprintf(buf, len, "no such device: the requester ID of the devices behind a PCIe-to-PCI bridge (group %d)",
+			 behind->group);
+	else
+		snprintf(buf, len, "not present");
+}
+
 static void tree_faults(const struct topo *t)
 {
+	char note[256];
 	size_t i;
 
 	if (!t->log.faults)
 		return;
-	printf("\nFaults since boot (kernel log): %zu", t->log.faults);
+	printf("\nFaults since boot (kernel log): %zu\n", t->log.faults);
+	for (i = 0; i < t->log.nby_dev; i++) {
+		const struct topo_fault_dev *f = &t->log.by_dev[i];
+
+		if (!f->device[0]) {
+			printf("  %-14s %zu\n", "other devices", f->count);
+			continue;
+		}
+		fault_dev_str(t, f->device, note, sizeof(note));
+		printf("  %-14s %zu  (%s)\n", f->device, f->count, note);
+	}
 	if (t->log.faults > t->log.nfault)
-		printf(", first %zu shown", t->log.nfault);
-	putchar('\n');
+		printf("  first %zu messages:\n", t->log.nfault);
 	for (i = 0; i < t->log.nfault; i++)
 		printf("  %s\n", t->log.fault[i].line);
 }
@@ -1352,6 +1430,8 @@ static void json_unit(struct json_writer *jw, const struct topo_unit *u)
 		json_hex(jw, "efr2", u->amd_efr2);
 		n = amd_efr_features(u->amd_efr, names, 64);
 		json_names(jw, "efr_features", names, n < 64 ? n : 64);
+		jw_u64(jw, "hats", (u->amd_efr >> 10) & 3);
+		jw_u64(jw, "gats", (u->amd_efr >> 12) & 3);
 	}
 	jw_end_object(jw);
 }
@@ -1387,10 +1467,12 @@ static void json_groups(struct json_writer *jw, const struct topo *t)
 			} else {
 				jw_null(jw, "device");
 			}
-			if (d->class >= 0)
-				json_hex(jw, "class", (uint64_t)d->class);
-			else
+			if (d->class >= 0) {
+				snprintf(hex, sizeof(hex), "%06x", (unsigned int)(d->class & 0xffffff));
+				jw_string(jw, "class", hex);
+			} else {
 				jw_null(jw, "class");
+			}
 			jw_string(jw, "driver", d->driver[0] ? d->driver : NULL);
 			jw_string(jw, "unit", d->unit[0] ? d->unit : NULL);
 			jw_end_object(jw);
@@ -1452,6 +1534,21 @@ static void json_faults(struct json_writer *jw, const struct topo *t)
 		jw_null(jw, "count");
 	jw_u64(jw, "dmar", t->log.dmar_faults);
 	jw_u64(jw, "amd_vi", t->log.amdvi_events);
+	jw_begin_array(jw, "by_device");
+	for (i = 0; i < t->log.nby_dev; i++) {
+		const struct topo_dev *d, *behind;
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "device", t->log.by_dev[i].device[0] ?
+			  t->log.by_dev[i].device : NULL);
+		jw_u64(jw, "count", t->log.by_dev[i].count);
+		d = fault_dev(t, t->log.by_dev[i].device, &behind);
+		json_dev_ref(jw, "sysfs_device", d);
+		if (!d && behind)
+			jw_i64(jw, "behind_bridge_group", behind->group);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
 	jw_begin_array(jw, "events");
 	for (i = 0; i < t->log.nfault; i++) {
 		jw_begin_object(jw, NULL);

@@ -14,9 +14,14 @@ struct it_command {
 
 static const struct it_command commands[] = {
 	{ "stat", cmd_stat, "per-device map/unmap counts, bytes, latency, rcache hits, flushes" },
+	{ "top", cmd_top, "live per-device view: map rates, MB/s, p99 latency, invalidations/s, faults" },
 	{ "hist", cmd_hist, "log2 histograms per device (latency, sizes, page sizes)" },
 	{ "probes", cmd_probes, "which hook attaches as what on this kernel, and why not" },
 	{ "pmu", cmd_pmu, "hardware IOMMU counters via perf: IOTLB hit %, misses/s (where the IOMMU has a PMU)" },
+	{ "record", cmd_record, "record per-interval aggregates, faults and IOMMU setup to a file" },
+	{ "report", cmd_report, "stat/hist tables and histograms from a recording" },
+	{ "compare", cmd_compare, "two recordings (or --live: one group in both modes) side by side" },
+	{ "export", cmd_export, "Prometheus exporter: per-device metrics on http://127.0.0.1:19120/metrics" },
 };
 
 static void usage(FILE *f)

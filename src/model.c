@@ -127,6 +127,11 @@ void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *pre
 	out->lost_recursion = sub_u64(cur->lost_recursion, prev->lost_recursion);
 	out->bpf_run_ns = sub_u64(cur->bpf_run_ns, prev->bpf_run_ns);
 	out->bpf_run_cnt = sub_u64(cur->bpf_run_cnt, prev->bpf_run_cnt);
+	for (i = 0; i < cur->nr_hooks && i < prev->nr_hooks; i++) {
+		out->hooks[i].runs = sub_u64(cur->hooks[i].runs, prev->hooks[i].runs);
+		out->hooks[i].run_ns = sub_u64(cur->hooks[i].run_ns, prev->hooks[i].run_ns);
+		out->hooks[i].misses = sub_u64(cur->hooks[i].misses, prev->hooks[i].misses);
+	}
 	snapshot_totals(out);
 }
 

@@ -24,6 +24,15 @@ struct it_dev {
 	struct it_dev_hists hists;
 };
 
+#define IT_MAX_HOOKS 48
+
+/* An attached hook and what the kernel says it cost (bpf_stats) */
+struct it_hook_stat {
+	char name[24];
+	char kind[12];
+	__u64 runs, run_ns, misses;
+};
+
 struct it_snapshot {
 	double t_start, t_end;		/* CLOCK_MONOTONIC seconds covered */
 	int nr_devs;			/* devs[0] is the unattributed slot */
@@ -33,6 +42,9 @@ struct it_snapshot {
 	__u64 lost_recursion;		/* programs skipped by the kernel (nesting) */
 	__u64 bpf_run_ns, bpf_run_cnt;	/* from bpf_stats, when enabled */
 	int nr_probes;			/* hooks attached */
+	bool bpf_stats;			/* runs/run_ns below are meaningful */
+	int nr_hooks;
+	struct it_hook_stat hooks[IT_MAX_HOOKS];
 	char mode[32];			/* IOMMU mode when taken */
 };
 

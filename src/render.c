@@ -258,6 +258,20 @@ static void json_head(struct json_writer *jw, const struct it_snapshot *s,
 	jw_end_object(jw);
 	jw_u64(jw, "bpf_run_ns", s->bpf_run_ns);
 	jw_u64(jw, "bpf_run_cnt", s->bpf_run_cnt);
+	jw_bool(jw, "bpf_stats", s->bpf_stats);
+	jw_begin_array(jw, "hooks");
+	for (i = 0; i < s->nr_hooks; i++) {
+		const struct it_hook_stat *h = &s->hooks[i];
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "hook", h->name);
+		jw_string(jw, "kind", h->kind);
+		jw_u64(jw, "runs", h->runs);
+		jw_u64(jw, "run_ns", h->run_ns);
+		jw_u64(jw, "misses", h->misses);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
 }
 
 void render_json(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)

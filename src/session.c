@@ -56,6 +56,9 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	case 'W':
 		o->copts.no_walk = true;
 		return 0;
+	case 'B':
+		o->copts.bpf_stats = true;
+		return 0;
 	}
 	return -1;
 }

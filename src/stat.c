@@ -10,7 +10,7 @@
 #include "session.h"
 #include "subcommands.h"
 
-#define SESSION_SHORTOPTS "d:ji:c:fS:Wh"
+#define SESSION_SHORTOPTS "d:ji:c:fS:WBh"
 #define SESSION_LONGOPTS						\
 	{ "device", required_argument, NULL, 'd' },			\
 	{ "json", no_argument, NULL, 'j' },				\
@@ -19,6 +19,7 @@
 	{ "force", no_argument, NULL, 'f' },				\
 	{ "sample", required_argument, NULL, 'S' },			\
 	{ "no-walk", no_argument, NULL, 'W' },				\
+	{ "bpf-stats", no_argument, NULL, 'B' },			\
 	{ "help", no_argument, NULL, 'h' }
 
 static const char session_opts_help[] =
@@ -29,6 +30,7 @@ static const char session_opts_help[] =
 "  -f, --force          trace even if no IOMMU translates (VFIO, unmanaged domains)\n"
 "  -S, --sample N       time 1 in N operations (counts stay exact)\n"
 "  -W, --no-walk        skip the page-table walk on each map\n"
+"  -B, --bpf-stats      enable kernel.bpf_stats: per-hook runs and run time (JSON)\n"
 "  -- COMMAND [ARGS]    trace while COMMAND runs; exit with its status\n";
 
 struct stat_ctx {

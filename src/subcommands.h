@@ -3,8 +3,13 @@
 #define IT_SUBCOMMANDS_H
 
 int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_pmu(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -745,12 +745,40 @@ static void copy_trimmed(char *dst, size_t len, const char *src, size_t n)
 	dst[n] = '\0';
 }
 
+/* Count by device; past TOPO_MAX_FAULT_DEVS names, under "". */
+static void fault_count_dev(struct topo_log *log, const char *dev, size_t devlen)
+{
+	char name[TOPO_NAME_LEN];
+	size_t i;
+
+	copy_trimmed(name, sizeof(name), dev, devlen);
+	if (!log->by_dev) {
+		log->by_dev = calloc(TOPO_MAX_FAULT_DEVS + 1, sizeof(*log->by_dev));
+		if (!log->by_dev)
+			return;
+	}
+	for (i = 0; i < log->nby_dev; i++) {
+		if (!strcmp(log->by_dev[i].device, name))
+			break;
+	}
+	if (i == log->nby_dev) {
+		if (log->nby_dev >= TOPO_MAX_FAULT_DEVS)
+			name[0] = '\0';
+		for (i = 0; i < log->nby_dev && strcmp(log->by_dev[i].device, name); i++)
+			;
+		if (i == log->nby_dev)
+			str_copy(log->by_dev[log->nby_dev++].device, TOPO_NAME_LEN, name);
+	}
+	log->by_dev[i].count++;
+}
+
 static void fault_add(struct topo_log *log, const char *kind, size_t kindlen,
 		      const char *dev, size_t devlen, const char *msg)
 {
 	struct topo_fault *f;
 
 	log->faults++;
+	fault_count_dev(log, dev, devlen);
 	if (log->nfault >= TOPO_MAX_FAULT_LINES)
 		return;
 	if (!log->fault) {
@@ -1014,6 +1042,7 @@ void topo_free(struct topo *t)
 	free(t->groups);
 	free(t->units);
 	free(t->log.fault);
+	free(t->log.by_dev);
 	cmdline_free(&t->cmd);
 	memset(t, 0, sizeof(*t));
 }

@@ -92,6 +92,12 @@ struct topo_fault {
 };
 
 #define TOPO_MAX_FAULT_LINES	32
+#define TOPO_MAX_FAULT_DEVS	64
+
+struct topo_fault_dev {
+	char device[TOPO_NAME_LEN];	/* "" collects devices past the limit */
+	size_t count;
+};
 
 struct topo_log {
 	bool readable;
@@ -101,6 +107,8 @@ struct topo_log {
 	size_t amdvi_events;
 	struct topo_fault *fault;	/* the first TOPO_MAX_FAULT_LINES */
 	size_t nfault;
+	struct topo_fault_dev *by_dev;	/* every fault, by device as named */
+	size_t nby_dev;
 	int ir;				/* from the driver's own messages */
 	char ir_line[160];
 	char domain_type[96];		/* "iommu: Default domain type: ..." */

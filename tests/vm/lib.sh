@@ -233,33 +233,35 @@ wl_ping_flood() {
 
 # ---------------------------------------------------------- ground truth
 
-# it_perf_count PERF-ARGS -- CMD...: PERF-ARGS (a string of shell words:
-# -e and --filter options) counted system-wide around CMD. perf stat starts
-# with its counters disabled (-D -1) and is told over a control FIFO to
-# enable them right before CMD and to disable them right after, so CMD can
-# be a shell function of the calling script, and perf's own start-up and
-# exit are not counted.
+# it_perf_count PERF-ARGS -- CMD...: count PERF-ARGS (a string of shell
+# words: -e and --filter options) system-wide while CMD runs in this shell,
+# so CMD can be a function of the calling script. perf's workload is a
+# gate: a sh that says "go" once perf counts and exits when released after
+# CMD. A perf that fails says "exit N" on the same FIFO instead, so nothing
+# waits on a dead perf. perf's own start-up (about 1 s under TCG) and exit
+# are outside the counted window; the gate does no DMA.
 it_perf_count() {
-	local pargs d perf rc
+	local pargs d rc st
 
 	pargs=$1
 	shift 2
 	d=$(mktemp -d /run/it-perf.XXXXXX) || return 2
-	mkfifo "$d/ctl" "$d/ack" || return 2
-	eval "perf stat -x, -a $pargs -D -1 --control fifo:$d/ctl,$d/ack -o $d/out 2>$d/err &"
-	perf=$!
-	if ! it_perf_ctl "$d" enable; then
-		kill "$perf" 2>/dev/null
-		wait "$perf"
-		it_err "perf stat $pargs did not start: $(cat "$d/err")"
+	mkfifo "$d/ready" "$d/release" || { rm -rf "$d"; return 2; }
+	eval "it_perf_gate \"\$d\" $pargs" >/dev/null &
+	read -r st <"$d/ready"
+	if [ "$st" != go ]; then
+		it_err "perf stat$pargs failed ($st): $(head -n 4 "$d/err")"
 		rm -rf "$d"
 		return 2
 	fi
 	"$@"
 	rc=$?
-	it_perf_ctl "$d" disable
-	kill -INT "$perf"
-	wait "$perf"
+	echo >"$d/release"
+	read -r st <"$d/ready"
+	if [ "$st" != "exit 0" ]; then
+		it_err "perf stat$pargs ended with $st: $(head -n 4 "$d/err")"
+		rc=2
+	fi
 	# perf -x, lines: count,unit,event,...; "<not counted>" when idle.
 	awk -F, '!/^#/ && NF >= 3 && $3 != "" {
 		c = $1; if (c !~ /^[0-9]+$/) c = 0; print $3 "=" c }' "$d/out"
@@ -267,19 +269,39 @@ it_perf_count() {
 	return $rc
 }
 
-# it_perf_ctl DIR CMD: send CMD to perf and wait for its ack (10 s at most,
-# so a perf that failed to start cannot hang us).
-it_perf_ctl() {
-	timeout 10 sh -c 'echo "$2" >"$1/ctl" && read -r a <"$1/ack" && [ "$a" = ack ]' \
-		sh "$1" "$2"
+# it_perf_gate DIR PERF-ARGS...: the background half of it_perf_count.
+it_perf_gate() {
+	local d
+
+	d=$1
+	shift
+	perf stat -x, -a "$@" -o "$d/out" -- \
+		/bin/sh -c 'echo go >"$1" && read -r x <"$2"' sh "$d/ready" "$d/release" \
+		2>"$d/err"
+	echo "exit $?" >"$d/ready"
 }
 
 kcount() {
-	local ev
+	local ev e ifs
 
 	[ $# -ge 3 ] && [ "$2" = -- ] || { it_err "usage: kcount EVENTS -- CMD..."; return 2; }
 	ev=$1
 	shift
+	# A misspelt tracepoint fails here rather than after a second of perf.
+	ifs=$IFS
+	IFS=,
+	for e in $ev; do
+		case $e in
+		*[!A-Za-z0-9_:]* | *:*:*) ;;
+		*:*)
+			# Only for known groups: "cycles:u" is no tracepoint.
+			[ -d "/sys/kernel/tracing/events/${e%%:*}" ] || continue
+			[ -d "/sys/kernel/tracing/events/${e%%:*}/${e#*:}" ] ||
+				{ IFS=$ifs; it_err "kcount: no tracepoint $e"; return 2; }
+			;;
+		esac
+	done
+	IFS=$ifs
 	it_perf_count "-e $(it_sq "$ev")" "$@"
 }
 
@@ -306,9 +328,15 @@ kfcount() {
 	[ -n "$dev" ] && fetch=" dev=+0(+0(%di)):string"
 	pargs=""
 	map=""
+	# Event names unique to this call, so that kfcounts can nest.
+	IT_KF_SEQ=$((${IT_KF_SEQ:-0} + 1))
 	for f in $funcs; do
 		# Event names allow [A-Za-z0-9_]: ".constprop.0" -> "_constprop_0".
-		e=$(printf '%s' "$f" | tr -c 'A-Za-z0-9_' '_')
+		case $f in
+		*[!A-Za-z0-9_]*) e=$(printf '%s' "$f" | tr -c 'A-Za-z0-9_' '_') ;;
+		*) e=$f ;;
+		esac
+		e=${e}_$$_$IT_KF_SEQ
 		echo "-:it_gt/$e" >>"$kp" 2>/dev/null
 		if ! echo "p:it_gt/$e $f$fetch" >>"$kp" 2>/dev/null; then
 			it_kprobes_clear "$map"
@@ -348,5 +376,8 @@ it_kprobes_clear() {
 
 # it_sq STRING: STRING single-quoted for eval.
 it_sq() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	case $1 in
+	*"'"*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf "'%s'" "$1" ;;
+	esac
 }

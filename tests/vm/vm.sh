@@ -83,13 +83,14 @@ sq() {
 	printf "'%s'" "${s//\'/\'\\\'\'}"
 }
 
-now() {
-	echo "$EPOCHREALTIME"
-}
-
-# elapsed START: seconds since START, one decimal.
+# elapsed START [END]: seconds from START to END (default: now), one
+# decimal; both are $EPOCHREALTIME values.
 elapsed() {
-	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+	local a=${1/./} b=${2:-$EPOCHREALTIME} us
+
+	us=$((${b/./} - a))
+
+	printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
 }
 
 # ---------------------------------------------------------------- setup
@@ -388,17 +389,18 @@ run_cleanup() {
 # guest: its own `timeout` should have fired). Sets STATUS.
 run_wait() {
 	local boot_limit=${IT_VM_BOOT_TIMEOUT:-180} t0=$1 started="" killed=""
-	local rc
+	local rc now
 
 	while kill -0 "$QPID" 2>/dev/null; do
+		now=${EPOCHREALTIME/./}
 		if [[ -z $started && -e $RUN/ctl/started ]]; then
 			started=$EPOCHREALTIME
 		fi
-		if [[ -z $started ]] && (($(elapsed "$t0" | cut -d. -f1) >= boot_limit)); then
+		if [[ -z $started ]] && ((now - ${t0/./} >= boot_limit * 1000000)); then
 			killed=boot
 			break
 		fi
-		if [[ -n $started ]] && (($(elapsed "$started" | cut -d. -f1) >= TIMEOUT + 30)); then
+		if [[ -n $started ]] && ((now - ${started/./} >= (TIMEOUT + 30) * 1000000)); then
 			killed=hang
 			break
 		fi
@@ -412,9 +414,7 @@ run_wait() {
 	QPID=
 
 	T_TOTAL=$(elapsed "$t0")
-	if [[ -n $started ]]; then
-		T_BOOT=$(awk -v a="$t0" -v b="$started" 'BEGIN { printf "%.1f", b - a }')
-	fi
+	[[ -n $started ]] && T_BOOT=$(elapsed "$t0" "$started")
 	case $killed in
 	boot)
 		boot_failure_reason "CMD did not start within ${boot_limit}s (IT_VM_BOOT_TIMEOUT)"

@@ -90,15 +90,16 @@ harness_mode() {
 # dma_map_page, hence one iommu_map (iommu:map) and one unmap; identity and
 # no-IOMMU configs never enter dma-iommu.
 harness_nvme() {
-	local n=1000 out maps unmaps want
+	local n=1000 out want
 
-	out=$(kcount iommu:map,iommu:unmap,intel_iommu:qi_submit -- wl_nvme_dd $n)
-	check_eq "nvme dd $n blocks ran" "$(kv blocks "$out")" "$n"
-	maps=$(kv iommu:map "$out")
-	unmaps=$(kv iommu:unmap "$out")
 	want=$((translating ? n : 0))
-	check_eq "nvme dd $n: iommu:map" "$maps" "$want"
-	check_eq "nvme dd $n: iommu:unmap" "$unmaps" "$want"
+	out=$(kfcount "iommu_dma_map_page iommu_dma_unmap_page" --dev "$IT_NVME_DEV" -- \
+		kcount iommu:map,iommu:unmap,intel_iommu:qi_submit -- wl_nvme_dd $n)
+	check_eq "nvme dd $n blocks ran" "$(kv blocks "$out")" "$n"
+	check_eq "nvme dd $n: iommu:map" "$(kv iommu:map "$out")" "$want"
+	check_eq "nvme dd $n: iommu:unmap" "$(kv iommu:unmap "$out")" "$want"
+	check_eq "nvme dd $n: dma_map_page calls for $IT_NVME_DEV" "$(kv iommu_dma_map_page "$out")" "$want"
+	check_eq "nvme dd $n: dma_unmap_page calls for $IT_NVME_DEV" "$(kv iommu_dma_unmap_page "$out")" "$want"
 	case $IT_CONFIG in
 	intel-strict)
 		# Strict: one IOTLB invalidation per unmap.
@@ -109,12 +110,6 @@ harness_nvme() {
 		check_le "nvme dd $n: qi_submit batched (lazy)" "$(kv intel_iommu:qi_submit "$out")" $((n / 5))
 		;;
 	esac
-
-	out=$(kfcount "iommu_dma_map_page iommu_dma_unmap_page" --dev "$IT_NVME_DEV" -- wl_nvme_dd $n)
-	check_eq "nvme dd $n: dma_map_page calls for $IT_NVME_DEV" "$(kv iommu_dma_map_page "$out")" "$want"
-	check_eq "nvme dd $n: dma_unmap_page calls for $IT_NVME_DEV" "$(kv iommu_dma_unmap_page "$out")" "$want"
-	out=$(kfcount "iommu_dma_map_page" --dev "$IT_VNET_DEV" -- wl_nvme_dd $n)
-	check_eq "nvme dd $n: none for $IT_VNET_DEV" "$(kv iommu_dma_map_page "$out")" 0
 
 	out=$(kcount iommu:map -- sleep 1)
 	check_eq "idle guest: no maps" "$(kv iommu:map "$out")" 0
@@ -218,8 +213,10 @@ harness_errors() {
 
 	kfcount "it_no_such_function" -- true >/dev/null 2>&1
 	check_eq "kfcount: unknown function is an error" $? 2
-	kcount no_such:event -- true >/dev/null 2>&1
-	check_eq "kcount: unknown event is an error" $? 2
+	kcount iommu:no_such_event -- true >/dev/null 2>&1
+	check_eq "kcount: unknown tracepoint is an error" $? 2
+	kcount no-such-event -- true >/dev/null 2>&1
+	check_eq "kcount: perf's failure is an error" $? 2
 	wl_tcp_echo lo 1 >/dev/null 2>&1
 	rc=$?
 	check_eq "wl_tcp_echo: unknown interface is an error" "$rc" 2

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iommutrace export: a Prometheus exporter. The BPF programs stay attached;
+ * a collector thread reads the model every interval into a snapshot buffer
+ * and publishes it; each scrape renders the last published snapshot.
+ *
+ * Snapshots are reference counted so neither side waits on the other: the
+ * collector fills a buffer no scrape can see, then swaps the published
+ * pointer under a mutex held for a few instructions; a scrape takes a
+ * reference under the same mutex and renders without it. A buffer goes back
+ * to the collector when its last scrape drops it. A scrape never touches a
+ * BPF map.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "collector.h"
+#include "common.h"
+#include "prom.h"
+#include "session.h"
+#include "subcommands.h"
+
+#define EXPORT_DEFAULT_ADDR	"127.0.0.1:19120"
+#define EXPORT_DEFAULT_PATH	"/metrics"
+#define EXPORT_DEFAULT_INTERVAL	5.0
+#define EXPORT_MAX_CONNECTIONS	128	/* beyond this, accept() waits */
+#define EXPORT_CONN_TIMEOUT	10	/* seconds idle before a client is dropped */
+#define EXPORT_THREADS		2
+
+struct snapbuf {
+	struct it_snapshot s;
+	int refs;
+};
+
+struct exporter {
+	struct it_collector col;
+	struct it_collector_opts copts;
+	double interval;
+	bool force;
+	const char *listen;
+	const char *path;
+	char index_html[1024];
+	pthread_mutex_t lock;		/* guards pub, spare and refs */
+	struct snapbuf *pub;		/* last complete snapshot; NULL before the first */
+	struct snapbuf *spare;		/* a released buffer for the next read */
+	atomic_bool stop;
+	pthread_t thread;
+	int read_err;
+};
+
+static void snap_put(struct exporter *ex, struct snapbuf *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&ex->lock);
+	if (--b->refs == 0) {
+		if (!ex->spare) {
+			ex->spare = b;
+			b = NULL;
+		}
+	} else {
+		b = NULL;
+	}
+	pthread_mutex_unlock(&ex->lock);
+	free(b);
+}
+
+static struct snapbuf *snap_get(struct exporter *ex)
+{
+	struct snapbuf *b;
+
+	pthread_mutex_lock(&ex->lock);
+	b = ex->pub;
+	if (b)
+		b->refs++;
+	pthread_mutex_unlock(&ex->lock);
+	return b;
+}
+
+/* One collection: read the maps into a private buffer, then publish it. */
+static int export_collect(struct exporter *ex)
+{
+	struct snapbuf *b, *old;
+	int err;
+
+	pthread_mutex_lock(&ex->lock);
+	b = ex->spare;
+	ex->spare = NULL;
+	pthread_mutex_unlock(&ex->lock);
+	if (!b) {
+		b = malloc(sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+	}
+	err = collector_read(&ex->col, &b->s);
+	if (err) {
+		b->refs = 1;
+		snap_put(ex, b);
+		return err;
+	}
+	b->refs = 1;			/* the publication's reference */
+	pthread_mutex_lock(&ex->lock);
+	old = ex->pub;
+	ex->pub = b;
+	pthread_mutex_unlock(&ex->lock);
+	snap_put(ex, old);
+	return 0;
+}
+
+static void *export_collector_thread(void *arg)
+{
+	struct exporter *ex = arg;
+
+	while (!atomic_load(&ex->stop)) {
+		double deadline = it_now() + ex->interval;
+
+		/* drain fault events meanwhile, so the ring buffer never fills */
+		while (!atomic_load(&ex->stop)) {
+			double left = deadline - it_now();
+
+			if (left <= 0)
+				break;
+			collector_poll_faults(&ex->col, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+		}
+		if (atomic_load(&ex->stop))
+			break;
+		ex->read_err = export_collect(ex);
+		if (ex->read_err)
+			it_warn("export: reading the BPF maps failed: %s", strerror(-ex->read_err));
+	}
+	return NULL;
+}
+
+static enum MHD_Result export_reply(struct MHD_Connection *conn, unsigned int status,
+				    const char *type, void *body, size_t len,
+				    enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result export_text(struct MHD_Connection *conn, unsigned int status,
+				   const char *text)
+{
+	return export_reply(conn, status, "text/plain; charset=utf-8", (void *)text,
+			    strlen(text), MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result export_metrics(struct exporter *ex, struct MHD_Connection *conn)
+{
+	struct snapbuf *b = snap_get(ex);
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!b)
+		return export_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no snapshot yet\n");
+	f = open_memstream(&body, &len);
+	if (!f) {
+		snap_put(ex, b);
+		return export_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	}
+	prom_render(f, &b->s);
+	snap_put(ex, b);
+	if (fclose(f)) {
+		free(body);
+		return export_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	}
+	return export_reply(conn, MHD_HTTP_OK, PROM_CONTENT_TYPE, body, len,
+			    MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result export_handle(void *cls, struct MHD_Connection *conn, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data, size_t *upload_data_size,
+				     void **req_ctx)
+{
+	static int request_seen;
+	struct exporter *ex = cls;
+
+	/* GET and HEAD only; a body is never read: answer before it, then close */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return export_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	/*
+	 * The first call comes with the headers; answering then would make MHD
+	 * close the connection (the body is unread). Answer on the second call,
+	 * once the request is complete, and keep-alive works.
+	 */
+	if (!*req_ctx) {
+		*req_ctx = &request_seen;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;	/* a body on GET: ignored */
+		return MHD_YES;
+	}
+	if (!strcmp(url, ex->path))
+		return export_metrics(ex, conn);
+	if (!strcmp(url, "/"))
+		return export_reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
+				    ex->index_html, strlen(ex->index_html),
+				    MHD_RESPMEM_PERSISTENT);
+	return export_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void export_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	if (!it_verbose)
+		return;
+	fprintf(stderr, "iommutrace: export: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * HOST:PORT, [IPV6]:PORT or :PORT (every address), as node_exporter takes
+ * --web.listen-address. Returns 0 and fills @ss, or IT_EXIT_USAGE.
+ */
+static int export_parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+	char host[256];
+	const char *colon, *port;
+	unsigned long p;
+	int err;
+
+	if (arg[0] == '[') {
+		const char *end = strchr(arg, ']');
+
+		if (!end || end[1] != ':' || end - arg - 1 >= (long)sizeof(host))
+			goto bad;
+		memcpy(host, arg + 1, end - arg - 1);
+		host[end - arg - 1] = '\0';
+		port = end + 2;
+		hints.ai_family = AF_INET6;
+	} else {
+		colon = strrchr(arg, ':');
+		if (!colon || colon - arg >= (long)sizeof(host) || strchr(arg, ':') != colon)
+			goto bad;
+		memcpy(host, arg, colon - arg);
+		host[colon - arg] = '\0';
+		port = colon + 1;
+	}
+	if (it_parse_uint(port, &p) || p == 0 || p > 65535)
+		goto bad;
+	err = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (err) {
+		it_warn("export: --web.listen-address '%s': %s", arg, gai_strerror(err));
+		return IT_EXIT_USAGE;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+bad:
+	it_warn("export: --web.listen-address '%s': expected HOST:PORT, [IPV6]:PORT or :PORT "
+		"(port 1-65535)", arg);
+	return IT_EXIT_USAGE;
+}
+
+static struct MHD_Daemon *export_http_start(struct exporter *ex, struct sockaddr_storage *ss)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+
+	if (ss->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(flags, 0, NULL, NULL, export_handle, ex,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)ss,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)EXPORT_THREADS,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)EXPORT_MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)EXPORT_CONN_TIMEOUT,
+				/* reject what RFC 7230 calls malformed (no Host: in HTTP/1.1, ...) */
+				MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				MHD_OPTION_EXTERNAL_LOGGER, export_mhd_log, NULL,
+				MHD_OPTION_END);
+}
+
+static const char export_usage[] =
+"Usage: iommutrace export [--web.listen-address ADDR] [--web.telemetry-path PATH]\n"
+"                         [-i SECS] [-f] [-S N] [-W]\n"
+"Prometheus exporter: keeps the probes attached and serves per-device counters\n"
+"and latency histograms on http://ADDR/PATH. SIGTERM or SIGINT detach and exit 0;\n"
+"SIGHUP is ignored (nothing to reload: restart to change options).\n"
+"      --web.listen-address ADDR  HOST:PORT, [IPV6]:PORT or :PORT (all addresses)\n"
+"                                 (default " EXPORT_DEFAULT_ADDR ")\n"
+"      --web.telemetry-path PATH  where the metrics are (default " EXPORT_DEFAULT_PATH ")\n"
+"  -i, --interval SECS            read the BPF maps every SECS seconds (default 5)\n"
+"  -f, --force                    run even if no IOMMU translates\n"
+"  -S, --sample N                 time 1 in N operations (counts stay exact)\n"
+"  -W, --no-walk                  skip the page-table walk on each map\n"
+"Example:\n"
+"  iommutrace export -i 1 &  curl -s 127.0.0.1:19120/metrics | grep map_total\n";
+
+static int export_parse(struct exporter *ex, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "web.listen-address", required_argument, NULL, 'L' },
+		{ "web.telemetry-path", required_argument, NULL, 'P' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "sample", required_argument, NULL, 'S' },
+		{ "no-walk", no_argument, NULL, 'W' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct it_session_opts so = {};
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:fS:Wh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'L':
+			ex->listen = optarg;
+			continue;
+		case 'P':
+			if (optarg[0] != '/' || !strcmp(optarg, "/") || strpbrk(optarg, "?#<>\"")) {
+				it_warn("export: --web.telemetry-path '%s': must start with / "
+					"and not be / itself", optarg);
+				return IT_EXIT_USAGE;
+			}
+			ex->path = optarg;
+			continue;
+		case 'h':
+			printf("%s", export_usage);
+			return -1;
+		}
+		ret = session_parse_opt(&so, opt, optarg, "export");
+		if (ret < 0) {
+			fprintf(stderr, "%s", export_usage);
+			return IT_EXIT_USAGE;
+		}
+		if (ret)
+			return ret;
+	}
+	if (optind < argc) {
+		it_warn("export: unexpected argument '%s'", argv[optind]);
+		return IT_EXIT_USAGE;
+	}
+	if (so.interval)
+		ex->interval = so.interval;
+	ex->force = so.force;
+	ex->copts = so.copts;
+	ex->copts.bpf_stats = true;	/* iommutrace_bpf_run_time_seconds_total */
+	return 0;
+}
+
+/* The signals a daemon gets, waited for synchronously by the main thread. */
+static void export_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	/* blocked before any thread starts, so every thread inherits the mask */
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static void export_wait_signals(const sigset_t *set)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		if (sig != SIGHUP)
+			return;
+		it_warn("export: SIGHUP ignored: no configuration to reload");
+	}
+}
+
+static int export_run(struct exporter *ex)
+{
+	struct sockaddr_storage ss;
+	struct MHD_Daemon *http;
+	socklen_t sslen;
+	sigset_t sigs;
+	int ret;
+
+	ret = export_parse_listen(ex->listen, &ss, &sslen);
+	if (ret)
+		return ret;
+	ret = collector_open(&ex->col, &ex->copts);
+	if (ret) {
+		it_warn("%s", ex->col.fail_msg);
+		collector_close(&ex->col);
+		return ret;
+	}
+	if (ex->col.sys.xlate != IT_XLATE_ACTIVE) {
+		it_warn("%s", sysinfo_xlate_message(&ex->col.sys));
+		if (!ex->force) {
+			it_warn("export: nothing to trace; use -f to export anyway (VFIO or "
+				"unmanaged domains may still appear)");
+			ret = sysinfo_exit_code(&ex->col.sys);
+			collector_close(&ex->col);
+			return ret;
+		}
+	}
+	/* the first snapshot exists before the first scrape can arrive */
+	ret = export_collect(ex);
+	if (ret) {
+		it_warn("export: reading the BPF maps failed: %s", strerror(-ret));
+		collector_close(&ex->col);
+		return IT_EXIT_ERROR;
+	}
+
+	export_block_signals(&sigs);
+	http = export_http_start(ex, &ss);
+	if (!http) {
+		it_warn("export: cannot listen on %s (address in use or not local?)", ex->listen);
+		collector_close(&ex->col);
+		return IT_EXIT_ERROR;
+	}
+	if (pthread_create(&ex->thread, NULL, export_collector_thread, ex)) {
+		it_warn("export: cannot start the collector thread");
+		MHD_stop_daemon(http);
+		collector_close(&ex->col);
+		return IT_EXIT_ERROR;
+	}
+	it_warn("export: serving http://%s%s (%d hooks attached, reading every %gs)",
+		ex->listen, ex->path, probes_nr_attached(&ex->col.probes), ex->interval);
+
+	export_wait_signals(&sigs);
+
+	/* stop answering first, then stop reading, then detach */
+	MHD_stop_daemon(http);
+	atomic_store(&ex->stop, true);
+	pthread_join(ex->thread, NULL);
+	collector_close(&ex->col);
+	return IT_EXIT_OK;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct exporter *ex = calloc(1, sizeof(*ex));
+	int ret;
+
+	if (!ex)
+		return IT_EXIT_ERROR;
+	ex->listen = EXPORT_DEFAULT_ADDR;
+	ex->path = EXPORT_DEFAULT_PATH;
+	ex->interval = EXPORT_DEFAULT_INTERVAL;
+	pthread_mutex_init(&ex->lock, NULL);
+	ret = export_parse(ex, argc, argv);
+	if (ret) {
+		free(ex);
+		return ret < 0 ? IT_EXIT_OK : ret;
+	}
+	snprintf(ex->index_html, sizeof(ex->index_html),
+		 "<!DOCTYPE html>\n<html><head><title>iommutrace exporter</title></head>\n"
+		 "<body><h1>iommutrace exporter</h1>\n"
+		 "<p>What the Linux IOMMU costs, per device.</p>\n"
+		 "<p><a href=\"%s\">Metrics</a></p>\n</body></html>\n", ex->path);
+	ret = export_run(ex);
+	free(ex->pub);
+	free(ex->spare);
+	free(ex);
+	return ret;
+}

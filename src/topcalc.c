@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "topcalc.h"
+
+/*
+ * Keys avoid the command keys (d h p q r s a): lower case for the common
+ * columns, upper case for the p99 twin of a p50 column.
+ */
+const struct top_col_info top_cols[TOP_COL_MAX] = {
+	[TOP_COL_DEVICE]    = { "DEVICE",   'n', 12, true,  false, 0 },
+	[TOP_COL_DRIVER]    = { "DRIVER",   'v',  8, true,  false, 3 },
+	[TOP_COL_GROUP]     = { "GRP",      'g',  3, false, false, 4 },
+	[TOP_COL_TYPE]      = { "TYPE",     't',  6, true,  false, 5 },
+	[TOP_COL_MAPS]      = { "MAPS/s",   'm',  8, false, true,  0 },
+	[TOP_COL_UNMAPS]    = { "UNMAPS/s", 'u',  8, false, true,  0 },
+	[TOP_COL_MBS]       = { "MB/s",     'b',  7, false, true,  0 },
+	[TOP_COL_LIVE]      = { "LIVE",     'l',  7, false, true,  2 },
+	[TOP_COL_MAP_P50]   = { "MAP50",    'e',  7, false, true,  6 },
+	[TOP_COL_MAP_P99]   = { "MAP99",    'E',  7, false, true,  1 },
+	[TOP_COL_UNMAP_P50] = { "UNMAP50",  'x',  7, false, true,  7 },
+	[TOP_COL_UNMAP_P99] = { "UNMAP99",  'X',  7, false, true,  1 },
+	[TOP_COL_RCACHE]    = { "RC-HIT%",  'c',  7, false, true,  1 },
+	[TOP_COL_INV]       = { "INV/s",    'i',  7, false, true,  0 },
+	[TOP_COL_FAULTS]    = { "FAULTS",   'f',  6, false, true,  0 },
+};
+
+double top_rate(__u64 count, double secs)
+{
+	return secs > 0 ? count / secs : 0;
+}
+
+void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it_dev *cum,
+		  double secs)
+{
+	const struct it_op_stats *ml = dev_map_latency(delta), *ul = dev_unmap_latency(delta);
+	int i;
+
+	if (!cum)
+		cum = delta;
+	r->dev = delta;
+	for (i = 0; i < TOP_COL_MAX; i++)
+		r->v[i] = NAN;
+	r->v[TOP_COL_GROUP] = delta->meta.group >= 0 ? delta->meta.group : NAN;
+	r->v[TOP_COL_MAPS] = top_rate(delta->ops[IT_OP_MAP].count, secs);
+	r->v[TOP_COL_UNMAPS] = top_rate(delta->ops[IT_OP_UNMAP].count, secs);
+	r->v[TOP_COL_MBS] = top_rate(delta->ops[IT_OP_MAP].bytes, secs) / 1e6;
+	/* a gauge: what is mapped now, so counted since start, not per interval */
+	r->v[TOP_COL_LIVE] = dev_live_bytes(cum);
+	r->v[TOP_COL_MAP_P50] = hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 50);
+	r->v[TOP_COL_MAP_P99] = hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 99);
+	r->v[TOP_COL_UNMAP_P50] = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 50);
+	r->v[TOP_COL_UNMAP_P99] = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 99);
+	r->v[TOP_COL_RCACHE] = dev_rcache_hit_pct(delta);
+	r->v[TOP_COL_INV] = top_rate(dev_flushes(delta), secs);
+	/* faults are rare: keep one on screen after its interval */
+	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
+}
+
+bool top_dev_match(const struct it_dev *d, const char *filter)
+{
+	if (!filter || !*filter)
+		return true;
+	return dev_matches(d, filter) || strstr(d->name, filter) ||
+	       strstr(d->meta.driver, filter);
+}
+
+int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
+		   const struct it_snapshot *cum, const char *filter, bool all)
+{
+	double secs = snapshot_seconds(delta);
+	int i, n = 0;
+
+	for (i = 0; i < delta->nr_devs && n < max; i++) {
+		const struct it_dev *d = &delta->devs[i];
+		const struct it_dev *c = cum && i < cum->nr_devs ? &cum->devs[i] : NULL;
+
+		if (!top_dev_match(d, filter))
+			continue;
+		if (!all && !dev_has_activity(c ? c : d))
+			continue;
+		top_row_fill(&rows[n++], d, c, secs);
+	}
+	return n;
+}
+
+static const char *row_text(const struct top_row *r, int col)
+{
+	switch (col) {
+	case TOP_COL_DRIVER:
+		return r->dev->meta.driver;
+	case TOP_COL_TYPE:
+		return r->dev->meta.domain_type;
+	default:
+		return r->dev->name;
+	}
+}
+
+/* <0 if @a goes before @b */
+static int row_cmp(const struct top_row *a, const struct top_row *b, int col, bool reverse)
+{
+	double x = a->v[col], y = b->v[col];
+	int c = 0;
+
+	if (top_cols[col].text) {
+		c = strcmp(row_text(a, col), row_text(b, col));
+	} else if (isnan(x) || isnan(y)) {
+		/* no data sorts last whatever the direction */
+		if (isnan(x) != isnan(y))
+			return isnan(x) ? 1 : -1;
+	} else if (x != y) {
+		c = x < y ? -1 : 1;
+	}
+	if (top_cols[col].desc)
+		c = -c;
+	if (reverse)
+		c = -c;
+	return c ? c : strcmp(a->dev->name, b->dev->name);
+}
+
+void top_rows_sort(struct top_row *rows, int n, int col, bool reverse)
+{
+	int i, j;
+
+	if (col < 0 || col >= TOP_COL_MAX)
+		return;
+	/* insertion sort: at most IT_MAX_DEVS rows, and stable */
+	for (i = 1; i < n; i++) {
+		struct top_row r = rows[i];
+
+		for (j = i; j > 0 && row_cmp(&r, &rows[j - 1], col, reverse) < 0; j--)
+			rows[j] = rows[j - 1];
+		rows[j] = r;
+	}
+}
+
+int top_col_by_key(int key)
+{
+	int i;
+
+	for (i = 0; i < TOP_COL_MAX; i++)
+		if (top_cols[i].key == key)
+			return i;
+	return -1;
+}
+
+void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
+		     const struct it_snapshot *cum)
+{
+	const struct it_dev *d = &delta->total, *c = cum ? &cum->total : &delta->total;
+	double secs = snapshot_seconds(delta);
+
+	memset(t, 0, sizeof(*t));
+	t->secs = secs;
+	t->maps = top_rate(d->ops[IT_OP_MAP].count, secs);
+	t->unmaps = top_rate(d->ops[IT_OP_UNMAP].count, secs);
+	t->mbs = top_rate(d->ops[IT_OP_MAP].bytes, secs) / 1e6;
+	t->inv = top_rate(dev_flushes(d), secs);
+	t->live = dev_live_bytes(c);
+	t->faults = c->ops[IT_OP_FAULT].count;
+	t->lost = snapshot_lost_total(delta);
+	t->lost_total = cum ? snapshot_lost_total(cum) : t->lost;
+	if (delta->bpf_stats && secs > 0) {
+		t->bpf_ns_per_sec = delta->bpf_run_ns / secs;
+		t->bpf_runs_per_sec = delta->bpf_run_cnt / secs;
+		/* run time per second of wall time, against one CPU's second */
+		t->bpf_cpu_pct = t->bpf_ns_per_sec / 1e7;
+	} else {
+		t->bpf_ns_per_sec = t->bpf_runs_per_sec = t->bpf_cpu_pct = NAN;
+	}
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The figures `iommutrace top` shows, computed from the model: one row per
+ * device from an interval delta (rates, interval percentiles) and the
+ * cumulative snapshot (gauges), and the ordering of those rows. Pure: no
+ * curses, no BPF, so tests/unit/test_top.c can check every number.
+ */
+#ifndef IT_TOPCALC_H
+#define IT_TOPCALC_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "model.h"
+
+enum top_col {
+	TOP_COL_DEVICE,
+	TOP_COL_DRIVER,
+	TOP_COL_GROUP,
+	TOP_COL_TYPE,
+	TOP_COL_MAPS,		/* maps/s */
+	TOP_COL_UNMAPS,		/* unmaps/s */
+	TOP_COL_MBS,		/* MB (10^6 bytes) mapped per second */
+	TOP_COL_LIVE,		/* bytes mapped and not unmapped since top started */
+	TOP_COL_MAP_P50,	/* map latency of the interval, ns */
+	TOP_COL_MAP_P99,
+	TOP_COL_UNMAP_P50,
+	TOP_COL_UNMAP_P99,
+	TOP_COL_RCACHE,		/* IOVA rcache hit % of the interval */
+	TOP_COL_INV,		/* IOTLB invalidations (strict syncs + lazy flushes) per second */
+	TOP_COL_FAULTS,		/* faults since top started */
+	TOP_COL_MAX,
+};
+
+struct top_col_info {
+	const char *title;
+	char key;		/* sort key in the curses view */
+	int width;
+	bool text;		/* sorted by string, A-Z */
+	bool desc;		/* sorted largest first (rates, latency) */
+	int drop;		/* narrow terminal: higher drops first, 0 never */
+};
+
+extern const struct top_col_info top_cols[TOP_COL_MAX];
+
+struct top_row {
+	const struct it_dev *dev;	/* of the delta snapshot: name and metadata */
+	double v[TOP_COL_MAX];		/* numeric columns; NaN: no data */
+};
+
+struct top_totals {
+	double secs;
+	double maps, unmaps, mbs, inv;	/* per second */
+	__s64 live;
+	__u64 faults;
+	__u64 lost, lost_total;		/* in the interval / since start */
+	double bpf_ns_per_sec;		/* NaN without bpf_stats */
+	double bpf_runs_per_sec;
+	double bpf_cpu_pct;		/* of one CPU */
+};
+
+/* count per second of @secs; 0 for an empty interval */
+double top_rate(__u64 count, double secs);
+/* @delta: the interval; @cum: the same device since start (may be NULL) */
+void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it_dev *cum,
+		  double secs);
+/*
+ * Rows for the devices of @delta that match @filter (top_dev_match) and have
+ * been active since start (or all, with @all). Returns the number filled.
+ */
+int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
+		   const struct it_snapshot *cum, const char *filter, bool all);
+/* @filter: exact name/driver as -d, or a substring of either */
+bool top_dev_match(const struct it_dev *d, const char *filter);
+/*
+ * Order by @col (top_cols[col].desc: largest first, else smallest or A-Z);
+ * @reverse flips it; NaN always last; ties by device name.
+ */
+void top_rows_sort(struct top_row *rows, int n, int col, bool reverse);
+int top_col_by_key(int key);	/* -1 if no column has that key */
+void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
+		     const struct it_snapshot *cum);
+
+#endif

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/* iommutrace top: rates, interval percentiles, gauges, filters and sort order. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "topcalc.h"
+#include "unit.h"
+
+static struct it_snapshot prev, cur, delta;
+
+static struct it_dev *dev_init(struct it_snapshot *s, int slot, const char *name,
+			       const char *driver, int group)
+{
+	struct it_dev *d = &s->devs[slot];
+
+	d->slot = slot;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->meta.driver, sizeof(d->meta.driver), "%s", driver);
+	snprintf(d->meta.domain_type, sizeof(d->meta.domain_type), "DMA-FQ");
+	d->meta.group = group;
+	if (slot >= s->nr_devs)
+		s->nr_devs = slot + 1;
+	return d;
+}
+
+static void ops_set(struct it_dev *d, int op, __u64 count, __u64 bytes)
+{
+	d->ops[op].count = count;
+	d->ops[op].bytes = bytes;
+}
+
+/*
+ * prev at t=10s, cur at t=12s. nvme: 1000 maps of ~1.5us before, then 500
+ * maps of ~20us in the interval; virtio: only unmaps; e1000e: idle.
+ */
+static void fixture(void)
+{
+	struct it_dev *p, *c;
+
+	memset(&prev, 0, sizeof(prev));
+	memset(&cur, 0, sizeof(cur));
+	prev.t_start = cur.t_start = 0;
+	prev.t_end = 10;
+	cur.t_end = 12;
+	dev_init(&prev, 0, "unknown", "", -1);
+	dev_init(&cur, 0, "unknown", "", -1);
+
+	p = dev_init(&prev, 1, "0000:00:04.0", "nvme", 3);
+	c = dev_init(&cur, 1, "0000:00:04.0", "nvme", 3);
+	ops_set(p, IT_OP_MAP, 1000, 4000000);
+	ops_set(c, IT_OP_MAP, 1500, 6000000);
+	ops_set(p, IT_OP_UNMAP, 1000, 3000000);
+	ops_set(c, IT_OP_UNMAP, 1400, 4000000);
+	p->ops[IT_OP_MAP].lat_count = 1000;
+	p->ops[IT_OP_MAP].lat_hist[10] = 1000;	/* [1024, 2048) ns */
+	c->ops[IT_OP_MAP].lat_count = 1500;
+	c->ops[IT_OP_MAP].lat_hist[10] = 1000;
+	c->ops[IT_OP_MAP].lat_hist[14] = 500;	/* [16384, 32768) ns */
+	ops_set(p, IT_OP_IOVA_ALLOC, 1000, 0);
+	ops_set(c, IT_OP_IOVA_ALLOC, 1100, 0);
+	ops_set(p, IT_OP_IOVA_SLOW, 500, 0);
+	ops_set(c, IT_OP_IOVA_SLOW, 510, 0);
+	ops_set(p, IT_OP_FQ_FLUSH, 100, 0);
+	ops_set(c, IT_OP_FQ_FLUSH, 120, 0);
+	ops_set(p, IT_OP_FAULT, 2, 0);
+	ops_set(c, IT_OP_FAULT, 2, 0);
+
+	p = dev_init(&prev, 2, "0000:00:05.0", "virtio-pci", 4);
+	c = dev_init(&cur, 2, "0000:00:05.0", "virtio-pci", 4);
+	ops_set(c, IT_OP_UNMAP, 2000, 8192000);
+	ops_set(c, IT_OP_IOTLB_SYNC, 2000, 0);
+
+	dev_init(&prev, 3, "0000:00:06.0", "e1000e", 5);
+	dev_init(&cur, 3, "0000:00:06.0", "e1000e", 5);
+
+	prev.bpf_stats = cur.bpf_stats = true;
+	prev.bpf_run_ns = 5000000;
+	cur.bpf_run_ns = 25000000;
+	prev.bpf_run_cnt = 1000;
+	cur.bpf_run_cnt = 9000;
+	prev.lost[IT_LOST_UNPAIRED] = 7;
+	cur.lost[IT_LOST_UNPAIRED] = 10;
+	snapshot_totals(&prev);
+	snapshot_totals(&cur);
+	snapshot_delta(&cur, &prev, &delta);
+}
+
+static void test_rates(void)
+{
+	struct top_row r;
+
+	CHECK(top_rate(100, 2) == 50, "rate: 100 in 2 s is 50/s");
+	CHECK(top_rate(100, 0) == 0, "rate: an empty interval gives 0, not inf");
+	CHECK(fabs(top_rate(1, 0.5) - 2) < 1e-12, "rate: fractional interval");
+
+	top_row_fill(&r, &delta.devs[1], &cur.devs[1], snapshot_seconds(&delta));
+	CHECK(snapshot_seconds(&delta) == 2, "interval is cur - prev = 2 s");
+	CHECK(r.v[TOP_COL_MAPS] == 250, "maps/s: 500 maps in 2 s (got %g)", r.v[TOP_COL_MAPS]);
+	CHECK(r.v[TOP_COL_UNMAPS] == 200, "unmaps/s: 400 in 2 s (got %g)", r.v[TOP_COL_UNMAPS]);
+	CHECK(fabs(r.v[TOP_COL_MBS] - 1.0) < 1e-9, "MB/s: 2e6 bytes in 2 s (got %g)",
+	      r.v[TOP_COL_MBS]);
+	CHECK(r.v[TOP_COL_INV] == 10, "inv/s: 20 lazy flushes in 2 s (got %g)", r.v[TOP_COL_INV]);
+	CHECK(fabs(r.v[TOP_COL_RCACHE] - 90) < 1e-9,
+	      "rcache hit %% of the interval: 100 allocs, 10 slow (got %g)", r.v[TOP_COL_RCACHE]);
+	CHECK(r.v[TOP_COL_LIVE] == 2000000,
+	      "live: cumulative mapped - unmapped, not the interval's (got %g)", r.v[TOP_COL_LIVE]);
+	CHECK(r.v[TOP_COL_FAULTS] == 2, "faults: since start, kept after their interval");
+	CHECK(r.v[TOP_COL_GROUP] == 3, "group");
+}
+
+static void test_percentiles(void)
+{
+	struct top_row r, whole;
+
+	top_row_fill(&r, &delta.devs[1], &cur.devs[1], 2);
+	top_row_fill(&whole, &cur.devs[1], &cur.devs[1], 12);
+	/* the interval's 500 samples are all in [16384, 32768) */
+	CHECK(r.v[TOP_COL_MAP_P50] >= 16384 && r.v[TOP_COL_MAP_P50] < 32768,
+	      "map p50 of the interval only sees the interval's samples (got %g)",
+	      r.v[TOP_COL_MAP_P50]);
+	CHECK(r.v[TOP_COL_MAP_P99] >= r.v[TOP_COL_MAP_P50] && r.v[TOP_COL_MAP_P99] < 32768,
+	      "map p99 of the interval in the same bucket, >= p50 (got %g)",
+	      r.v[TOP_COL_MAP_P99]);
+	CHECK(whole.v[TOP_COL_MAP_P50] >= 1024 && whole.v[TOP_COL_MAP_P50] < 2048,
+	      "since-start p50 would be 1-2us: the interval differs (got %g)",
+	      whole.v[TOP_COL_MAP_P50]);
+	CHECK(isnan(r.v[TOP_COL_UNMAP_P50]), "no unmap latency samples: NaN, shown as -");
+	top_row_fill(&r, &delta.devs[2], &cur.devs[2], 2);
+	CHECK(isnan(r.v[TOP_COL_RCACHE]), "no IOVA allocations: rcache hit NaN");
+	CHECK(r.v[TOP_COL_INV] == 1000, "strict: 2000 syncs in 2 s = 1000 inv/s");
+}
+
+static void test_build(void)
+{
+	struct top_row rows[IT_MAX_DEVS];
+	int n;
+
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, NULL, false);
+	CHECK(n == 2, "rows: the two active devices, not idle e1000e nor unknown (got %d)", n);
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, NULL, true);
+	CHECK(n == 4, "rows with all: every slot (got %d)", n);
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "nvme", false);
+	CHECK(n == 1 && !strcmp(rows[0].dev->name, "0000:00:04.0"), "filter by driver");
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "00:05.0", false);
+	CHECK(n == 1 && !strcmp(rows[0].dev->name, "0000:00:05.0"), "filter by short address");
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "virtio", false);
+	CHECK(n == 1 && !strcmp(rows[0].dev->meta.driver, "virtio-pci"),
+	      "filter by part of a driver name");
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "nosuch", true);
+	CHECK(n == 0, "filter matching nothing");
+	n = top_rows_build(rows, 1, &delta, &cur, NULL, true);
+	CHECK(n == 1, "never more rows than asked for");
+}
+
+static const char *order(const struct top_row *rows, int n, char *buf)
+{
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		/* "0000:00:0X.0" -> X */
+		size_t len = strlen(buf);
+
+		buf[len] = rows[i].dev->name[0] == 'u' ? 'n' : rows[i].dev->name[9];
+		buf[len + 1] = '\0';
+	}
+	return buf;
+}
+
+static void test_sort(void)
+{
+	struct top_row rows[IT_MAX_DEVS];
+	char buf[16];
+	int n;
+
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, NULL, true);
+	/* one letter per row: the slot digit of the address, n for "unknown" */
+	top_rows_sort(rows, n, TOP_COL_MAPS, false);
+	CHECK_STR(order(rows, n, buf), "456n", "sort maps/s: largest first, ties by name");
+	top_rows_sort(rows, n, TOP_COL_MAPS, true);
+	CHECK_STR(order(rows, n, buf), "56n4", "sort maps/s reversed: smallest first");
+	top_rows_sort(rows, n, TOP_COL_UNMAPS, false);
+	CHECK_STR(order(rows, n, buf), "546n", "sort unmaps/s");
+	top_rows_sort(rows, n, TOP_COL_MAP_P99, false);
+	CHECK(!strcmp(rows[0].dev->name, "0000:00:04.0"), "sort p99: the only timed device first");
+	top_rows_sort(rows, n, TOP_COL_MAP_P99, true);
+	CHECK(!strcmp(rows[0].dev->name, "0000:00:04.0"),
+	      "sort p99 reversed: devices without samples (NaN) still last");
+	top_rows_sort(rows, n, TOP_COL_DEVICE, false);
+	CHECK_STR(order(rows, n, buf), "456n", "sort by device: A-Z");
+	top_rows_sort(rows, n, TOP_COL_DRIVER, false);
+	CHECK_STR(order(rows, n, buf), "n645", "sort by driver: A-Z (\"\" < e1000e < nvme)");
+	top_rows_sort(rows, n, TOP_COL_GROUP, false);
+	CHECK_STR(order(rows, n, buf), "456n", "sort by group: smallest first, none last");
+	top_rows_sort(rows, n, TOP_COL_MAX, false);
+	CHECK_STR(order(rows, n, buf), "456n", "bad column: order unchanged");
+}
+
+static void test_keys(void)
+{
+	static const char cmd_keys[] = "dhpqrsa?<>";
+	bool dup = false, clash = false;
+	int i, j;
+
+	CHECK(top_col_by_key('m') == TOP_COL_MAPS, "key m sorts by maps/s");
+	CHECK(top_col_by_key('E') == TOP_COL_MAP_P99, "key E sorts by map p99");
+	CHECK(top_col_by_key('q') == -1, "q is no column");
+	for (i = 0; i < TOP_COL_MAX; i++) {
+		for (j = i + 1; j < TOP_COL_MAX; j++)
+			dup |= top_cols[i].key == top_cols[j].key;
+		clash |= strchr(cmd_keys, top_cols[i].key) != NULL;
+	}
+	CHECK(!dup, "every column has its own key");
+	CHECK(!clash, "no column key is a command key");
+}
+
+static void test_totals(void)
+{
+	struct top_totals t;
+
+	top_totals_fill(&t, &delta, &cur);
+	CHECK(t.maps == 250, "totals: maps/s");
+	CHECK(t.unmaps == 1200, "totals: unmaps/s (400 + 2000 in 2 s, got %g)", t.unmaps);
+	CHECK(t.inv == 1010, "totals: inv/s (got %g)", t.inv);
+	CHECK(t.live == 6000000 - 4000000 - 8192000, "totals: live since start");
+	CHECK(t.lost == 3 && t.lost_total == 10, "lost: interval 3, since start 10");
+	CHECK(t.bpf_ns_per_sec == 1e7, "overhead: 20 ms BPF run time in 2 s = 10 ms/s");
+	CHECK(fabs(t.bpf_cpu_pct - 1.0) < 1e-9, "overhead: 10 ms/s is 1%% of a CPU");
+	CHECK(t.bpf_runs_per_sec == 4000, "overhead: 8000 runs in 2 s");
+	delta.bpf_stats = false;
+	top_totals_fill(&t, &delta, &cur);
+	CHECK(isnan(t.bpf_ns_per_sec), "overhead unknown without bpf_stats");
+	delta.bpf_stats = true;
+}
+
+int main(void)
+{
+	fixture();
+	test_rates();
+	test_percentiles();
+	test_build();
+	test_sort();
+	test_keys();
+	test_totals();
+	UNIT_EXIT();
+}

@@ -1,0 +1,87 @@
+# configs: intel-lazy
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+#
+# export.sh: `iommutrace export` on a live IOMMU. Its counters against the
+# kernel's own (perf iommu:map) for one workload; promtool on a scrape with
+# traffic; then a real Prometheus in the guest scrapes it every second and
+# every PromQL expression of dashboards/iommutrace.json must return data
+# through Prometheus's HTTP API, with nvme's map counter above zero.
+# Sourced by suite.sh after lib.sh; the scrapes and Prometheus's log are
+# kept in $IT_OUT/export.
+
+. tests/export/lib.sh
+X=$IT_OUT/export
+mkdir -p "$X"
+
+# x_sum TEXT METRIC: the sum of every METRIC{...} sample in an exposition
+x_sum() {
+	printf '%s\n' "$1" | awk -v m="$2" 'index($0, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
+}
+
+if ! exp_start 19120 -i 0.5; then
+	it_not_ok "export: exporter serves on 127.0.0.1:19120"
+	return 0 2>/dev/null || exit 0
+fi
+it_ok "export: exporter serves on 127.0.0.1:19120"
+
+# exact counts: sum over devices of map_total moves by what the kernel counted
+before=$(curl -s "$(exp_url /metrics)")
+wl=$(kcount iommu:map,iommu:unmap -- wl_nvme_dd 1000)
+sleep 1.2			# two collection intervals
+after=$(curl -s "$(exp_url /metrics)")
+printf '%s\n' "$after" >"$X/scrape-after-dd.txt"
+check_eq "export: map_total delta = kernel iommu:map" \
+	"$(($(x_sum "$after" iommutrace_map_total) - $(x_sum "$before" iommutrace_map_total)))" \
+	"$(kv iommu:map "$wl")"
+check_eq "export: unmap_total delta = kernel iommu:unmap" \
+	"$(($(x_sum "$after" iommutrace_unmap_total) - $(x_sum "$before" iommutrace_unmap_total)))" \
+	"$(kv iommu:unmap "$wl")"
+check "export: promtool check metrics on a scrape with traffic" \
+	sh -c 'promtool check metrics < "$1"' sh "$X/scrape-after-dd.txt"
+check_eq "export: info says lazy" \
+	"$(printf '%s\n' "$after" | grep -c '^iommutrace_info{mode="lazy"} 1$')" 1
+check_ge "export: nvme map latency histogram counted" \
+	"$(x_sum "$after" "iommutrace_map_latency_seconds_count{device=\"$IT_NVME_DEV\"")" 1000
+
+# a real Prometheus, scraping every second while fio keeps nvme busy
+t0=$(date +%s)
+if prom_start 19130 127.0.0.1:19120 /tmp/it-prom; then
+	it_ok "export: Prometheus ready in $(($(date +%s) - t0))s"
+	wl_fio "$IT_NVME_BLK" 12 >"$X/fio.out" 2>&1 &
+	fio_pid=$!
+	if prom_wait_scrapes 8; then
+		it_ok "export: Prometheus scraped 8 times"
+	else
+		it_not_ok "export: Prometheus scraped 8 times"
+	fi
+	dash_exprs dashboards/iommutrace.json >"$X/exprs.txt"
+	i=0
+	while IFS= read -r e; do
+		i=$((i + 1))
+		r=$(prom_query "$e")
+		case $r in
+		'' | 0 | error*) it_not_ok "export: dashboard expression $i returns data"
+			it_comment "$e: $r" ;;
+		*) it_ok "export: dashboard expression $i returns data ($r series)" ;;
+		esac
+	done <"$X/exprs.txt"
+	check_eq "export: every expression asked" "$i" "$(wc -l <"$X/exprs.txt")"
+	nv=$(prom_value "iommutrace_map_total{device=\"$IT_NVME_DEV\"}")
+	check_ge "export: Prometheus has iommutrace_map_total for nvme > 0" "$nv" 1
+	check_ge "export: nvme maps/s over the fio run (rate, Prometheus)" \
+		"$(prom_value "rate(iommutrace_map_total{device=\"$IT_NVME_DEV\"}[5s])" | cut -d. -f1)" 100
+	check_eq "export: lazy mode: no strict invalidations" \
+		"$(prom_value 'sum(iommutrace_iotlb_invalidations_total{cause="strict_sync"})')" 0
+	check_ge "export: lazy mode: lazy flushes counted" \
+		"$(prom_value 'sum(iommutrace_iotlb_invalidations_total{cause=~"lazy_.*"})')" 1
+	wait "$fio_pid"
+	prom_stop
+	cp /tmp/it-prom/prometheus.log "$X/" 2>/dev/null
+	rm -rf /tmp/it-prom
+else
+	it_not_ok "export: Prometheus ready"
+fi
+
+exp_stop
+check_eq "export: SIGTERM: exit 0" "$?" 0
