@@ -43,6 +43,11 @@ bench_cpu() {
 	awk -v t="$TICK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"
 }
 
+# bench_sys PID: the system part of it (verifier, trampolines, map reads).
+bench_sys() {
+	awk -v t="$TICK" '{ sub(/^.*\) /, ""); printf "%.2f", $13 / t }' "/proc/$1/stat"
+}
+
 bench_hwm() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"
 }
@@ -97,15 +102,16 @@ tracer_start() {
 # tracer_stop TAG: note the tracer's CPU and peak RSS, end its session and
 # wait for its final output. Prints "key=value" words.
 tracer_stop() {
-	local tag=$1 cpu1 hwm
+	local tag=$1 cpu1 hwm sys
 
 	[ -n "$TPID" ] || return 0
 	cpu1=$(bench_cpu "$TPID")
+	sys=$(bench_sys "$TPID")
 	hwm=$(bench_hwm "$TPID")
 	kill "$HOLD" 2>/dev/null
 	wait "$TPID"
-	printf ' attach_s=%s cpu_attach_s=%s cpu_total_s=%s hwm_kb=%s' \
-		"$T_ATTACH" "$CPU0" "$cpu1" "$hwm"
+	printf ' attach_s=%s cpu_attach_s=%s cpu_total_s=%s sys_total_s=%s hwm_kb=%s' \
+		"$T_ATTACH" "$CPU0" "$cpu1" "$sys" "$hwm"
 }
 
 # bench_progs TAG: this tracer's programs (absent from the ids-before list)
@@ -157,7 +163,7 @@ bench_main() {
 	local r m
 
 	: >"$RES"
-	echo "kernel=$(uname -r) config=$IT_CONFIG cpus=$(nproc) secs=$SECS rounds=$ROUNDS cost_secs=$COST_SECS sample=$SAMPLE" >"$OUT/env.txt"
+	echo "kernel=$(uname -r) config=$IT_CONFIG cpus=$(nproc) secs=$SECS rounds=$ROUNDS cost_secs=$COST_SECS sample=$SAMPLE clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >"$OUT/env.txt"
 	# load + attach + detach of every hook, as `iommutrace probes` does it
 	r=$(bench_now)
 	./iommutrace probes >"$OUT/probes.txt" 2>&1

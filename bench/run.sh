@@ -55,7 +55,7 @@ guest_part() {
 	cmd+="; . tests/vm/lib.sh; . bench/guest.sh"
 	echo
 	echo "== guest: intel-lazy, $ROUNDS rounds x (base, iommutrace, bpftrace, empty hooks) x ${SECS}s fio + ${SECS}s TCP =="
-	echo "bench: waiting for the VM lock, then about $((ROUNDS * 4 * (2 * SECS + 8) + 4 * (COST_SECS + 10) + 30)) s" >&2
+	echo "bench: waiting for the VM lock, then about $((ROUNDS * 4 * (2 * SECS + 15) + 4 * (COST_SECS + 20) + 30)) s (TCG)" >&2
 	flock /tmp/it-vm.lock /bin/bash -c '
 		# other QEMUs on the host make TCG slower for everyone: note them
 		echo "start: load $(cut -d" " -f1-3 /proc/loadavg), $(pgrep -c qemu-system) QEMU running" >"$1"
@@ -90,13 +90,13 @@ it_lost() {
 }
 
 report_ratio() {
-	local m name iops tcp ri rt dt att cpu1 cpu hwm base_iops lost
+	local m name iops tcp ri rt dt att cpu1 sys cpu hwm base_iops lost
 
 	base_iops=$(mean_by base fio_iops)
 	echo
 	echo "-- workload (mean of $ROUNDS interleaved rounds; ratio = mean of per-round mode/base) --"
-	printf '%-22s %9s %7s %11s %7s %12s %9s %10s %10s %9s %6s\n' mode fio_IOPS ratio TCP_MB/s \
-		ratio 'us/IO_extra' attach_s cpu_attach cpu_steady peak_MiB lost
+	printf '%-22s %9s %7s %9s %7s %12s %9s %10s %7s %10s %9s %6s\n' mode fio_IOPS ratio TCP_MB/s \
+		ratio 'us/IO_extra' attach_s cpu_attach of_sys cpu_steady peak_MiB lost
 	for m in base it bt empty; do
 		case $m in
 		base) name="no tracer" ;;
@@ -112,25 +112,48 @@ report_ratio() {
 		dt=$(awk -v a="$iops" -v b="$base_iops" 'BEGIN { printf "%.1f", 1e6 / a - 1e6 / b }')
 		att=$(mean_by $m attach_s)
 		cpu1=$(mean_by $m cpu_attach_s)
+		sys=$(mean_by $m sys_total_s)
 		cpu=$(awk -v t="$(mean_by $m cpu_total_s)" -v a="$cpu1" -v s="$SECS" \
 			'BEGIN { if (t == "nan") print "nan"; else printf "%.1f%%", (t - a) / (2 * s) * 100 }')
 		hwm=$(awk -v k="$(mean_by $m hwm_kb)" 'BEGIN { if (k == "nan") print "nan"; else printf "%.1f", k / 1024 }')
 		lost=-
 		if [[ $m == it ]]; then
-			lost=$(for r in $(seq 1 "$ROUNDS"); do it_lost "ratio-$r-it"; done | paste -sd+)
+			lost=$(for r in $(seq 1 "$ROUNDS"); do it_lost "ratio-$r-it"; done |
+				awk '$1 == "?" { u = 1 } { s += $1 } END { print u ? "?" : s }')
 		fi
-		[[ $m == base ]] && att=- cpu1=- cpu=- hwm=- dt=0
-		printf '%-22s %9.0f %7s %11s %7s %12s %9s %10s %10s %9s %6s\n' "$name" "$iops" "$ri" \
-			"$tcp" "$rt" "$dt" "$att" "$cpu1" "$cpu" "$hwm" "$lost"
+		[[ $m == base ]] && att=- cpu1=- sys=- cpu=- hwm=- dt=0
+		printf '%-22s %9.0f %7s %9s %7s %12s %9s %10s %7s %10s %9s %6s\n' "$name" "$iops" "$ri" \
+			"$tcp" "$rt" "$dt" "$att" "$cpu1" "$sys" "$cpu" "$hwm" "$lost"
 	done
-	echo "(cpu_attach: CPU seconds to load+attach; cpu_steady: CPU while the workload ran, % of one CPU)"
+	echo "(cpu_attach: CPU seconds to load+attach; of_sys: system CPU of the whole run; cpu_steady: CPU while the workload ran, % of one CPU)"
 	echo "(us/IO_extra: 1e6/IOPS - 1e6/IOPS(no tracer), every hook's cost incl. trampolines)"
+	echo "(lost, per iommutrace run: $(for f in "$OUT"/guest/*-it*.out; do
+		printf '%s %s; ' "$(basename "$f" .out)" "$(jq -s -c '.[-1].lost_detail' "$f" 2>/dev/null)"; done))"
+	report_counts
+	echo "(TCP over QEMU user networking varies by 3x between identical runs: use the fio figures)"
+}
+
+# report_counts: both tracers' nvme map counts against fio's IOs (QD1,
+# 4 KiB: one map per IO); the bpftrace script keys by struct device *.
+report_counts() {
+	local r ios itm btm
+
+	for r in $(seq 1 "$ROUNDS"); do
+		ios=$(awk -v r="$r" '$1 == "phase=ratio" && $2 == "round=" r && $3 == "mode=it" {
+			sub(/fio_ios=/, "", $4); print $4 }' "$OUT/guest/results.txt")
+		itm=$(jq -s '.[-1].devices[] | select(.driver == "nvme") | .map.count' \
+			"$OUT/guest/ratio-$r-it.out" 2>/dev/null)
+		btm=$(awk '/^@devname\[/ && $2 ~ /0000:00:04.0/ { k = $1; sub(/^@devname/, "@map", k); key = k }
+			{ a[$1] = $2 } END { print (key in a) ? a[key] : "?" }' "$OUT/guest/ratio-$r-bt.out" 2>/dev/null)
+		echo "(round $r nvme maps: iommutrace ${itm:-?} during fio's ${ios:-?} IOs;" \
+			"bpftrace ${btm:-?} during its own run)"
+	done
 }
 
 # cost_of TAG: "SUM_NS SUM_CNT NPROGS" over the run's BPF programs.
 cost_of() {
 	[[ -s $OUT/guest/$1.progs ]] || { echo "0 0 0"; return; }
-	jq -s -r '[map(.run_time_ns) | add, (map(.run_cnt) | add), length] | @tsv' \
+	jq -s -r '[(map(.run_time_ns) | add), (map(.run_cnt) | add), length] | @tsv' \
 		"$OUT/guest/$1.progs" | tr '\t' ' '
 }
 

@@ -121,12 +121,17 @@ struct {
 /* phys_to_virt() needs the direct-map base, randomized under KASLR */
 extern const void page_offset_base __ksym __weak;
 
-static __always_inline void lost_inc(__u32 why)
+static __always_inline void lost_add(__u32 why, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&lost, &why);
 
 	if (v)
-		__sync_fetch_and_add(v, 1);
+		__sync_fetch_and_add(v, n);
+}
+
+static __always_inline void lost_inc(__u32 why)
+{
+	lost_add(why, 1);
 }
 
 static __always_inline struct it_cpu_ctx *cpu_ctx_get(void)
@@ -315,6 +320,29 @@ static __always_inline struct it_scope *scope_top(struct it_scope *stack, __u32 
 	return &stack[it_bounded(i, IT_SCOPE_DEPTH)];
 }
 
+/*
+ * The entry an exit closes: the innermost one with the same key (and op).
+ * Usually the top; deeper when an exit was skipped (the kernel skips a
+ * program that would nest into itself on this CPU, e.g. an interrupt during
+ * an fexit), so leaked entries above it are dropped here instead of piling
+ * up. key 0 (kretprobe: no arguments) takes the top. -1: no such entry.
+ */
+static __always_inline int scope_find(struct it_scope *stack, __u32 depth, __u64 key, __u32 op,
+				      bool match_op)
+{
+	int i;
+
+	if (!key)
+		return depth && depth <= IT_SCOPE_DEPTH ? (int)depth - 1 : -1;
+	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
+		if ((__u32)i >= depth)
+			continue;
+		if (stack[i].key == key && (!match_op || stack[i].op == op))
+			return i;
+	}
+	return -1;
+}
+
 static __always_inline __u32 current_dev_slot(struct it_task_ctx *tc, bool *found)
 {
 	struct it_scope *top = tc ? scope_top(tc->dev, tc->dev_depth) : NULL;
@@ -351,20 +379,23 @@ static __always_inline int dev_scope_exit(struct device *dev, __u32 op)
 {
 	struct it_task_ctx *tc = task_ctx_get();
 	struct it_scope *sc;
+	int idx;
 
 	if (!tc)
 		return 0;
-	sc = scope_top(tc->dev, tc->dev_depth);
-	/* dev == NULL: kretprobe, no arguments; trust the stack */
-	if (!sc || (dev && sc->key != (__u64)dev)) {
+	idx = scope_find(tc->dev, tc->dev_depth, (__u64)dev, op, false);
+	if (idx < 0) {
 		lost_inc(IT_LOST_UNPAIRED);
 		return 0;
 	}
-	if (tc->dev_depth == 1) {
+	if (tc->dev_depth - 1 > (__u32)idx)
+		lost_add(IT_LOST_UNPAIRED, tc->dev_depth - 1 - idx);
+	sc = &tc->dev[it_bounded(idx, IT_SCOPE_DEPTH)];
+	if (idx == 0) {
 		op_count(sc->slot, sc->op, 0);
 		op_latency(sc->slot, sc->op, sc->t0);
 	}
-	tc->dev_depth--;
+	tc->dev_depth = idx;
 	return 0;
 }
 
@@ -436,16 +467,24 @@ static __always_inline int op_exit(__u64 key, __u32 op)
 {
 	struct it_task_ctx *tc = task_ctx_get();
 	struct it_scope *sc;
+	int idx;
 
 	if (!tc)
 		return 0;
-	sc = scope_top(tc->op, tc->op_depth);
-	if (!sc || sc->op != op || (key && sc->key != key)) {
+	idx = scope_find(tc->op, tc->op_depth, key, op, true);
+	if (idx < 0) {
 		lost_inc(IT_LOST_UNPAIRED);
 		return 0;
 	}
+	sc = &tc->op[it_bounded(idx, IT_SCOPE_DEPTH)];
+	if (!key && sc->op != op) {
+		lost_inc(IT_LOST_UNPAIRED);
+		return 0;
+	}
+	if (tc->op_depth - 1 > (__u32)idx)
+		lost_add(IT_LOST_UNPAIRED, tc->op_depth - 1 - idx);
 	op_latency(sc->slot, op, sc->t0);
-	tc->op_depth--;
+	tc->op_depth = idx;
 	return 0;
 }
 
@@ -862,7 +901,8 @@ static __always_inline int on_dmar_fault(struct intel_iommu___it *iommu)
 	nr_regs = ((cap >> 40) & 0xff) + 1;
 	frcd = reg + ((cap >> 24) & 0x3ff) * 16;
 
-	for (i = 0; i < IT_MAX_FAULT_RECORDS; i++) {
+	/* QEMU has one recording register: never revisit one in a pass */
+	for (i = 0; i < IT_MAX_FAULT_RECORDS && i < nr_regs; i++) {
 		__u64 rec = frcd + ((index + i) % nr_regs) * 16;
 		__u32 hi = mmio_read32(rec + 12), mid;
 		struct it_fault_event *e;

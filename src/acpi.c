@@ -56,7 +56,8 @@ static void *array_grow(void *arr, size_t n, size_t elem)
 	return realloc(arr, (n ? 2 * n : 1) * elem);
 }
 
-static int parser_fail(struct parser *p, uint32_t off, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+parser_fail(struct parser *p, uint32_t off, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -78,7 +79,8 @@ static int parser_oom(struct parser *p, uint32_t off)
 }
 
 /* Notes are advisory: running out of memory for one drops it silently. */
-static void parser_note(struct parser *p, uint32_t off, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+parser_note(struct parser *p, uint32_t off, const char *fmt, ...)
 {
 	struct acpi_note *arr, *n;
 	va_list ap;

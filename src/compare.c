@@ -640,22 +640,30 @@ static int group_switch(struct live_group *g, const char *to, bool rebind, char 
 struct live_ctx {
 	struct cmp_side *side;
 	char **cmd;
+	double start;		/* when tracing began: the first interval's start */
 };
 
 static void live_tick(void *ctx, struct it_session *ss, const struct it_snapshot *s, bool final)
 {
 	struct live_ctx *lc = ctx;
 
-	if (!final)
+	if (!final) {
+		if (lc->start <= 0)
+			lc->start = s->t_start;
 		return;
+	}
 	memcpy(lc->side->rec.summary, s, sizeof(*s));
+	/* rates from when the probes were attached, not from the BPF load */
+	if (lc->start > 0)
+		lc->side->rec.summary->t_start = lc->start;
 	record_meta_fill(&lc->side->rec.meta, ss, lc->cmd, 0);
 }
 
 static int live_run(struct live_group *g, struct cmp_side *side, char **cmd,
 		    const char *fig_arg)
 {
-	struct it_session_opts o = { .cmd = cmd };
+	/* ticks only to learn when tracing began (see live_tick) */
+	struct it_session_opts o = { .cmd = cmd, .interval = 0.5 };
 	struct live_ctx lc = { .side = side, .cmd = cmd };
 	struct it_rec_figure fig;
 	int ret;

@@ -612,13 +612,14 @@ static void warnings_build(struct info *in)
 		const struct acpi_note *notes = NULL;
 		size_t nnotes = 0;
 
+		/* an unreadable table still tells the firmware has an IOMMU */
+		nacpi++;
 		if (t->err) {
 			warn_add(in, "acpi-unreadable", "%s: %s%s", t->source,
 				 strerror(t->err), t->err == EACCES ?
 				 " (run as root to decode the firmware tables)" : "");
 			continue;
 		}
-		nacpi++;
 		if (t->malformed) {
 			warn_add(in, "acpi-malformed", "%s: %s", t->source, t->aerr.msg);
 			continue;

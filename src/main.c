@@ -16,6 +16,8 @@ static const struct it_command commands[] = {
 	{ "stat", cmd_stat, "per-device map/unmap counts, bytes, latency, rcache hits, flushes" },
 	{ "top", cmd_top, "live per-device view: map rates, MB/s, p99 latency, invalidations/s, faults" },
 	{ "hist", cmd_hist, "log2 histograms per device (latency, sizes, page sizes)" },
+	{ "info", cmd_info, "IOMMU topology: units, groups, reserved regions, faults (ACPI DMAR/IVRS + sysfs)" },
+	{ "faults", cmd_faults, "every IOMMU fault, decoded, with the page-table walk; summary" },
 	{ "probes", cmd_probes, "which hook attaches as what on this kernel, and why not" },
 	{ "pmu", cmd_pmu, "hardware IOMMU counters via perf: IOTLB hit %, misses/s (where the IOMMU has a PMU)" },
 	{ "record", cmd_record, "record per-interval aggregates, faults and IOMMU setup to a file" },
@@ -44,7 +46,9 @@ static void usage(FILE *f)
 		"  iommutrace stat -- fio job.fio     trace while fio runs\n"
 		"  iommutrace stat -i 1 -d nvme       per-second table for nvme devices\n"
 		"  iommutrace hist -o dma_unmap       unmap latency per device (Ctrl-C to print)\n"
-		"  iommutrace probes                  what attaches on this kernel\n");
+		"  iommutrace probes                  what attaches on this kernel\n"
+		"  iommutrace info                    IOMMU units, groups and warnings\n"
+		"  iommutrace faults --walk           every fault, decoded, with its page-table walk\n");
 }
 
 int main(int argc, char **argv)

@@ -175,6 +175,7 @@ int recw_open(struct it_rec_writer *w, const char *path, const struct it_rec_met
 
 	memset(w, 0, sizeof(*w));
 	w->device = device;
+	w->summary_start = 0;
 	w->f = fopen(path, "wb");
 	if (!w->f)
 		return -errno;
@@ -242,7 +243,7 @@ int recw_interval(struct it_rec_writer *w, const struct it_snapshot *s, bool sum
 	__u32 n = 0;
 	int i;
 
-	put_f64(w, s->t_start);
+	put_f64(w, summary && w->summary_start > 0 ? w->summary_start : s->t_start);
 	put_f64(w, s->t_end);
 	put_u32(w, IT_LOST_MAX);
 	for (i = 0; i < IT_LOST_MAX; i++)

@@ -112,6 +112,7 @@ typedef void (*it_rec_interval_fn)(void *ctx, const struct it_snapshot *s, int i
 
 struct it_rec_writer {
 	const char *device;		/* -d filter, set before recw_open; NULL: all */
+	double summary_start;		/* > 0: the summary's t_start (tracing began) */
 	FILE *f;
 	unsigned long crc;		/* zlib crc32 of every byte written */
 	size_t off;

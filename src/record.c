@@ -192,6 +192,11 @@ static void record_tick(void *ctx, struct it_session *ss, const struct it_snapsh
 			if ((err = recw_fault(&rc->w, &rc->pending[i])))
 				record_fail(rc, err);
 	}
+	/* the cumulative snapshot starts when the collector opened, seconds
+	 * before the probes were attached; rates in the summary count from
+	 * the first interval's start, when tracing (and COMMAND) began */
+	if (!final && rc->w.summary_start <= 0)
+		rc->w.summary_start = s->t_start;
 	err = recw_interval(&rc->w, s, final);
 	if (err)
 		record_fail(rc, err);

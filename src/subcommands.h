@@ -6,6 +6,8 @@ int cmd_stat(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_faults(int argc, char **argv);
 int cmd_pmu(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);

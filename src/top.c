@@ -436,10 +436,7 @@ static bool top_key(struct top *t, int ch)
 	case 'p':
 		t->paused = !t->paused;
 		break;
-	case 's':
-		top_sort_by(t, t->sort_col + 1);
-		break;
-	case '>': case KEY_RIGHT:
+	case 's': case '>': case KEY_RIGHT:
 		top_sort_by(t, t->sort_col + 1);
 		break;
 	case '<': case KEY_LEFT:

@@ -33,6 +33,9 @@ expect_rc "bad sample rate" 2 $bin stat -S 0
 expect_rc "argument without --" 2 $bin stat sleep 1
 expect_rc "unknown histogram" 2 $bin hist -o nope
 expect_rc "unknown device" 2 $bin stat -f -d 0000:ff:1f.7 -- true
+expect_rc "info unknown option" 2 $bin info --bogus
+expect_rc "info malformed table" 8 $bin info --acpi tests/fixtures/acpi/bad-scope-odd.dmar
+expect_rc "faults unknown option" 2 $bin faults --bogus
 expect_rc "help" 0 $bin --help
 expect_rc "stat help" 0 $bin stat -h
 $bin --help | grep -q "5 no IOMMU translating" && ok "help documents exit codes" ||

@@ -58,6 +58,8 @@ suite_fuzz() {
 		name=$(basename "$t")
 		corpus=$(mktemp -d)
 		[ -d "tests/fuzz/corpus/${name#fuzz_}" ] && cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$corpus/"
+		[ -d "tests/fixtures/${name#fuzz_}" ] && find "tests/fixtures/${name#fuzz_}" -maxdepth 1 \
+			-type f ! -name '*.py' ! -name '*.md' -exec cp {} "$corpus/" \;
 		run_one "fuzz $name" tests/fuzz/run-one.sh "$t" "$corpus" "$secs"
 		rm -rf "$corpus"
 	done

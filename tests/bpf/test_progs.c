@@ -222,6 +222,17 @@ static void test_scopes(void)
 	      (unsigned long long)fx.snap.lost[IT_LOST_UNPAIRED]);
 	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 2, "mismatched exit left the scope intact");
 
+	/* a nested exit the kernel skipped: the outer exit drops the leaked entry */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	T(T_DEV_ENTER, DEV_B, IT_OP_DMA_MAP);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x1000, 0x1000, 4096);
+	fixture_read(&fx);
+	CHECK(fx.snap.lost[IT_LOST_UNPAIRED] == 3, "leaked entry dropped and counted (%llu)",
+	      (unsigned long long)fx.snap.lost[IT_LOST_UNPAIRED]);
+	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 3, "outer scope closed despite the leak");
+	CHECK(fx.snap.devs[0].ops[IT_OP_MAP].count == 1, "stack empty again: next map unattributed");
+
 	/* deeper than IT_SCOPE_DEPTH: counted lost, stack stays consistent */
 	for (i = 0; i < IT_SCOPE_DEPTH + 1; i++)
 		T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
@@ -229,7 +240,7 @@ static void test_scopes(void)
 		T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
 	fixture_read(&fx);
 	CHECK(fx.snap.lost[IT_LOST_SCOPE_DEPTH] == 1, "scope overflow counted as lost");
-	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 3, "outer scope still closed once");
+	CHECK(fx.snap.devs[1].ops[IT_OP_DMA_MAP].count == 4, "outer scope still closed once");
 
 	/* IOVA allocation with an rcache miss under device A */
 	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);

@@ -5,9 +5,10 @@
  * about them (dev/kmsg of the tests/fixtures/sysfs-NAME trees); against
  * hand-built tables using every structure and entry type
  * (tests/fixtures/acpi/make-tables.py documents each); and against
- * malformed tables, which must be rejected at the right offset. Sweeps over every truncation and many byte mutations of
- * the valid tables check that a failure always names an offset inside the
- * input (the fuzzer, tests/fuzz/fuzz_acpi.c, does this at scale).
+ * malformed tables, which must be rejected at the right offset. Sweeps over
+ * every truncation and many byte mutations of the valid tables check that a
+ * failure always names an offset inside the input (the fuzzer,
+ * tests/fuzz/fuzz_acpi.c, does this at scale).
  */
 #include <stdlib.h>
 #include <sys/stat.h>

@@ -9,14 +9,16 @@
 # rest. Prints every "ok"/"not ok" line; exits 1 if any check failed or a
 # boot failed (itself a "not ok" line), 2 on bad usage.
 #
-#   tests/vm/suite.sh [-t SECS] [CONFIG...]
+#   tests/vm/suite.sh [-t SECS] [-k NAME[,NAME...]] [CONFIG...]
 #	CONFIG: intel-lazy intel-strict amd-strict intel-pt none (default:
-#	all five), also amd-lazy, amd-pt, intel-... . -t: the limit for one
-#	boot's worth of checks (default 900 s); one script may run at most
-#	IT_SCRIPT_TIMEOUT seconds (default 600).
+#	all five), also amd-lazy and amd-pt. -t: the limit for one boot's
+#	worth of checks (default 900 s); one script may run at most
+#	IT_SCRIPT_TIMEOUT seconds (default 600). -k: only the named check
+#	scripts (checks/NAME.sh), e.g. -k harness.
 #
 # Each config's --out directory is tests/vm/results/CONFIG ($IT_OUT in the
-# checks). Lines starting with "#" are comments: timings, failure details.
+# checks), emptied before the config boots. Lines starting with "#" are
+# comments: timings, failure details.
 
 set -u -o pipefail
 
@@ -47,12 +49,15 @@ guest_run() {
 	done
 }
 
-# config_scripts CONFIG: the check scripts whose "# configs:" line names it.
+# config_scripts CONFIG: the check scripts whose "# configs:" line names it
+# (only those in ONLY, a comma-separated list of names, when set).
 config_scripts() {
-	local f line
+	local f line name
 
 	for f in "$VM_DIR"/checks/*.sh; do
 		[[ -e $f ]] || continue
+		name=${f##*/}
+		[[ -z $ONLY || ,$ONLY, == *",${name%.sh},"* ]] || continue
 		line=$(grep -m1 '^# configs:' "$f") || continue
 		line=" ${line#\# configs:} "
 		if [[ $line == *" $1 "* || $line == *" all "* ]]; then
@@ -73,14 +78,16 @@ config_args() {
 }
 
 main() {
-	local timeout=900 cfg scripts rc ok=0 notok=0 t0 tc
+	local timeout=900 cfg scripts rc ok=0 notok=0 t0 tc name
 	local -a configs
 
 
-	while getopts t:h opt; do
+	ONLY=""
+	while getopts t:k:h opt; do
 		case $opt in
 		t) timeout=$OPTARG ;;
-		*) sed -n '4,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+		k) ONLY=$OPTARG ;;
+		*) sed -n '3,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
 		esac
 	done
 	shift $((OPTIND - 1))
@@ -89,6 +96,10 @@ main() {
 	for cfg in "${configs[@]}"; do
 		config_args "$cfg" ||
 			{ echo "suite.sh: unknown config '$cfg' (e.g. $DEFAULT_CONFIGS)" >&2; exit 2; }
+	done
+	for name in ${ONLY//,/ }; do
+		[[ -e $VM_DIR/checks/$name.sh ]] ||
+			{ echo "suite.sh: -k: no tests/vm/checks/$name.sh" >&2; exit 2; }
 	done
 
 	"$VM_DIR/vm.sh" setup 2>&1 | sed 's/^/# /' || {
@@ -106,10 +117,13 @@ main() {
 		fi
 		config_args "$cfg"
 		tc=$EPOCHREALTIME
+		# Fresh, so no check reads an artifact of an earlier run.
+		rm -rf "${VM_DIR:?}/results/$cfg"
 		mkdir -p "$VM_DIR/results/$cfg"
 		# vm.sh's own messages (timings, boot failures) become comments.
 		"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$timeout" \
 			--out "$VM_DIR/results/$cfg" -- \
+			env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-600}" \
 			"$VM_DIR/suite.sh" --guest "${scripts[@]}" 2>&1 |
 			sed -u 's/^vm\.sh: /# vm.sh: /' | tee "$log"
 		rc=${PIPESTATUS[0]}

@@ -70,7 +70,7 @@ fi
 
 # e1000e: a short burst, so a second, idle-now device has a row
 wl_ping_flood "$IT_E1000E_IF" 300 >"$top_d/ping.txt" 2>&1
-wl_fio "$IT_NVME_BLK" 16 >"$top_d/fio.txt" 2>&1 &
+wl_fio "$IT_NVME_BLK" 16 >"$top_d/wl-fio.txt" 2>&1 &
 top_fio=$!
 top_wait fio "^$IT_NVME_DEV +nvme +[0-9]+ +[A-Za-z-]+ +[1-9]" 10 || true
 check_ge "top: nvme row shows a map rate while fio runs" "$(top_col fio "$IT_NVME_DEV" 5)" 1
