@@ -45,6 +45,7 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  iommutrace stat -- fio job.fio     trace while fio runs\n"
 		"  iommutrace stat -i 1 -d nvme       per-second table for nvme devices\n"
+		"  iommutrace top -d nvme             live per-device view (q quits)\n"
 		"  iommutrace hist -o dma_unmap       unmap latency per device (Ctrl-C to print)\n"
 		"  iommutrace probes                  what attaches on this kernel\n"
 		"  iommutrace info                    IOMMU units, groups and warnings\n"
