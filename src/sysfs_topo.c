@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sysfs_topo.h"
+#include "sysinfo.h"
 
 #define KMSG_MAX_BYTES	(16u << 20)	/* the printk ring is far smaller */
 
@@ -306,20 +307,6 @@ static int hex_read(const char *path, uint64_t *val)
 	return 0;
 }
 
-/* The last component of a symlink's target ("" when it is no link). */
-static void link_base(const char *path, char *out, size_t len)
-{
-	char target[PATH_MAX];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *slash;
-
-	out[0] = '\0';
-	if (n <= 0)
-		return;
-	target[n] = '\0';
-	slash = strrchr(target, '/');
-	str_copy(out, len, slash ? slash + 1 : target);
-}
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -413,7 +400,7 @@ static void unit_read_amd(struct topo_unit *u, const char *dir)
 	}
 	/* The unit lives below its PCI function: .../0000:00:01.0/iommu/ivhd0 */
 	path_fmt(path, sizeof(path), "%s/device", dir);
-	link_base(path, u->pci_dev, sizeof(u->pci_dev));
+	link_basename(path, u->pci_dev, sizeof(u->pci_dev));
 	if (!u->pci_dev[0]) {
 		char real[PATH_MAX], *p;
 
@@ -492,9 +479,9 @@ static void dev_read(struct topo_dev *d, const char *dir, int group)
 	if (!text_read(path, buf, sizeof(buf)))
 		d->class = strtoll(buf, NULL, 16);
 	path_fmt(path, sizeof(path), "%s/driver", dir);
-	link_base(path, d->driver, sizeof(d->driver));
+	link_basename(path, d->driver, sizeof(d->driver));
 	path_fmt(path, sizeof(path), "%s/iommu", dir);
-	link_base(path, d->unit, sizeof(d->unit));
+	link_basename(path, d->unit, sizeof(d->unit));
 }
 
 /* reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line */

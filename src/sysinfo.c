@@ -158,7 +158,7 @@ int sysinfo_exit_code(const struct it_sysinfo *si)
 	}
 }
 
-static void link_basename(const char *path, char *out, int size)
+void link_basename(const char *path, char *out, int size)
 {
 	char target[512];
 	ssize_t n = readlink(path, target, sizeof(target) - 1);

@@ -40,6 +40,8 @@ void devmeta_read(const char *root, const char *dev, struct it_devmeta *m);
 bool sysinfo_device_exists(const char *root, const char *name);
 /* "00:04.0" -> "0000:00:04.0"; other names unchanged */
 void device_name_normalize(const char *in, char *out, int size);
+/* the last component of a symlink's target ("" when it is no link) */
+void link_basename(const char *path, char *out, int size);
 /* domain type spelling from iommu_domain.type bits */
 const char *domain_type_from_bits(unsigned int bits);
 

@@ -18,29 +18,9 @@
 
 static char fixtures[512];
 
-/* run from the tree root (tests/run.sh), else found above the binary */
 static void fixtures_locate(const char *argv0)
 {
-	const char *env = getenv("IT_FIXTURES");
-	char dir[400], *slash;
-	struct stat st;
-	int up;
-
-	if (env) {
-		snprintf(fixtures, sizeof(fixtures), "%s", env);
-		return;
-	}
-	snprintf(fixtures, sizeof(fixtures), "tests/fixtures");
-	if (!stat(fixtures, &st))
-		return;
-	snprintf(dir, sizeof(dir), "%s", argv0);
-	for (up = 0; up < 5 && (slash = strrchr(dir, '/')); up++) {
-		*slash = '\0';
-		snprintf(fixtures, sizeof(fixtures), "%s/tests/fixtures", dir);
-		if (!stat(fixtures, &st))
-			return;
-	}
-	snprintf(fixtures, sizeof(fixtures), "tests/fixtures");
+	unit_fixtures_locate(fixtures, sizeof(fixtures), argv0, "tests/fixtures", "IT_FIXTURES");
 }
 
 /* A fixture file, whole; NULL (and a failed check) when unreadable. */

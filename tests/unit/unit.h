@@ -8,7 +8,9 @@
 #define IT_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int unit_failed;
 
@@ -34,5 +36,35 @@ static int unit_failed;
 	} while (0)
 
 #define UNIT_EXIT() return unit_failed ? 1 : 0
+
+/*
+ * The fixture directory @sub (e.g. "tests/fixtures"): $@env if set, else
+ * relative to the tree root (tests/run.sh runs there), else found in a
+ * directory above the test binary.
+ */
+static inline void unit_fixtures_locate(char *out, size_t size, const char *argv0,
+					const char *sub, const char *env)
+{
+	const char *val = getenv(env);
+	char dir[400], *slash;
+	struct stat st;
+	int up;
+
+	if (val) {
+		snprintf(out, size, "%s", val);
+		return;
+	}
+	snprintf(out, size, "%s", sub);
+	if (!stat(out, &st))
+		return;
+	snprintf(dir, sizeof(dir), "%s", argv0);
+	for (up = 0; up < 5 && (slash = strrchr(dir, '/')); up++) {
+		*slash = '\0';
+		snprintf(out, size, "%s/%s", dir, sub);
+		if (!stat(out, &st))
+			return;
+	}
+	snprintf(out, size, "%s", sub);
+}
 
 #endif
