@@ -8,6 +8,7 @@
 #define IT_PROBES_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct bpf_object;
 struct bpf_program;

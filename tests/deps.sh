@@ -6,7 +6,7 @@ pkgs=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libncurses-dev libmicrohttpd-dev libclang-rt-14-dev
 	# run and test
-	linux-perf bpftrace tmux jq python3 prometheus util-linux
+	linux-perf bpftrace tmux jq curl python3 prometheus util-linux
 	# the QEMU guest of tests/vm
 	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio
 )
@@ -17,6 +17,11 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
+# tests/vm fetches the guest kernel with apt-get download: it needs package lists
+if ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-6'; then
+	echo "deps: apt-get update (package lists needed for the guest kernel)"
+	$SUDO apt-get update -qq
+fi
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#pkgs[@]} packages installed"
 	exit 0

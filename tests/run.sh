@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs test suites and counts their "ok - " / "not ok - " lines.
-# Usage: tests/run.sh [all|unit|bpf|fuzz|vm]...   Ends with "N passed, N failed".
+# Usage: tests/run.sh [all|unit|bpf|export|fuzz|vm]...   Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(all)
-[ "${suites[0]}" = all ] && suites=(unit bpf fuzz vm)
+[ "${suites[0]}" = all ] && suites=(unit bpf export fuzz vm)
 
 passed=0
 failed=0
@@ -50,6 +50,14 @@ suite_bpf() {
 	done
 }
 
+# the exporter over real HTTP on loopback, and the dashboard through a real Prometheus
+suite_export() {
+	local t
+	for t in tests/export/test_*.sh; do
+		run_one "export $(basename "$t")" "$t"
+	done
+}
+
 # libFuzzer targets, briefly, over a corpus seeded from tests/fixtures
 suite_fuzz() {
 	local t name corpus secs=${FUZZ_SECONDS:-15}
@@ -71,8 +79,8 @@ suite_vm() {
 
 for s in "${suites[@]}"; do
 	case "$s" in
-	unit|bpf|fuzz|vm) "suite_$s" ;;
-	*) echo "unknown suite '$s' (all, unit, bpf, fuzz, vm)" >&2; exit 2 ;;
+	unit|bpf|export|fuzz|vm) "suite_$s" ;;
+	*) echo "unknown suite '$s' (all, unit, bpf, export, fuzz, vm)" >&2; exit 2 ;;
 	esac
 done
 
