@@ -8,7 +8,7 @@ pkgs=(
 	# run and test
 	linux-perf bpftrace tmux jq curl python3 prometheus util-linux
 	# the QEMU guest of tests/vm
-	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio
+	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio xz-utils libc6-dev
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
