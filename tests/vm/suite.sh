@@ -121,12 +121,19 @@ main() {
 		rm -rf "${VM_DIR:?}/results/$cfg"
 		mkdir -p "$VM_DIR/results/$cfg"
 		# vm.sh's own messages (timings, boot failures) become comments.
-		"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$timeout" \
-			--out "$VM_DIR/results/$cfg" -- \
-			env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-600}" \
-			"$VM_DIR/suite.sh" --guest "${scripts[@]}" 2>&1 |
-			sed -u 's/^vm\.sh: /# vm.sh: /' | tee "$log"
-		rc=${PIPESTATUS[0]}
+		# A guest that never reached the checks (a TCG boot hiccup such as
+		# "timer doesn't work through Interrupt-remapped IO-APIC") gets one
+		# more boot; a failure once checks ran is never retried.
+		for attempt in 1 2; do
+			"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$timeout" \
+				--out "$VM_DIR/results/$cfg" -- \
+				env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-600}" \
+				"$VM_DIR/suite.sh" --guest "${scripts[@]}" 2>&1 |
+				sed -u 's/^vm\.sh: /# vm.sh: /' | tee "$log"
+			rc=${PIPESTATUS[0]}
+			((rc == 125 && attempt == 1)) && ! grep -q '^\(not \)\?ok' "$log" || break
+			echo "# $cfg: the guest did not boot; booting once more"
+		done
 		case $rc in
 		0) ;;
 		124) echo "not ok - $cfg: the checks overran ${timeout}s (suite.sh -t)" | tee -a "$log" ;;
