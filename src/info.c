@@ -1673,7 +1673,7 @@ int cmd_info(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *acpi[INFO_MAX_TABLES], *root = "/";
+	const char *acpi[INFO_MAX_TABLES] = { NULL }, *root = "/";
 	bool json = false, root_given = false, malformed = false;
 	char msg[PATH_MAX + 128];
 	struct info *in;

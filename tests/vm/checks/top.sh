@@ -169,7 +169,7 @@ top_tmux new-window -t top -n term \
 	"sh -c 'echo \$\$ >$top_d/term.pid; exec ./iommutrace top -i 0.2 2>/dev/null'; echo TOP-EXIT=\$?; stty -a; sleep 300"
 if top_wait term-up '^Total: ' 30 top:term; then
 	kill -TERM "$(cat "$top_d/term.pid")"
-	top_wait term 'TOP-EXIT=' 10 top:term || true
+	top_wait term 'TOP-EXIT=' 30 top:term || true
 	check_eq "top: SIGTERM exits 0" "$(sed -n 's/^TOP-EXIT=//p' "$top_d/term.txt")" 0
 	top_sane "top: terminal sane after SIGTERM" "$top_d/term.txt"
 else
