@@ -1666,53 +1666,45 @@ usage_error(const char *fmt, ...)
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "acpi", required_argument, NULL, 'a' },
-		{ "sysfs", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *acpi[INFO_MAX_TABLES] = { NULL }, *root = "/";
+	const char *acpi[INFO_MAX_TABLES] = { NULL }, *root = "/", *val;
 	bool json = false, root_given = false, malformed = false;
 	char msg[PATH_MAX + 128];
 	struct info *in;
-	int c, nacpi = 0, ret = INFO_EXIT_OK;
+	int k, nacpi = 0, ret = INFO_EXIT_OK;
 	size_t i;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
+	/* a plain loop: four options, each spelt -x, --long VALUE or --long=VALUE */
+	for (k = 1; k < argc; k++) {
+		const char *a = argv[k];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
 			json = true;
-			break;
-		case 'a':
-			if (nacpi == INFO_MAX_TABLES)
-				return usage_error("at most %d --acpi files", INFO_MAX_TABLES);
-			if (!optarg[0])
-				return usage_error("--acpi needs a file name");
-			acpi[nacpi++] = optarg;
-			break;
-		case 's':
-			if (!optarg[0])
-				return usage_error("--sysfs needs a directory");
-			root = optarg;
-			root_given = true;
-			break;
-		case 'h':
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(info_usage, stdout);
 			return INFO_EXIT_OK;
-		case ':':
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			if (optopt)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+		} else if (!strncmp(a, "--acpi", 6) && (a[6] == '\0' || a[6] == '=')) {
+			val = a[6] == '=' ? a + 7 : (k + 1 < argc ? argv[++k] : NULL);
+			if (!val)
+				return usage_error("option '--acpi' needs an argument");
+			if (!val[0])
+				return usage_error("--acpi needs a file name");
+			if (nacpi == INFO_MAX_TABLES)
+				return usage_error("at most %d --acpi files", INFO_MAX_TABLES);
+			acpi[nacpi++] = val;
+		} else if (!strncmp(a, "--sysfs", 7) && (a[7] == '\0' || a[7] == '=')) {
+			val = a[7] == '=' ? a + 8 : (k + 1 < argc ? argv[++k] : NULL);
+			if (!val)
+				return usage_error("option '--sysfs' needs an argument");
+			if (!val[0])
+				return usage_error("--sysfs needs a directory");
+			root = val;
+			root_given = true;
+		} else if (a[0] == '-') {
+			return usage_error("unknown option '%s'", a);
+		} else {
+			return usage_error("unexpected argument '%s'", a);
 		}
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
 
 	in = calloc(1, sizeof(*in));
 	if (!in) {
