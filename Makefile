@@ -67,6 +67,11 @@ $(OUTPUT)/obj/%.o: src/%.c $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# Open bug: at -O2, `info` intermittently (about 1 run in 3) takes garbage for
+# its --acpi list in the QEMU guest, never on the host, under valgrind or ASan;
+# at -O0 it does not. Until the cause is found, these three build unoptimised.
+$(OUTPUT)/obj/info.o $(OUTPUT)/obj/sysfs_topo.o $(OUTPUT)/obj/acpi.o: CFLAGS += -O0
+
 iommutrace: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)

@@ -62,7 +62,7 @@ top_sane() {
 top_tmux kill-server 2>/dev/null
 # The pane's shell reports top's status and the tty modes once top is gone.
 top_tmux new-session -d -s top -x 160 -y 40 \
-	"./iommutrace top -i 1 2>$top_d/stderr.txt; echo TOP-EXIT=\$?; stty -a; sleep 300"
+	"./iommutrace top -i 1 2>$top_d/stderr.txt; echo TOP-EXIT=\$?; stty -a; echo STTY-DONE; sleep 300"
 if ! top_wait start '^Total: ' 30; then
 	it_not_ok "top: screen up with a first interval"
 	it_comment "$(cat "$top_d/start.txt" "$top_d/stderr.txt")"
@@ -145,7 +145,7 @@ top_tmux send-keys -t top Space
 sleep 0.5
 
 top_tmux send-keys -t top q
-if top_wait quit 'TOP-EXIT=' 10; then
+if top_wait quit '^STTY-DONE' 30; then
 	check_eq "top: q exits 0" "$(sed -n 's/^TOP-EXIT=//p' "$top_d/quit.txt")" 0
 	top_sane "top: terminal sane after q (icanon, echo)" "$top_d/quit.txt"
 else
@@ -155,10 +155,10 @@ fi
 
 # Ctrl-C (SIGINT from the tty) and SIGTERM: exit 0, terminal restored
 top_tmux new-window -t top -n int \
-	"./iommutrace top -i 0.2 2>/dev/null; echo TOP-EXIT=\$?; stty -a; sleep 300"
+	"./iommutrace top -i 0.2 2>/dev/null; echo TOP-EXIT=\$?; stty -a; echo STTY-DONE; sleep 300"
 if top_wait int-up '^Total: ' 30 top:int; then
 	top_tmux send-keys -t top:int C-c
-	top_wait int 'TOP-EXIT=' 10 top:int || true
+	top_wait int '^STTY-DONE' 30 top:int || true
 	check_eq "top: Ctrl-C exits 0" "$(sed -n 's/^TOP-EXIT=//p' "$top_d/int.txt")" 0
 	top_sane "top: terminal sane after Ctrl-C" "$top_d/int.txt"
 else
@@ -166,10 +166,10 @@ else
 fi
 # sh -c ... exec: top keeps the pid written and the pane's tty as stdin
 top_tmux new-window -t top -n term \
-	"sh -c 'echo \$\$ >$top_d/term.pid; exec ./iommutrace top -i 0.2 2>/dev/null'; echo TOP-EXIT=\$?; stty -a; sleep 300"
+	"sh -c 'echo \$\$ >$top_d/term.pid; exec ./iommutrace top -i 0.2 2>/dev/null'; echo TOP-EXIT=\$?; stty -a; echo STTY-DONE; sleep 300"
 if top_wait term-up '^Total: ' 30 top:term; then
 	kill -TERM "$(cat "$top_d/term.pid")"
-	top_wait term 'TOP-EXIT=' 30 top:term || true
+	top_wait term '^STTY-DONE' 30 top:term || true
 	check_eq "top: SIGTERM exits 0" "$(sed -n 's/^TOP-EXIT=//p' "$top_d/term.txt")" 0
 	top_sane "top: terminal sane after SIGTERM" "$top_d/term.txt"
 else
