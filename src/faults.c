@@ -146,14 +146,9 @@ static void fault_emit(struct faults_ctx *fc, const struct it_fault_event *e)
 
 	fault_device_name(e, dev, sizeof(dev));
 	devmeta_read("", dev, &m);
-	if (fc->o->device && strcmp(dev, fc->o->device) && strcmp(m.driver, fc->o->device)) {
-		char norm[64];
-
-		device_name_normalize(fc->o->device, norm, sizeof(norm));
-		if (strcmp(dev, norm)) {
-			fc->filtered++;
-			return;
-		}
+	if (!device_matches(dev, m.driver, fc->o->device)) {
+		fc->filtered++;
+		return;
 	}
 	fc->seen++;
 	summary_add(fc, dev, e);

@@ -238,12 +238,17 @@ bool dev_has_activity(const struct it_dev *d)
 	return false;
 }
 
-bool dev_matches(const struct it_dev *d, const char *filter)
+bool device_matches(const char *name, const char *driver, const char *filter)
 {
 	char norm[64];
 
 	if (!filter || !*filter)
 		return true;
 	device_name_normalize(filter, norm, sizeof(norm));
-	return !strcmp(d->name, norm) || !strcmp(d->meta.driver, filter);
+	return !strcmp(name, norm) || !strcmp(driver, filter);
+}
+
+bool dev_matches(const struct it_dev *d, const char *filter)
+{
+	return device_matches(d->name, d->meta.driver, filter);
 }

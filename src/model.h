@@ -72,5 +72,7 @@ __s64 dev_live_bytes(const struct it_dev *d);		/* mapped - unmapped */
 double dev_freed_per_flush(const struct it_dev *d);	/* NaN if no lazy flush */
 bool dev_has_activity(const struct it_dev *d);
 bool dev_matches(const struct it_dev *d, const char *filter);
+/* -d DEV: a device name ("00:04.0" accepted) or a driver name */
+bool device_matches(const char *name, const char *driver, const char *filter);
 
 #endif
