@@ -130,6 +130,110 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 	return err == -EPERM ? IT_EXIT_PRIV : IT_EXIT_ERROR;
 }
 
+static int pmu_row_add(struct it_collector *c, int pmu, int rid, const char *device)
+{
+	struct it_pmu_view *v = &c->pmu_view;
+	struct it_pmu_row *r;
+
+	if (v->nr_rows >= IT_PMU_MAX_ROWS)
+		return -ENOSPC;
+	r = &v->rows[v->nr_rows];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->unit, sizeof(r->unit), "%s", c->pmu.pmus[pmu].name);
+	snprintf(r->device, sizeof(r->device), "%s", device);
+	r->t_open = it_now();
+	c->pmu_keys[v->nr_rows].pmu = pmu;
+	c->pmu_keys[v->nr_rows].rid = rid;
+	v->nr_rows++;
+	return 0;
+}
+
+/*
+ * One counter set per unit, counting every requester. A system without an
+ * IOMMU PMU (most, and every VM) only gets the one sentence why.
+ */
+static void collector_pmu_open(struct it_collector *c, const struct it_collector_opts *o)
+{
+	struct it_pmu_view *v = &c->pmu_view;
+	int i, j;
+
+	v->status = PMU_NO_PMU;
+	if (o->no_pmu) {
+		snprintf(v->msg, sizeof(v->msg), "IOMMU hardware counters not opened (--no-pmu)");
+		return;
+	}
+	c->pmu_device = o->pmu_device;
+	pmu_discover(o->pmu_root ? o->pmu_root : "", &c->pmu);
+	if (c->pmu.nr_pmus)
+		pmu_open_curated(&c->pmu, NULL, PMU_NO_DEVICE);
+	v->status = c->pmu.status;
+	snprintf(v->msg, sizeof(v->msg), "%s", pmu_status_str(&c->pmu));
+	for (i = 0; i < c->pmu.nr_pmus; i++)
+		for (j = 0; j < c->pmu.nr_counters; j++)
+			if (c->pmu.counters[j].pmu == i) {
+				pmu_row_add(c, i, PMU_NO_DEVICE, "");
+				break;
+			}
+}
+
+/* Devices get their own counters once the BPF side has seen them. */
+static void collector_pmu_devices(struct it_collector *c, const struct it_snapshot *s)
+{
+	char why[PMU_MSG_LEN];
+	int i, pmu, rid;
+
+	for (i = 1; i < s->nr_devs && c->pmu_dev_rows < IT_PMU_DEV_ROWS; i++) {
+		const struct it_dev *d = &s->devs[i];
+
+		if (c->pmu_tried[i] || !dev_matches(d, c->pmu_device) ||
+		    pmu_parse_bdf(d->name, &rid))
+			continue;
+		c->pmu_tried[i] = true;
+		pmu = pmu_open_device(&c->pmu, d->name, why, sizeof(why));
+		if (pmu < 0 || why[0]) {
+			it_debug("PMU counters for %s: %s", d->name, why);
+			/* the first such reason is worth a line; the rest are alike */
+			if (!c->pmu_view.msg[0])
+				snprintf(c->pmu_view.msg, sizeof(c->pmu_view.msg),
+					 "no per-device IOMMU counters for %s: %s", d->name, why);
+		}
+		if (pmu >= 0 && !pmu_row_add(c, pmu, rid, d->name))
+			c->pmu_dev_rows++;
+	}
+}
+
+static void collector_pmu_read(struct it_collector *c, struct it_snapshot *s)
+{
+	struct it_pmu_view *v = &c->pmu_view;
+	int i, j;
+
+	if (!v->nr_rows) {
+		memcpy(&s->pmu, v, sizeof(*v));
+		return;
+	}
+	collector_pmu_devices(c, s);
+	if (pmu_read_counters(&c->pmu))
+		it_debug("reading IOMMU counters: %s", strerror(errno));
+	for (i = 0; i < v->nr_rows; i++) {
+		struct it_pmu_row *r = &v->rows[i];
+
+		memset(r->count, 0, sizeof(r->count));
+		r->have = 0;
+		r->multiplexed = false;
+		for (j = 0; j < c->pmu.nr_counters; j++) {
+			const struct pmu_counter *pc = &c->pmu.counters[j];
+
+			if (pc->pmu != c->pmu_keys[i].pmu || pc->rid != c->pmu_keys[i].rid ||
+			    pc->role == PMU_ROLE_NONE)
+				continue;
+			r->count[pc->role] += pc->total;
+			r->have |= 1u << pc->role;
+			r->multiplexed |= pc->ever_multiplexed;
+		}
+	}
+	memcpy(&s->pmu, v, sizeof(*v));
+}
+
 int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 {
 	int ret, err;
@@ -170,6 +274,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 			 "(see `iommutrace probes`)");
 		return IT_EXIT_NO_PROBES;
 	}
+	collector_pmu_open(c, o);
 	c->t_open = it_now();
 	return IT_EXIT_OK;
 }
@@ -318,6 +423,7 @@ int collector_read(struct it_collector *c, struct it_snapshot *s)
 	}
 	s->nr_probes = probes_nr_attached(&c->probes);
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);
+	collector_pmu_read(c, s);
 	snapshot_totals(s);
 out:
 	free(ops);
@@ -344,6 +450,7 @@ void collector_close(struct it_collector *c)
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
 	free(c->percpu_buf);
+	pmu_set_free(&c->pmu);
 	memset(c, 0, sizeof(*c));
 	c->stats_fd = -1;
 }

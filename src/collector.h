@@ -5,6 +5,7 @@
 
 #include "iommutrace.h"
 #include "model.h"
+#include "pmu.h"
 #include "probes.h"
 #include "sysinfo.h"
 
@@ -19,6 +20,9 @@ struct it_collector_opts {
 	bool no_walk;			/* skip the page-size walk on maps */
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */
+	bool no_pmu;			/* leave the hardware counters closed */
+	const char *pmu_root;		/* sysfs root of the PMU descriptions; NULL live */
+	const char *pmu_device;		/* per-device counters only for these (-d) */
 	it_fault_cb on_fault;
 	void *fault_ctx;
 };
@@ -36,6 +40,16 @@ struct it_collector {
 	struct it_devmeta meta[IT_MAX_DEVS];
 	double meta_time[IT_MAX_DEVS];
 	char fail_msg[256];
+	/* hardware counters: model rows and the counters they sum */
+	struct pmu_set pmu;
+	const char *pmu_device;
+	struct {
+		int pmu;		/* index into pmu.pmus */
+		int rid;		/* PMU_NO_DEVICE: the whole unit */
+	} pmu_keys[IT_PMU_MAX_ROWS];
+	struct it_pmu_view pmu_view;	/* rows without counts */
+	bool pmu_tried[IT_MAX_DEVS];	/* device counters attempted for a slot */
+	int pmu_dev_rows;
 };
 
 /* Returns an IT_EXIT_* code; on failure c->fail_msg says why. */

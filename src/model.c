@@ -106,6 +106,18 @@ void snapshot_totals(struct it_snapshot *s)
 	}
 }
 
+/* rows are only ever appended, so index i is the same counters in both */
+static void pmu_row_sub(struct it_pmu_row *out, const struct it_pmu_row *a,
+			const struct it_pmu_row *b)
+{
+	int r;
+
+	if (strcmp(a->unit, b->unit) || strcmp(a->device, b->device))
+		return;
+	for (r = 0; r < PMU_ROLE_MAX; r++)
+		out->count[r] = sub_u64(a->count[r], b->count[r]);
+}
+
 void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *prev,
 		    struct it_snapshot *out)
 {
@@ -127,6 +139,8 @@ void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *pre
 	out->lost_recursion = sub_u64(cur->lost_recursion, prev->lost_recursion);
 	out->bpf_run_ns = sub_u64(cur->bpf_run_ns, prev->bpf_run_ns);
 	out->bpf_run_cnt = sub_u64(cur->bpf_run_cnt, prev->bpf_run_cnt);
+	for (i = 0; i < cur->pmu.nr_rows && i < prev->pmu.nr_rows; i++)
+		pmu_row_sub(&out->pmu.rows[i], &cur->pmu.rows[i], &prev->pmu.rows[i]);
 	for (i = 0; i < cur->nr_hooks && i < prev->nr_hooks; i++) {
 		out->hooks[i].runs = sub_u64(cur->hooks[i].runs, prev->hooks[i].runs);
 		out->hooks[i].run_ns = sub_u64(cur->hooks[i].run_ns, prev->hooks[i].run_ns);
@@ -251,4 +265,63 @@ bool device_matches(const char *name, const char *driver, const char *filter)
 bool dev_matches(const struct it_dev *d, const char *filter)
 {
 	return device_matches(d->name, d->meta.driver, filter);
+}
+
+/* a row opened during the snapshot counted only from then on */
+bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
+		     struct pmu_figures *f)
+{
+	bool have[PMU_ROLE_MAX] = { false };
+	double from;
+	int role;
+
+	if (!r) {
+		static const uint64_t none[PMU_ROLE_MAX];
+
+		pmu_figures_compute(none, have, 0, f);
+		return false;
+	}
+	from = r->t_open > s->t_start ? r->t_open : s->t_start;
+	for (role = 0; role < PMU_ROLE_MAX; role++)
+		have[role] = r->have & (1u << role);
+	pmu_figures_compute(r->count, have, s->t_end > from ? s->t_end - from : 0, f);
+	f->multiplexed = r->multiplexed;
+	return true;
+}
+
+const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device)
+{
+	int i;
+
+	for (i = 0; i < s->pmu.nr_rows; i++)
+		if (s->pmu.rows[i].device[0] && !strcmp(s->pmu.rows[i].device, device))
+			return &s->pmu.rows[i];
+	return NULL;
+}
+
+bool snapshot_pmu_dev_figures(const struct it_snapshot *s, const char *device,
+			      struct pmu_figures *f)
+{
+	return pmu_row_figures(s, snapshot_pmu_device(s, device), f);
+}
+
+bool snapshot_pmu_total(const struct it_snapshot *s, struct pmu_figures *f)
+{
+	struct it_pmu_row sum = { .t_open = s->t_end };
+	int i, role, n = 0;
+
+	for (i = 0; i < s->pmu.nr_rows; i++) {
+		const struct it_pmu_row *r = &s->pmu.rows[i];
+
+		if (r->device[0])
+			continue;
+		for (role = 0; role < PMU_ROLE_MAX; role++)
+			sum.count[role] += r->count[role];
+		sum.have |= r->have;
+		sum.multiplexed |= r->multiplexed;
+		if (r->t_open < sum.t_open)
+			sum.t_open = r->t_open;
+		n++;
+	}
+	return n ? pmu_row_figures(s, &sum, f) : pmu_row_figures(s, NULL, f);
 }

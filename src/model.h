@@ -11,6 +11,7 @@
 #include <linux/types.h>
 
 #include "iommutrace.h"
+#include "pmu.h"
 #include "sysinfo.h"
 
 struct it_dev {
@@ -33,6 +34,31 @@ struct it_hook_stat {
 	__u64 runs, run_ns, misses;
 };
 
+#define IT_PMU_MAX_ROWS	24
+#define IT_PMU_DEV_ROWS	8	/* devices given their own filtered counters */
+#define IT_PMU_UNIT_LEN	16
+
+/*
+ * Hardware IOMMU counters (src/pmu.c) of one unit: all its requesters, or
+ * one device through the PMU's requester filter. Counts are cumulative since
+ * t_open, like the BPF counters, so snapshot_delta() treats them alike.
+ */
+struct it_pmu_row {
+	char unit[IT_PMU_UNIT_LEN];	/* dmar0, amd_iommu_1 */
+	char device[IT_NAME_LEN];	/* "": every requester of the unit */
+	double t_open;			/* CLOCK_MONOTONIC the counters started */
+	uint64_t count[PMU_ROLE_MAX];	/* scaled up where multiplexed */
+	__u32 have;			/* 1 << role, for each role counted */
+	bool multiplexed;		/* part of some count is an estimate */
+};
+
+struct it_pmu_view {
+	int status;			/* enum pmu_status of the unit counters */
+	char msg[PMU_MSG_LEN];		/* why there are none, or what failed */
+	int nr_rows;
+	struct it_pmu_row rows[IT_PMU_MAX_ROWS];
+};
+
 struct it_snapshot {
 	double t_start, t_end;		/* CLOCK_MONOTONIC seconds covered */
 	int nr_devs;			/* devs[0] is the unattributed slot */
@@ -46,6 +72,7 @@ struct it_snapshot {
 	int nr_hooks;
 	struct it_hook_stat hooks[IT_MAX_HOOKS];
 	char mode[32];			/* IOMMU mode when taken */
+	struct it_pmu_view pmu;		/* nr_rows 0: no hardware counters */
 };
 
 const char *it_op_name(int op);
@@ -74,5 +101,14 @@ bool dev_has_activity(const struct it_dev *d);
 bool dev_matches(const struct it_dev *d, const char *filter);
 /* -d DEV: a device name ("00:04.0" accepted) or a driver name */
 bool device_matches(const char *name, const char *driver, const char *filter);
+
+/* hardware counter figures (NaN where not counted); false if no such row */
+bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
+		     struct pmu_figures *f);
+const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device);
+bool snapshot_pmu_dev_figures(const struct it_snapshot *s, const char *device,
+			      struct pmu_figures *f);
+/* every unit's unfiltered counters summed */
+bool snapshot_pmu_total(const struct it_snapshot *s, struct pmu_figures *f);
 
 #endif

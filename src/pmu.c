@@ -1359,6 +1359,49 @@ int pmu_open_curated(struct pmu_set *set, const char *pmu_name, int rid)
 	return ret;
 }
 
+/*
+ * The curated counters of the unit translating @bdf, filtered to that device
+ * (Intel filter_requester_id, AMD devid). The unit-wide status and message
+ * stay as they were: a device the unit cannot filter on is the caller's
+ * note, not the session's. Returns the unit's index, or a negative errno
+ * with @why filled.
+ */
+int pmu_open_device(struct pmu_set *set, const char *bdf, char *why, size_t len)
+{
+	struct perf_event_attr probe = { 0 };
+	enum pmu_status status = set->status;
+	char unit[PMU_NAME_LEN], msg[PMU_MSG_LEN];
+	int rid, idx, ret;
+
+	if (pmu_parse_bdf(bdf, &rid)) {
+		pmu_err(why, len, "%s is not a PCI address", bdf);
+		return -EINVAL;
+	}
+	ret = pmu_device_unit(set->root, bdf, unit, sizeof(unit));
+	if (ret) {
+		pmu_err(why, len, "%s: no IOMMU unit link (%s)", bdf, strerror(-ret));
+		return ret;
+	}
+	idx = pmu_find(set, unit);
+	if (idx < 0) {
+		pmu_err(why, len, "%s: its unit %s has no PMU", bdf, unit);
+		return -ENOENT;
+	}
+	if (pmu_attr_add_device(&set->pmus[idx], rid, &probe, why, len))
+		return -EOPNOTSUPP;
+	memcpy(msg, set->msg, sizeof(msg));
+	ret = pmu_open_curated(set, unit, rid);
+	if (ret < 0)
+		snprintf(why, len, "%s", set->msg);
+	else if (set->msg[0])
+		snprintf(why, len, "%s", set->msg);	/* some opened, some not */
+	else if (len)
+		why[0] = '\0';
+	set->status = status;
+	memcpy(set->msg, msg, sizeof(msg));
+	return ret < 0 ? ret : idx;
+}
+
 /* read_format TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING: value, enabled, running */
 static int pmu_counter_read(struct pmu_counter *c)
 {
@@ -1382,6 +1425,8 @@ static int pmu_counter_read(struct pmu_counter *c)
 		c->delta = (uint64_t)((double)draw * den / drun + 0.5);
 	else
 		c->delta = draw;
+	c->total += c->delta;
+	c->ever_multiplexed |= c->multiplexed;
 	return 0;
 }
 

@@ -120,7 +120,9 @@ struct pmu_counter {
 	int fd;
 	uint64_t raw, enabled, running;	/* last read() */
 	uint64_t delta;			/* scaled for multiplexing, last interval */
+	uint64_t total;			/* sum of deltas since opened */
 	bool multiplexed;		/* running < enabled in the last interval */
+	bool ever_multiplexed;		/* ... in any interval since opened */
 };
 
 struct pmu_rejected {
@@ -190,6 +192,7 @@ int pmu_device_unit(const char *root, const char *bdf, char *pmu_name,
 int pmu_open_counters(struct pmu_set *set, const struct pmu_request *reqs,
 		      int nr_reqs);
 int pmu_open_curated(struct pmu_set *set, const char *pmu_name, int rid);
+int pmu_open_device(struct pmu_set *set, const char *bdf, char *why, size_t len);
 int pmu_read_counters(struct pmu_set *set);
 void pmu_close(struct pmu_set *set);
 void pmu_set_free(struct pmu_set *set);

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "json.h"
 #include "pmu.h"
+#include "render.h"
 
 #define PMU_CMD_MAX_EVENTS 16
 
@@ -473,14 +474,6 @@ static void pmu_cmd_sleep(double secs)
 	nanosleep(&ts, NULL);
 }
 
-static void pmu_cmd_put(double v, const char *fmt)
-{
-	if (isnan(v))
-		printf(" %10s", "-");
-	else
-		printf(fmt, v);
-}
-
 static bool pmu_cmd_unit_counted(const struct pmu_set *set, int pmu)
 {
 	int i;
@@ -513,40 +506,15 @@ static void pmu_cmd_print_interval(const struct pmu_opts *o,
 	struct pmu_figures f;
 	int i;
 
-	printf("%-12s %10s %10s %10s %10s %10s %10s %10s\n", "unit", "req/s",
-	       "lookup/s", "IOTLB-hit%", "miss/s", "walks-busy", "ptread/s",
-	       "inval/s");
+	render_pmu_header(stdout, "unit");
 	for (i = 0; i < set->nr_pmus; i++) {
 		if (!pmu_cmd_unit_counted(set, i))
 			continue;
 		pmu_figures_get(set, i, o->rid, &f);
-		printf("%-12s", set->pmus[i].name);
-		pmu_cmd_put(f.requests_per_s, " %10.0f");
-		pmu_cmd_put(f.lookups_per_s, " %10.0f");
-		pmu_cmd_put(f.hit_pct, " %10.2f");
-		pmu_cmd_put(f.misses_per_s, " %10.0f");
-		pmu_cmd_put(f.walks_in_flight, " %10.3f");
-		pmu_cmd_put(f.pt_reads_per_s, " %10.0f");
-		pmu_cmd_put(f.inval_per_s, " %10.0f");
-		printf("%s\n", f.multiplexed ? "  (multiplexed)" : "");
+		render_pmu_row(stdout, set->pmus[i].name, &f);
 		if (o->verbose || o->nr_events)
 			pmu_cmd_print_counters(set, i);
 	}
-}
-
-static void pmu_cmd_json_figures(struct json_writer *jw, const struct pmu_figures *f)
-{
-	jw_begin_object(jw, "figures");
-	jw_double(jw, "requests_per_s", f->requests_per_s);
-	jw_double(jw, "lookups_per_s", f->lookups_per_s);
-	jw_double(jw, "iotlb_hit_pct", f->hit_pct);
-	jw_double(jw, "iotlb_misses_per_s", f->misses_per_s);
-	jw_double(jw, "pde_hit_pct", f->pde_hit_pct);
-	jw_double(jw, "walks_in_flight", f->walks_in_flight);
-	jw_double(jw, "pt_reads_per_s", f->pt_reads_per_s);
-	jw_double(jw, "invalidations_per_s", f->inval_per_s);
-	jw_bool(jw, "multiplexed", f->multiplexed);
-	jw_end_object(jw);
 }
 
 static void pmu_cmd_json_unit(struct json_writer *jw, const struct pmu_opts *o,
@@ -558,7 +526,7 @@ static void pmu_cmd_json_unit(struct json_writer *jw, const struct pmu_opts *o,
 	jw_begin_object(jw, NULL);
 	jw_string(jw, "pmu", set->pmus[pmu].name);
 	pmu_figures_get(set, pmu, o->rid, &f);
-	pmu_cmd_json_figures(jw, &f);
+	json_pmu_figures(jw, "figures", &f);
 	jw_begin_array(jw, "counters");
 	for (i = 0; i < set->nr_counters; i++) {
 		const struct pmu_counter *c = &set->counters[i];

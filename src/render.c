@@ -97,6 +97,50 @@ static void fmt_count(char *buf, size_t size, __u64 n, double secs, bool rates)
 		snprintf(buf, size, "%llu", (unsigned long long)n);
 }
 
+/* "-" for NaN, else the value: the PMU figures of rows that have none */
+static const char *fmt_fig(double v, const char *fmt, char *buf, size_t size)
+{
+	if (isnan(v))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, fmt, v);
+	return buf;
+}
+
+void render_pmu_header(FILE *f, const char *first)
+{
+	fprintf(f, "%-14s %10s %10s %10s %10s %10s %10s %10s\n", first, "req/s",
+		"lookup/s", "IOTLB-hit%", "miss/s", "walks-busy", "ptread/s", "inval/s");
+}
+
+void render_pmu_row(FILE *f, const char *name, const struct pmu_figures *pf)
+{
+	char b[7][24];
+
+	fprintf(f, "%-14s %10s %10s %10s %10s %10s %10s %10s%s\n", name,
+		fmt_fig(pf->requests_per_s, "%.0f", b[0], sizeof(b[0])),
+		fmt_fig(pf->lookups_per_s, "%.0f", b[1], sizeof(b[1])),
+		fmt_fig(pf->hit_pct, "%.2f", b[2], sizeof(b[2])),
+		fmt_fig(pf->misses_per_s, "%.0f", b[3], sizeof(b[3])),
+		fmt_fig(pf->walks_in_flight, "%.3f", b[4], sizeof(b[4])),
+		fmt_fig(pf->pt_reads_per_s, "%.0f", b[5], sizeof(b[5])),
+		fmt_fig(pf->inval_per_s, "%.0f", b[6], sizeof(b[6])),
+		pf->multiplexed ? "  (multiplexed)" : "");
+}
+
+/* the device table's hardware columns: IOTLB hit %, and misses = page walks/s */
+static void table_pmu_cells(FILE *f, bool have, const struct pmu_figures *pf)
+{
+	char hit[16], walks[24];
+
+	if (!have) {
+		fprintf(f, " %7s %10s", "-", "-");
+		return;
+	}
+	fprintf(f, " %7s %10s", fmt_fig(pf->hit_pct, "%.1f", hit, sizeof(hit)),
+		fmt_fig(pf->misses_per_s, "%.0f", walks, sizeof(walks)));
+}
+
 static void table_row(FILE *f, const struct it_dev *d, double secs, bool rates)
 {
 	const struct it_op_stats *ml = dev_map_latency(d), *ul = dev_unmap_latency(d);
@@ -121,7 +165,7 @@ static void table_row(FILE *f, const struct it_dev *d, double secs, bool rates)
 		snprintf(rc, sizeof(rc), "-");
 	else
 		snprintf(rc, sizeof(rc), "%.1f", hit);
-	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %7s/%-7s %7s/%-7s %6s %8s %6llu\n",
+	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %7s/%-7s %7s/%-7s %6s %8s %6llu",
 		d->name, d->meta.driver[0] ? d->meta.driver : "-", grp,
 		d->meta.domain_type[0] ? d->meta.domain_type : "-",
 		maps, unmaps, bytes, live, p50m, p99m, p50u, p99u, rc, flush,
@@ -146,6 +190,48 @@ static void lost_line(FILE *f, const struct it_snapshot *s)
 	fputc('\n', f);
 }
 
+/* a device row, with the hardware columns when there are counters */
+static void table_dev(FILE *f, const struct it_snapshot *s, const struct it_dev *d,
+		      bool total, bool rates)
+{
+	struct pmu_figures pf;
+	bool have;
+
+	table_row(f, d, snapshot_seconds(s), rates);
+	if (s->pmu.nr_rows) {
+		have = total ? snapshot_pmu_total(s, &pf) :
+			       snapshot_pmu_dev_figures(s, d->name, &pf);
+		table_pmu_cells(f, have, &pf);
+	}
+	fputc('\n', f);
+}
+
+/* one line per counted unit and device, all figures; then what went wrong */
+static void table_pmu(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
+{
+	struct pmu_figures pf;
+	char name[IT_PMU_UNIT_LEN + IT_NAME_LEN + 4];
+	int i;
+
+	if (!s->pmu.nr_rows)
+		return;
+	render_pmu_header(f, "IOMMU-PMU");
+	for (i = 0; i < s->pmu.nr_rows; i++) {
+		const struct it_pmu_row *r = &s->pmu.rows[i];
+
+		if (r->device[0] && !device_matches(r->device, "", o->device))
+			continue;
+		if (r->device[0])
+			snprintf(name, sizeof(name), " %s", r->device);
+		else
+			snprintf(name, sizeof(name), "%s", r->unit);
+		pmu_row_figures(s, r, &pf);
+		render_pmu_row(f, name, &pf);
+	}
+	if (s->pmu.msg[0])
+		fprintf(f, "note: %s\n", s->pmu.msg);
+}
+
 void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
 {
 	double secs = snapshot_seconds(s);
@@ -155,19 +241,22 @@ void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_o
 
 	if (o->header)
 		fprintf(f, "%s\n", o->header);
-	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %15s %15s %6s %8s %6s\n",
+	fprintf(f, "%-14s %-10s %5s %-9s %9s %9s %8s %8s %15s %15s %6s %8s %6s",
 		"DEVICE", "DRIVER", "GROUP", "TYPE", "MAPS", "UNMAPS", "MAPPED", "LIVE",
 		"MAP p50/p99", "UNMAP p50/p99", "RC-HIT", "FLUSHES", "FAULTS");
+	if (s->pmu.nr_rows)
+		fprintf(f, " %7s %10s", "IOTLB%", "WALKS/s");
+	fputc('\n', f);
 	for (i = 0; i < s->nr_devs; i++) {
 		if (!dev_visible(&s->devs[i], o))
 			continue;
-		table_row(f, &s->devs[i], secs, o->rates);
+		table_dev(f, s, &s->devs[i], false, o->rates);
 		shown++;
 	}
 	if (!shown)
 		fprintf(f, "(no IOMMU activity%s%s)\n", o->device ? " for " : "",
 			o->device ? o->device : "");
-	table_row(f, t, secs, o->rates);
+	table_dev(f, s, t, true, o->rates);
 	snprintf(inv, sizeof(inv), "%.3f", t->ops[IT_OP_UNMAP].count ?
 		 (double)dev_flushes(t) / t->ops[IT_OP_UNMAP].count : 0.0);
 	if (isnan(dev_freed_per_flush(t)))
@@ -180,6 +269,7 @@ void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_o
 		(unsigned long long)t->ops[IT_OP_FQ_FLUSH].count,
 		(unsigned long long)t->ops[IT_OP_FQ_TIMEOUT].count, freed,
 		(unsigned long long)t->ops[IT_OP_INV_CMD].count);
+	table_pmu(f, s, o);
 	lost_line(f, s);
 	fflush(f);
 }
@@ -221,8 +311,58 @@ static void json_dev_body(struct json_writer *jw, const struct it_dev *d, double
 	jw_end_object(jw);
 }
 
-void json_device(struct json_writer *jw, const struct it_dev *d, double secs)
+void json_pmu_figures(struct json_writer *jw, const char *key, const struct pmu_figures *f)
 {
+	jw_begin_object(jw, key);
+	jw_double(jw, "requests_per_s", f->requests_per_s);
+	jw_double(jw, "lookups_per_s", f->lookups_per_s);
+	jw_double(jw, "iotlb_hit_pct", f->hit_pct);
+	jw_double(jw, "iotlb_misses_per_s", f->misses_per_s);
+	jw_double(jw, "pde_hit_pct", f->pde_hit_pct);
+	jw_double(jw, "walks_in_flight", f->walks_in_flight);
+	jw_double(jw, "pt_reads_per_s", f->pt_reads_per_s);
+	jw_double(jw, "invalidations_per_s", f->inval_per_s);
+	jw_bool(jw, "multiplexed", f->multiplexed);
+	jw_end_object(jw);
+}
+
+/* the hardware counters' status, and every row with its counts and figures */
+static void json_pmu(struct json_writer *jw, const struct it_snapshot *s)
+{
+	struct pmu_figures f;
+	int i, role;
+
+	jw_begin_object(jw, "pmu");
+	jw_string(jw, "status", pmu_status_name(s->pmu.status));
+	jw_string(jw, "message", s->pmu.msg);
+	jw_begin_array(jw, "units");
+	for (i = 0; i < s->pmu.nr_rows; i++) {
+		const struct it_pmu_row *r = &s->pmu.rows[i];
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "unit", r->unit);
+		if (r->device[0])
+			jw_string(jw, "device", r->device);
+		else
+			jw_null(jw, "device");
+		jw_begin_object(jw, "counts");
+		for (role = 1; role < PMU_ROLE_MAX; role++)
+			if (r->have & (1u << role))
+				jw_u64(jw, pmu_role_name(role), r->count[role]);
+		jw_end_object(jw);
+		pmu_row_figures(s, r, &f);
+		json_pmu_figures(jw, "figures", &f);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+	jw_end_object(jw);
+}
+
+void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
+		 double secs)
+{
+	struct pmu_figures pf;
+
 	jw_begin_object(jw, NULL);
 	jw_string(jw, "device", d->name);
 	jw_string(jw, "driver", d->meta.driver);
@@ -237,6 +377,10 @@ void json_device(struct json_writer *jw, const struct it_dev *d, double secs)
 		jw_string(jw, "owner_comm", d->owner_comm);
 	}
 	json_dev_body(jw, d, secs);
+	if (snapshot_pmu_dev_figures(s, d->name, &pf))
+		json_pmu_figures(jw, "pmu", &pf);
+	else
+		jw_null(jw, "pmu");
 	jw_end_object(jw);
 }
 
@@ -277,19 +421,25 @@ static void json_head(struct json_writer *jw, const struct it_snapshot *s,
 void render_json(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
 {
 	double secs = snapshot_seconds(s);
+	struct pmu_figures pf;
 	struct json_writer jw;
 	int i;
 
 	jw_init(&jw, f);
 	jw_begin_object(&jw, NULL);
 	json_head(&jw, s, o);
+	json_pmu(&jw, s);
 	jw_begin_object(&jw, "totals");
 	json_dev_body(&jw, &s->total, secs);
+	if (snapshot_pmu_total(s, &pf))
+		json_pmu_figures(&jw, "pmu", &pf);
+	else
+		jw_null(&jw, "pmu");
 	jw_end_object(&jw);
 	jw_begin_array(&jw, "devices");
 	for (i = 0; i < s->nr_devs; i++)
 		if (dev_visible(&s->devs[i], o))
-			json_device(&jw, &s->devs[i], secs);
+			json_device(&jw, s, &s->devs[i], secs);
 	jw_end_array(&jw);
 	jw_end_object(&jw);
 	jw_finish(&jw);

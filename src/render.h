@@ -38,6 +38,11 @@ void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit);
 const char *fmt_ns(double ns, char *buf, size_t size);
 const char *fmt_bytes(double bytes, char *buf, size_t size);
 void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs);
-void json_device(struct json_writer *jw, const struct it_dev *d, double secs);
+void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
+		 double secs);
+void json_pmu_figures(struct json_writer *jw, const char *key, const struct pmu_figures *f);
+/* hardware counter figures: a header, and one row per unit or device */
+void render_pmu_header(FILE *f, const char *first);
+void render_pmu_row(FILE *f, const char *name, const struct pmu_figures *pf);
 
 #endif

@@ -59,6 +59,12 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	case 'B':
 		o->copts.bpf_stats = true;
 		return 0;
+	case IT_OPT_PMU_SYSFS:
+		o->copts.pmu_root = arg;
+		return 0;
+	case IT_OPT_NO_PMU:
+		o->copts.no_pmu = true;
+		return 0;
 	}
 	return -1;
 }
@@ -120,6 +126,19 @@ static void session_header(struct it_session *ss)
 		 probes_nr_attached(&ss->col.probes));
 }
 
+/* Hardware counters are a bonus: why there are none is said once, here. */
+static void session_pmu_note(struct it_session *ss)
+{
+	const struct it_pmu_view *v = &ss->col.pmu_view;
+
+	if (ss->opts->copts.no_pmu || !v->msg[0])
+		return;
+	if (v->nr_rows)
+		it_warn("%s", v->msg);
+	else
+		it_warn("%s; IOTLB hit/miss figures left out", v->msg);
+}
+
 /* Sleeps until @deadline, draining fault events meanwhile. */
 static void session_wait(struct it_session *ss, double deadline)
 {
@@ -157,6 +176,7 @@ int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx)
 	if (ret)
 		goto out;
 
+	o->copts.pmu_device = o->device;
 	ret = collector_open(&ss->col, &o->copts);
 	if (ret) {
 		it_warn("%s", ss->col.fail_msg);
@@ -172,6 +192,7 @@ int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx)
 		}
 	}
 	session_header(ss);
+	session_pmu_note(ss);
 
 	exiting = 0;
 	child_pid = 0;

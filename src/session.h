@@ -32,6 +32,15 @@ struct it_session {
 	char header[256];
 };
 
+/* Long-only options of every tracing subcommand: the hardware counters */
+enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU };
+#define SESSION_PMU_LONGOPTS						\
+	{ "pmu-sysfs", required_argument, NULL, IT_OPT_PMU_SYSFS },	\
+	{ "no-pmu", no_argument, NULL, IT_OPT_NO_PMU }
+#define SESSION_PMU_HELP							\
+"      --no-pmu         leave the IOMMU's hardware counters (IOTLB hit %) closed\n"	\
+"      --pmu-sysfs ROOT PMU descriptions from ROOT/sys (tests/fixtures/pmu/*)\n"
+
 /* Common options of every tracing subcommand; returns 0, or an exit code. */
 int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const char *cmd);
 int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx);

@@ -20,6 +20,7 @@
 	{ "sample", required_argument, NULL, 'S' },			\
 	{ "no-walk", no_argument, NULL, 'W' },				\
 	{ "bpf-stats", no_argument, NULL, 'B' },			\
+	SESSION_PMU_LONGOPTS,						\
 	{ "help", no_argument, NULL, 'h' }
 
 static const char session_opts_help[] =
@@ -31,6 +32,7 @@ static const char session_opts_help[] =
 "  -S, --sample N       time 1 in N operations (counts stay exact)\n"
 "  -W, --no-walk        skip the page-table walk on each map\n"
 "  -B, --bpf-stats      enable kernel.bpf_stats: per-hook runs and run time (JSON)\n"
+SESSION_PMU_HELP
 "  -- COMMAND [ARGS]    trace while COMMAND runs; exit with its status\n";
 
 struct stat_ctx {
