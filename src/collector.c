@@ -130,6 +130,9 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 	return err == -EPERM ? IT_EXIT_PRIV : IT_EXIT_ERROR;
 }
 
+static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,
+			 double now);
+
 static int pmu_row_add(struct it_collector *c, int pmu, int rid, const char *device)
 {
 	struct it_pmu_view *v = &c->pmu_view;
@@ -176,19 +179,38 @@ static void collector_pmu_open(struct it_collector *c, const struct it_collector
 			}
 }
 
-/* Devices get their own counters once the BPF side has seen them. */
-static void collector_pmu_devices(struct it_collector *c, const struct it_snapshot *s)
+/*
+ * Devices get their own counters once the BPF side has seen them: sessions
+ * call this between reads too, so that a device first seen during a
+ * `stat -- COMMAND` run is counted for most of it, not from its end.
+ */
+void collector_pmu_watch(struct it_collector *c)
 {
+	__u32 nr = c->skel ? c->skel->data->next_slot : 0, i;
+	double now = it_now();
 	char why[PMU_MSG_LEN];
-	int i, pmu, rid;
+	int pmu, rid;
 
-	for (i = 1; i < s->nr_devs && c->pmu_dev_rows < IT_PMU_DEV_ROWS; i++) {
-		const struct it_dev *d = &s->devs[i];
+	if (!c->pmu_view.nr_rows || now - c->pmu_watch_time < 0.25)
+		return;
+	c->pmu_watch_time = now;
+	if (nr > IT_MAX_DEVS)
+		nr = IT_MAX_DEVS;
+	for (i = 1; i < nr && c->pmu_dev_rows < IT_PMU_DEV_ROWS; i++) {
+		struct it_dev_info info = {};
+		struct it_dev *d = &c->pmu_scratch;
 
-		if (c->pmu_tried[i] || !dev_matches(d, c->pmu_device) ||
-		    pmu_parse_bdf(d->name, &rid))
+		if (c->pmu_tried[i])
 			continue;
+		memset(d, 0, sizeof(*d));
+		d->slot = i;
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.dev_info), &i, &info) ||
+		    !info.name[0])
+			continue;	/* not described yet: next time */
+		dev_describe(c, d, &info, now);
 		c->pmu_tried[i] = true;
+		if (!dev_matches(d, c->pmu_device) || pmu_parse_bdf(d->name, &rid))
+			continue;
 		pmu = pmu_open_device(&c->pmu, d->name, why, sizeof(why));
 		if (pmu < 0 || why[0]) {
 			it_debug("PMU counters for %s: %s", d->name, why);
@@ -211,7 +233,8 @@ static void collector_pmu_read(struct it_collector *c, struct it_snapshot *s)
 		memcpy(&s->pmu, v, sizeof(*v));
 		return;
 	}
-	collector_pmu_devices(c, s);
+	c->pmu_watch_time = 0;
+	collector_pmu_watch(c);
 	if (pmu_read_counters(&c->pmu))
 		it_debug("reading IOMMU counters: %s", strerror(errno));
 	for (i = 0; i < v->nr_rows; i++) {

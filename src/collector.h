@@ -50,6 +50,8 @@ struct it_collector {
 	struct it_pmu_view pmu_view;	/* rows without counts */
 	bool pmu_tried[IT_MAX_DEVS];	/* device counters attempted for a slot */
 	int pmu_dev_rows;
+	double pmu_watch_time;
+	struct it_dev pmu_scratch;
 };
 
 /* Returns an IT_EXIT_* code; on failure c->fail_msg says why. */
@@ -58,6 +60,8 @@ int collector_read(struct it_collector *c, struct it_snapshot *s);
 /* Waits up to timeout_ms for fault events; calls opts.on_fault for each. */
 int collector_poll_faults(struct it_collector *c, int timeout_ms);
 void collector_close(struct it_collector *c);
+/* Opens hardware counters for devices seen since the last call (rate-limited). */
+void collector_pmu_watch(struct it_collector *c);
 /* Checks done before loading anything: privileges and BTF. */
 int collector_preflight(char *msg, size_t size);
 

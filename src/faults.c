@@ -307,6 +307,7 @@ int cmd_faults(int argc, char **argv)
 	o.copts.on_fault = on_fault;
 	o.copts.fault_ctx = &fc;
 	o.copts.no_walk = true;	/* maps need no walk here; faults are always walked */
+	o.copts.no_pmu = true;	/* IOTLB counters say nothing about faults */
 	if (!o.json)
 		printf("%-8s %-13s %-9s %-9s %-17s %-5s %s\n", "TIME", "DEVICE", "DRIVER", "TYPE",
 		       "IOVA", "DIR", "REASON");

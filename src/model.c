@@ -267,13 +267,29 @@ bool dev_matches(const struct it_dev *d, const char *filter)
 	return device_matches(d->name, d->meta.driver, filter);
 }
 
+static void pmu_row_have(const struct it_pmu_row *r, bool have[PMU_ROLE_MAX])
+{
+	int role;
+
+	for (role = 0; role < PMU_ROLE_MAX; role++)
+		have[role] = r->have & (1u << role);
+}
+
+bool pmu_row_iotlb(const struct it_pmu_row *r, uint64_t *lookups, uint64_t *hits,
+		   uint64_t *misses)
+{
+	bool have[PMU_ROLE_MAX];
+
+	pmu_row_have(r, have);
+	return pmu_iotlb_counts(r->count, have, lookups, hits, misses);
+}
+
 /* a row opened during the snapshot counted only from then on */
 bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
 		     struct pmu_figures *f)
 {
 	bool have[PMU_ROLE_MAX] = { false };
 	double from;
-	int role;
 
 	if (!r) {
 		static const uint64_t none[PMU_ROLE_MAX];
@@ -282,8 +298,7 @@ bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
 		return false;
 	}
 	from = r->t_open > s->t_start ? r->t_open : s->t_start;
-	for (role = 0; role < PMU_ROLE_MAX; role++)
-		have[role] = r->have & (1u << role);
+	pmu_row_have(r, have);
 	pmu_figures_compute(r->count, have, s->t_end > from ? s->t_end - from : 0, f);
 	f->multiplexed = r->multiplexed;
 	return true;
@@ -305,23 +320,41 @@ bool snapshot_pmu_dev_figures(const struct it_snapshot *s, const char *device,
 	return pmu_row_figures(s, snapshot_pmu_device(s, device), f);
 }
 
+/*
+ * Units of different vendors count different IOTLB events (Intel lookups and
+ * hits, AMD hits and misses): sum each row's derived three, the rest as is.
+ */
+static void pmu_row_accumulate(struct it_pmu_row *sum, const struct it_pmu_row *r)
+{
+	const __u32 iotlb = 1u << PMU_ROLE_LOOKUPS | 1u << PMU_ROLE_HITS | 1u << PMU_ROLE_MISSES;
+	uint64_t look, hit, miss;
+	int role;
+
+	for (role = 0; role < PMU_ROLE_MAX; role++)
+		if (!(iotlb & (1u << role)))
+			sum->count[role] += r->count[role];
+	sum->have |= r->have & ~iotlb;
+	if (pmu_row_iotlb(r, &look, &hit, &miss) &&
+	    (r->have & (1u << PMU_ROLE_HITS | 1u << PMU_ROLE_MISSES))) {
+		sum->count[PMU_ROLE_LOOKUPS] += look;
+		sum->count[PMU_ROLE_HITS] += hit;
+		sum->have |= 1u << PMU_ROLE_LOOKUPS | 1u << PMU_ROLE_HITS;
+	}
+	sum->multiplexed |= r->multiplexed;
+	if (r->t_open < sum->t_open)
+		sum->t_open = r->t_open;
+}
+
 bool snapshot_pmu_total(const struct it_snapshot *s, struct pmu_figures *f)
 {
 	struct it_pmu_row sum = { .t_open = s->t_end };
-	int i, role, n = 0;
+	int i, n = 0;
 
 	for (i = 0; i < s->pmu.nr_rows; i++) {
-		const struct it_pmu_row *r = &s->pmu.rows[i];
-
-		if (r->device[0])
+		if (s->pmu.rows[i].device[0])
 			continue;
-		for (role = 0; role < PMU_ROLE_MAX; role++)
-			sum.count[role] += r->count[role];
-		sum.have |= r->have;
-		sum.multiplexed |= r->multiplexed;
-		if (r->t_open < sum.t_open)
-			sum.t_open = r->t_open;
+		pmu_row_accumulate(&sum, &s->pmu.rows[i]);
 		n++;
 	}
-	return n ? pmu_row_figures(s, &sum, f) : pmu_row_figures(s, NULL, f);
+	return pmu_row_figures(s, n ? &sum : NULL, f);
 }

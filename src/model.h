@@ -108,6 +108,9 @@ bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
 const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device);
 bool snapshot_pmu_dev_figures(const struct it_snapshot *s, const char *device,
 			      struct pmu_figures *f);
+/* IOTLB lookups/hits/misses of a row, derived where the hardware counts two */
+bool pmu_row_iotlb(const struct it_pmu_row *r, uint64_t *lookups, uint64_t *hits,
+		   uint64_t *misses);
 /* every unit's unfiltered counters summed */
 bool snapshot_pmu_total(const struct it_snapshot *s, struct pmu_figures *f);
 

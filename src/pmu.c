@@ -1519,34 +1519,47 @@ static double pmu_rate(const uint64_t *d, const bool *have, int role, double s)
 }
 
 /*
- * From per-role deltas over 'seconds'. Intel counts lookups and hits, AMD
- * hits and misses; either way the third follows. Multiplexing can make a
- * scaled hit count exceed the lookups: misses then clamp at 0.
+ * IOTLB lookups, hits and misses from whichever two the hardware counts:
+ * Intel counts lookups and hits, AMD hits and misses. Multiplexing can make
+ * a scaled hit count exceed the lookups: hits then clamp at the lookups and
+ * misses at 0. Returns false if lookups cannot be known.
  */
+bool pmu_iotlb_counts(const uint64_t d[PMU_ROLE_MAX], const bool have[PMU_ROLE_MAX],
+		      uint64_t *lookups, uint64_t *hits, uint64_t *misses)
+{
+	uint64_t nlook, nhit = 0, nmiss = 0;
+
+	if (have[PMU_ROLE_LOOKUPS])
+		nlook = d[PMU_ROLE_LOOKUPS];
+	else if (have[PMU_ROLE_HITS] && have[PMU_ROLE_MISSES])
+		nlook = d[PMU_ROLE_HITS] + d[PMU_ROLE_MISSES];
+	else
+		return false;
+	if (have[PMU_ROLE_HITS])
+		nhit = d[PMU_ROLE_HITS] < nlook ? d[PMU_ROLE_HITS] : nlook;
+	if (have[PMU_ROLE_MISSES])
+		nmiss = d[PMU_ROLE_MISSES];
+	else if (have[PMU_ROLE_HITS])
+		nmiss = nlook - nhit;
+	*lookups = nlook;
+	*hits = nhit;
+	*misses = nmiss;
+	return true;
+}
+
+/* From per-role deltas over 'seconds'; NaN for what the hardware does not count. */
 void pmu_figures_compute(const uint64_t d[PMU_ROLE_MAX],
 			 const bool have[PMU_ROLE_MAX], double seconds,
 			 struct pmu_figures *out)
 {
-	bool lookups = have[PMU_ROLE_LOOKUPS] ||
-		       (have[PMU_ROLE_HITS] && have[PMU_ROLE_MISSES]);
-	uint64_t nlook = 0, nmiss = 0;
+	uint64_t nlook = 0, nhit = 0, nmiss = 0;
+	bool lookups = pmu_iotlb_counts(d, have, &nlook, &nhit, &nmiss);
 
 	memset(out, 0, sizeof(*out));
 	out->seconds = seconds;
-	if (have[PMU_ROLE_LOOKUPS])
-		nlook = d[PMU_ROLE_LOOKUPS];
-	else if (lookups)
-		nlook = d[PMU_ROLE_HITS] + d[PMU_ROLE_MISSES];
-	if (have[PMU_ROLE_MISSES])
-		nmiss = d[PMU_ROLE_MISSES];
-	else if (lookups && have[PMU_ROLE_HITS])
-		nmiss = nlook > d[PMU_ROLE_HITS] ? nlook - d[PMU_ROLE_HITS] : 0;
-
 	out->requests_per_s = pmu_rate(d, have, PMU_ROLE_REQUESTS, seconds);
 	out->lookups_per_s = lookups && seconds > 0 ? nlook / seconds : NAN;
-	out->hit_pct = lookups && have[PMU_ROLE_HITS] ?
-		pmu_ratio(d[PMU_ROLE_HITS] < nlook ? d[PMU_ROLE_HITS] : nlook,
-			  nlook, 100.0) : NAN;
+	out->hit_pct = lookups && have[PMU_ROLE_HITS] ? pmu_ratio(nhit, nlook, 100.0) : NAN;
 	out->misses_per_s = lookups && (have[PMU_ROLE_MISSES] || have[PMU_ROLE_HITS]) &&
 			    seconds > 0 ? nmiss / seconds : NAN;
 	out->pde_hit_pct = have[PMU_ROLE_PDE_HITS] && have[PMU_ROLE_PDE_MISSES] ?

@@ -201,6 +201,8 @@ void pmu_set_free(struct pmu_set *set);
 const struct pmu_curated *pmu_curated_list(int *nr);
 const struct pmu_curated *pmu_curated_find(enum pmu_vendor vendor,
 					   const char *alias);
+bool pmu_iotlb_counts(const uint64_t d[PMU_ROLE_MAX], const bool have[PMU_ROLE_MAX],
+		      uint64_t *lookups, uint64_t *hits, uint64_t *misses);
 void pmu_figures_compute(const uint64_t delta[PMU_ROLE_MAX],
 			 const bool have[PMU_ROLE_MAX], double seconds,
 			 struct pmu_figures *out);

@@ -153,6 +153,7 @@ static void session_wait(struct it_session *ss, double deadline)
 			return;
 		}
 		collector_poll_faults(&ss->col, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+		collector_pmu_watch(&ss->col);
 	}
 }
 

@@ -162,6 +162,7 @@ int cmd_probes(int argc, char **argv)
 		it_warn("probes: unexpected argument '%s'", argv[optind]);
 		return IT_EXIT_USAGE;
 	}
+	co.no_pmu = true;	/* listing hooks: no counters wanted */
 	ret = collector_open(&col, &co);
 	if (ret && ret != IT_EXIT_NO_PROBES) {
 		it_warn("%s", col.fail_msg);

@@ -104,4 +104,38 @@ assert all(p["attached"] or p["reason"] or p["failure"] for p in d["probes"])
 ' && ok "probes -j: every unattached hook says why" || nok "probes -j"
 
 $bin hist -f -o size -- true >/dev/null 2>&1 && ok "hist -o size runs" || nok "hist -o size"
+
+# Hardware IOMMU counters. This host has no IOMMU PMU: stat says so once and
+# carries on. The swdev fixture describes dmar0 as the software PMU (cpu-clock
+# of CPU 0 for lookups, the always-zero dummy event for hits), which runs the
+# real perf_event_open/read path: ~1e9 lookups/s, 0 % hits, 1.0 walks busy.
+err=$($bin stat -f -i 0.2 -c 2 2>&1 >/dev/null)
+[ "$(printf '%s\n' "$err" | grep -c 'no IOMMU PMU on this system')" = 1 ] &&
+	ok "stat: no IOMMU PMU said once over 3 reports" || nok "stat no-PMU note: $err"
+out=$($bin stat -f --no-pmu -- true 2>&1)
+printf '%s\n' "$out" | grep -q 'PMU' && nok "stat --no-pmu still talks of a PMU: $out" ||
+	ok "stat --no-pmu: nothing said of counters"
+fix=$(dirname "$0")/fixtures/pmu/swdev
+$bin stat -f -j --pmu-sysfs "$fix" -i 1 -c 1 2>/dev/null | python3 -c '
+import json, sys
+docs = [json.loads(line) for line in sys.stdin]
+assert len(docs) == 2, len(docs)
+for d in docs:
+    p = d["pmu"]
+    assert p["status"] == "ok" and p["message"] == "", p
+    u = [r for r in p["units"] if r["unit"] == "dmar0" and r["device"] is None]
+    assert len(u) == 1, p["units"]
+    f = u[0]["figures"]
+    assert 3e8 <= f["lookups_per_s"] <= 1.2e9, f
+    assert f["iotlb_hit_pct"] == 0 and f["iotlb_misses_per_s"] == f["lookups_per_s"], f
+    assert abs(f["walks_in_flight"] - 1) < 0.01 and f["pt_reads_per_s"] is None, f
+    assert u[0]["counts"]["iotlb_hits"] == 0 and u[0]["counts"]["iotlb_lookups"] > 0, u
+    assert d["totals"]["pmu"]["iotlb_misses_per_s"] == f["iotlb_misses_per_s"], d["totals"]
+' && ok "stat -j --pmu-sysfs swdev: counted cpu-clock as IOTLB lookups, 0 hits" ||
+	nok "stat -j --pmu-sysfs swdev"
+out=$($bin stat -f --pmu-sysfs "$fix" -- sleep 0.5 2>&1)
+printf '%s\n' "$out" | grep -Eq '^DEVICE .* IOTLB% +WALKS/s$' &&
+	printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 +[0-9]+ +1\.000 +- +-$' &&
+	ok "stat --pmu-sysfs swdev: IOTLB columns and the dmar0 line" || nok "stat table: $out"
+expect_rc "--pmu-sysfs without a PMU there is no error" 0 $bin stat -f --pmu-sysfs /nonexistent -- true
 exit $fail

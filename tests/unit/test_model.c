@@ -2,6 +2,7 @@
 /* The model's math: percentiles, deltas, derived figures, filters, JSON. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 #include "model.h"
@@ -135,6 +136,89 @@ static void test_fmt(void)
 	CHECK_STR(fmt_bytes(-2048, b, sizeof(b)), "-2.0K", "negative live bytes");
 }
 
+static struct it_pmu_row *pmu_row_put(struct it_snapshot *s, const char *unit,
+				       const char *device, double t_open)
+{
+	struct it_pmu_row *r = &s->pmu.rows[s->pmu.nr_rows++];
+
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->device, sizeof(r->device), "%s", device);
+	r->t_open = t_open;
+	return r;
+}
+
+static void pmu_row_set(struct it_pmu_row *r, int role, uint64_t n)
+{
+	r->count[role] = n;
+	r->have |= 1u << role;
+}
+
+/* Intel counts lookups and hits, AMD hits and misses: the model derives the rest */
+static void test_pmu_rows(void)
+{
+	struct it_snapshot *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct it_snapshot *d = calloc(1, sizeof(*d));
+	struct it_pmu_row *r;
+	struct pmu_figures f;
+	uint64_t look, hit, miss;
+
+	a->t_start = b->t_start = 0;
+	a->t_end = 10;
+	b->t_end = 12;
+	r = pmu_row_put(a, "dmar0", "", 0);
+	pmu_row_set(r, PMU_ROLE_LOOKUPS, 1000);
+	pmu_row_set(r, PMU_ROLE_HITS, 900);
+	pmu_row_set(r, PMU_ROLE_WALK_OCC, 50);
+	pmu_row_set(r, PMU_ROLE_CLOCKS, 100);
+	r = pmu_row_put(a, "amd_iommu_0", "", 0);
+	pmu_row_set(r, PMU_ROLE_HITS, 300);
+	pmu_row_set(r, PMU_ROLE_MISSES, 100);
+	memcpy(b, a, sizeof(*a));
+	b->t_end = 12;
+	b->pmu.rows[0].count[PMU_ROLE_LOOKUPS] = 3000;
+	b->pmu.rows[0].count[PMU_ROLE_HITS] = 2500;
+	b->pmu.rows[0].count[PMU_ROLE_WALK_OCC] = 250;
+	b->pmu.rows[0].count[PMU_ROLE_CLOCKS] = 300;
+	/* a device's counters opened at t=11: its rate covers one second, not twelve */
+	r = pmu_row_put(b, "dmar0", "0000:00:04.0", 11);
+	pmu_row_set(r, PMU_ROLE_LOOKUPS, 400);
+	pmu_row_set(r, PMU_ROLE_HITS, 100);
+
+	CHECK(pmu_row_figures(b, &b->pmu.rows[0], &f), "unit row has figures");
+	CHECK(fabs(f.hit_pct - 2500.0 / 3000 * 100) < 1e-9, "Intel hit %% = hits/lookups (%.2f)",
+	      f.hit_pct);
+	CHECK(fabs(f.misses_per_s - 500.0 / 12) < 1e-9, "Intel misses/s = (lookups-hits)/s");
+	CHECK(fabs(f.walks_in_flight - 250.0 / 300) < 1e-9, "walks in flight = occupancy/clocks");
+	CHECK(isnan(f.pt_reads_per_s) && isnan(f.inval_per_s), "uncounted figures are NaN");
+	CHECK(pmu_row_iotlb(&b->pmu.rows[1], &look, &hit, &miss) && look == 400 && hit == 300 &&
+	      miss == 100, "AMD lookups = hits + misses");
+	CHECK(snapshot_pmu_dev_figures(b, "0000:00:04.0", &f) && fabs(f.lookups_per_s - 400) < 1e-9,
+	      "device row opened late: rate over its own second (%.1f/s)", f.lookups_per_s);
+	CHECK(!snapshot_pmu_dev_figures(b, "0000:00:05.0", &f) && isnan(f.hit_pct),
+	      "a device without counters has no figures");
+	CHECK(snapshot_pmu_total(b, &f) && fabs(f.lookups_per_s - 3400.0 / 12) < 1e-9,
+	      "total sums the unit rows only (%.1f/s)", f.lookups_per_s);
+	CHECK(fabs(f.hit_pct - 2800.0 / 3400 * 100) < 1e-9,
+	      "total hit %% over both vendors' derived counts (%.2f)", f.hit_pct);
+
+	snapshot_delta(b, a, d);
+	CHECK(d->pmu.nr_rows == 3 && d->pmu.rows[0].count[PMU_ROLE_LOOKUPS] == 2000 &&
+	      d->pmu.rows[0].count[PMU_ROLE_HITS] == 1600, "delta subtracts row counts");
+	CHECK(d->pmu.rows[2].count[PMU_ROLE_LOOKUPS] == 400,
+	      "a row new in this interval keeps its whole count");
+	pmu_row_figures(d, &d->pmu.rows[0], &f);
+	CHECK(fabs(f.hit_pct - 80.0) < 1e-9 && fabs(f.misses_per_s - 200.0) < 1e-9,
+	      "interval figures from the delta over 2 s (%.1f%%, %.1f/s)", f.hit_pct,
+	      f.misses_per_s);
+	/* scaled (multiplexed) hits above lookups clamp: 100 %, no misses */
+	b->pmu.rows[0].count[PMU_ROLE_HITS] = 3100;
+	pmu_row_figures(b, &b->pmu.rows[0], &f);
+	CHECK(f.hit_pct == 100.0 && f.misses_per_s == 0.0, "multiplexed hits clamp at lookups");
+	free(a);
+	free(b);
+	free(d);
+}
+
 int main(void)
 {
 	test_percentile();
@@ -144,5 +228,6 @@ int main(void)
 	test_domain_type();
 	test_json();
 	test_fmt();
+	test_pmu_rows();
 	UNIT_EXIT();
 }

@@ -45,3 +45,41 @@ check_eq pmu-absent-json-no-units "$(printf '%s\n' "$pmu_json" | grep -cF '"pmus
 pmu_count=$(./iommutrace pmu -i 0.2 -c 2 2>&1)
 check_eq pmu-absent-count-exit-0 "$?" 0
 check_eq pmu-absent-count-same-message "$pmu_count" "$pmu_out"
+
+# stat next to the counters. Without a PMU, stat says why once (stderr) and
+# its JSON has status no_pmu and no figures; nothing else changes. With the
+# swdev fixture (dmar0 = the software PMU, guest devices linked to it) the
+# real perf_event_open/read path counts: the unit row and, because nvme did
+# DMA, a row filtered to the nvme's requester id, opened while dd runs.
+case $IT_CONFIG in
+none) ;;
+*)
+	. tests/vm/tracer-lib.sh
+	pmu_f=$IT_OUT/pmu-stat
+	$IT stat -j -- dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=500 iflag=direct \
+		> "$pmu_f.json" 2> "$pmu_f.err"
+	check_eq pmu-stat-absent-said-once \
+		"$(grep -c 'no IOMMU PMU on this system (' "$pmu_f.err")" 1
+	jcheck pmu-stat-absent-json "$pmu_f.json" \
+		'.pmu.status == "no_pmu" and (.pmu.units | length) == 0 and .totals.pmu == null'
+	jcheck pmu-stat-absent-maps-still-counted "$pmu_f.json" '.totals.map.count >= 500'
+
+	pmu_f=$IT_OUT/pmu-swdev
+	$IT stat -j -d nvme --pmu-sysfs tests/fixtures/pmu/swdev -- \
+		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=3000 iflag=direct \
+		> "$pmu_f.json" 2> "$pmu_f.err"
+	check_eq pmu-swdev-nothing-to-say "$(grep -c PMU "$pmu_f.err")" 0
+	jcheck pmu-swdev-unit-row "$pmu_f.json" \
+		'[.pmu.units[] | select(.unit == "dmar0" and .device == null)] | length == 1'
+	jcheck pmu-swdev-nvme-row-only "$pmu_f.json" \
+		"[.pmu.units[] | select(.device != null) | .device] == [\"$IT_NVME_DEV\"]"
+	pmu_look=$(dev_get "$pmu_f.json" "$IT_NVME_DEV" .pmu.lookups_per_s)
+	check_ge pmu-swdev-nvme-lookups-cpu-clock-rate "$pmu_look" 300000000
+	check_le pmu-swdev-nvme-lookups-at-most-1e9 "$pmu_look" 1200000000
+	check_eq pmu-swdev-nvme-hit-pct "$(dev_get "$pmu_f.json" "$IT_NVME_DEV" .pmu.iotlb_hit_pct)" 0
+	# both rows count CPU 0's clock: their ratio is the share of the run the
+	# device row saw, opened within a watch period (0.25 s) of nvme's first map
+	jcheck pmu-swdev-nvme-counted-most-of-run "$pmu_f.json" \
+		"([.pmu.units[] | select(.device == \"$IT_NVME_DEV\")][0].counts.iotlb_lookups) >= 0.5 * ([.pmu.units[] | select(.device == null)][0].counts.iotlb_lookups)"
+	;;
+esac
