@@ -62,6 +62,18 @@ struct {
 	__type(value, __u32);
 } dev_slots SEC(".maps");
 
+/*
+ * PCI segment << 16 | requester id -> slot. Intel fault records name only the
+ * requester: a device seen first in a fault gets its slot here, and keeps it
+ * when its struct device shows up on the DMA path later.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IT_MAX_DEVS * 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} rid_slots SEC(".maps");
+
 /* struct iommu_domain * -> slot; written when a domain changes hands */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -235,11 +247,49 @@ static __always_inline void dev_info_fill(__u32 slot, struct device *dev)
 	}
 }
 
+static __always_inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "SSSS:BB:DD.F" -> segment << 16 | bus << 8 | dev << 3 | fn; -1 if not PCI */
+static __always_inline long pci_name_rid(const char *n)
+{
+	int s0 = hex_digit(n[0]), s1 = hex_digit(n[1]), s2 = hex_digit(n[2]), s3 = hex_digit(n[3]);
+	int b0 = hex_digit(n[5]), b1 = hex_digit(n[6]), d0 = hex_digit(n[8]), d1 = hex_digit(n[9]);
+	int fn = hex_digit(n[11]);
+
+	if (n[4] != ':' || n[7] != ':' || n[10] != '.' || n[12] != '\0')
+		return -1;
+	if ((s0 | s1 | s2 | s3 | b0 | b1 | d0 | d1 | fn) < 0 || d0 > 1 || fn > 7)
+		return -1;
+	return (long)((__u32)(s0 << 12 | s1 << 8 | s2 << 4 | s3) << 16 |
+		      (b0 << 4 | b1) << 8 | (d0 << 4 | d1) << 3 | fn);
+}
+
+/* A new slot, or -1 when all are taken. */
+static __always_inline long slot_alloc(void)
+{
+	__u32 slot = __sync_fetch_and_add(&next_slot, 1);
+
+	if (slot >= IT_MAX_DEVS) {
+		lost_inc(IT_LOST_SLOTS_FULL);
+		return -1;
+	}
+	return slot;
+}
+
 /* Slot of a device; allocated on first sight. Hot path: one hash lookup. */
 static __always_inline __u32 dev_slot(struct device *dev)
 {
 	__u64 key = (__u64)dev;
-	__u32 *found, slot;
+	char name[IT_NAME_LEN] = {};
+	__u32 *found, rid = 0;
+	long slot, r = -1;
 
 	if (!dev)
 		return IT_SLOT_UNKNOWN;
@@ -247,17 +297,55 @@ static __always_inline __u32 dev_slot(struct device *dev)
 	if (found)
 		return *found;
 
-	slot = __sync_fetch_and_add(&next_slot, 1);
-	if (slot >= IT_MAX_DEVS) {
-		lost_inc(IT_LOST_SLOTS_FULL);
-		return IT_SLOT_UNKNOWN;
+	/* first sight: a fault may have given this requester a slot already */
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dev, kobj.name)) > 0)
+		r = pci_name_rid(name);
+	if (r >= 0) {
+		rid = r;
+		found = bpf_map_lookup_elem(&rid_slots, &rid);
 	}
+	slot = found ? *found : slot_alloc();
+	if (slot < 0)
+		return IT_SLOT_UNKNOWN;
 	if (bpf_map_update_elem(&dev_slots, &key, &slot, BPF_NOEXIST)) {
 		/* another CPU won the race: use its slot, ours stays empty */
 		found = bpf_map_lookup_elem(&dev_slots, &key);
 		return found ? *found : IT_SLOT_UNKNOWN;
 	}
+	if (r >= 0)
+		bpf_map_update_elem(&rid_slots, &rid, &slot, BPF_NOEXIST);
 	dev_info_fill(slot, dev);
+	return slot;
+}
+
+/* Slot of a requester known only by its id (Intel fault records). */
+static __always_inline __u32 rid_slot(__u16 segment, __u16 source_id)
+{
+	__u32 key = (__u32)segment << 16 | source_id, *found;
+	struct it_dev_info *info;
+	__u64 args[4];
+	long slot;
+
+	found = bpf_map_lookup_elem(&rid_slots, &key);
+	if (found)
+		return *found;
+	slot = slot_alloc();
+	if (slot < 0)
+		return IT_SLOT_UNKNOWN;
+	if (bpf_map_update_elem(&rid_slots, &key, &slot, BPF_NOEXIST)) {
+		found = bpf_map_lookup_elem(&rid_slots, &key);
+		return found ? *found : IT_SLOT_UNKNOWN;
+	}
+	info = bpf_map_lookup_elem(&dev_info, &slot);
+	if (info) {
+		args[0] = segment;
+		args[1] = source_id >> 8;
+		args[2] = (source_id >> 3) & 0x1f;
+		args[3] = source_id & 7;
+		info->group = -1;
+		bpf_snprintf(info->name, sizeof(info->name), "%04x:%02x:%02x.%x", args,
+			     sizeof(args));
+	}
 	return slot;
 }
 
@@ -910,7 +998,7 @@ static __always_inline int on_dmar_fault(struct intel_iommu___it *iommu)
 		if (!(hi & IT_DMA_FRCD_F))
 			break;
 		mid = mmio_read32(rec + 8);
-		e = fault_reserve(IT_SLOT_UNKNOWN);
+		e = fault_reserve(rid_slot(segment, mid & 0xffff));
 		if (!e)
 			continue;
 		e->vendor = IT_VENDOR_INTEL;
@@ -1032,6 +1120,8 @@ enum it_test_action {
 	IT_TEST_FQ_TIMEOUT_EXIT,
 	IT_TEST_FQ_RING_FREE_ENTER,
 	IT_TEST_FQ_RING_FREE_EXIT,
+	IT_TEST_RID_SLOT,		/* key: segment << 16 | requester id */
+	IT_TEST_PCI_NAME,		/* key, arg: the name's 16 bytes */
 };
 
 SEC("raw_tp/it_test")
@@ -1054,6 +1144,12 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_FQ_TIMEOUT_EXIT: return fq_timeout_mark(-1);
 	case IT_TEST_FQ_RING_FREE_ENTER: return fq_ring_free_mark(key);
 	case IT_TEST_FQ_RING_FREE_EXIT: return fq_ring_free_mark(0);
+	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
+	case IT_TEST_PCI_NAME: {
+		__u64 name[3] = { key, arg, 0 };
+
+		return pci_name_rid((const char *)name);
+	}
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 enum {
 	T_DEV_ENTER, T_DEV_EXIT, T_OP_ENTER, T_OP_EXIT, T_ATTACH, T_IOVA_FREE,
 	T_FQ_TIMEOUT_ENTER, T_FQ_TIMEOUT_EXIT, T_FQ_RING_FREE_ENTER, T_FQ_RING_FREE_EXIT,
+	T_RID_SLOT, T_PCI_NAME,
 };
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -41,6 +42,17 @@ static int run(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
 	if (err)
 		printf("# test_run %s: %s\n", bpf_program__name(prog), strerror(errno));
 	return err;
+}
+
+/* the program's return value (raw_tp test runs report it) */
+static long run_ret(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
+{
+	__u64 args[3] = { a0, a1, a2 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
+		return -1000 - errno;
+	return (int)opts.retval;
 }
 
 struct fixture {
@@ -338,6 +350,37 @@ static void test_fault_event(void)
 	fixture_free(&fx);
 }
 
+static long pci_name(struct fixture *fx, const char *name)
+{
+	__u64 w[2] = { 0, 0 };
+
+	memcpy(w, name, strlen(name) < 15 ? strlen(name) : 15);
+	return run_ret(fx->skel->progs.it_test, T_PCI_NAME, w[0], w[1]);
+}
+
+/* Intel fault records name a requester id only: it gets a device row of its own */
+static void test_fault_requester(void)
+{
+	struct fixture fx;
+	long slot, again;
+
+	if (fixture_load(&fx, 1))
+		return;
+	CHECK(pci_name(&fx, "0000:00:04.0") == 0x20, "PCI name 0000:00:04.0 -> rid 0x20");
+	CHECK(pci_name(&fx, "0001:6a:1f.7") == 0x16aff, "segment, bus, device, function");
+	CHECK(pci_name(&fx, "virtio0") == -1 && pci_name(&fx, "0000:00:20.0") == -1 &&
+	      pci_name(&fx, "0000:00:04.0x") == -1, "non-PCI names and bad devices refused");
+	slot = run_ret(fx.skel->progs.it_test, T_RID_SLOT, 0x0040, 0);
+	again = run_ret(fx.skel->progs.it_test, T_RID_SLOT, 0x0040, 0);
+	CHECK(slot >= 1 && again == slot, "requester 00:08.0 gets one slot (%ld, %ld)", slot, again);
+	fixture_read(&fx);
+	CHECK(slot >= 1 && slot < fx.snap.nr_devs &&
+	      !strcmp(fx.snap.devs[slot].name, "0000:00:08.0"),
+	      "its row is named from the requester id (%s)",
+	      slot >= 1 && slot < fx.snap.nr_devs ? fx.snap.devs[slot].name : "?");
+	fixture_free(&fx);
+}
+
 int main(void)
 {
 	char msg[256];
@@ -353,5 +396,6 @@ int main(void)
 	test_lazy_flush();
 	test_sampling();
 	test_fault_event();
+	test_fault_requester();
 	UNIT_EXIT();
 }

@@ -65,6 +65,17 @@ faults_intel() {
 		"grep -q '$IT_EDU_DEV.*iova 0x34567000.*read.*reason 0x06' '$T/text.out' && \
 		 grep -q 'walk: IOVA not mapped' '$T/text.out' && grep -q '^--- 1 fault' '$T/text.out'"
 	cp "$T/text.out" "$IT_OUT/sample-faults.txt"
+	# stat and top count Intel faults on the faulting device, found by its
+	# requester id, even when it never mapped anything through the DMA API
+	f=$T/stat.out
+	$IT stat -j -- /bin/sh -c '. tests/vm/lib.sh; kfcount dmar_fault -- \
+		"$IT_PROGS/edu_dma" "$IT_EDU_DEV" read 0x45678000 4' > "$f" 2> "$f.err"
+	check_eq "stat: edu faults on the edu row = kernel dmar_fault calls" \
+		"$(dev_get "$f" "$IT_EDU_DEV" .fault.count)" "$(kv dmar_fault "$(cat "$f")")"
+	check_eq "stat: no fault left unattributed" \
+		"$(jget "$f" '[.devices[] | select(.device == "unknown") | .fault.count] | add // 0')" 0
+	check_eq "stat: total faults" "$(jget "$f" .totals.fault.count)" 4
+
 	check_eq "faults -d other device: filtered out" \
 		"$($IT faults -j -d "$IT_NVME_DEV" -- "$IT_PROGS/edu_dma" "$IT_EDU_DEV" read 0x1000 2 \
 		2>/dev/null | grep '^{' | jq -r 'select(.event == "summary") | .filtered_out')" 2
