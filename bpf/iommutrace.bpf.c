@@ -439,27 +439,49 @@ static __always_inline __u32 current_dev_slot(struct it_task_ctx *tc, bool *foun
 	return top ? top->slot : IT_SLOT_UNKNOWN;
 }
 
+/*
+ * Claims the next entry of a scope stack. Interrupts stay enabled while a
+ * BPF program runs, and a hook in an interrupt pushes onto the interrupted
+ * task's stack: so the entry is claimed in one atomic step before it is
+ * written. Reading the depth and storing depth + 1 after filling the entry
+ * let an interrupt's push land on the same entry, and the outer exit then
+ * found no entry of its own (counted as unpaired). -1: the stack is full.
+ */
+static __always_inline int scope_claim(__u32 *depth)
+{
+	__u32 d;
+
+	if (*depth >= IT_SCOPE_DEPTH) {
+		lost_inc(IT_LOST_SCOPE_DEPTH);
+		return -1;
+	}
+	d = __sync_fetch_and_add(depth, 1);
+	if (d >= IT_SCOPE_DEPTH) {
+		__sync_fetch_and_sub(depth, 1);
+		lost_inc(IT_LOST_SCOPE_DEPTH);
+		return -1;
+	}
+	return d;
+}
+
 /* DMA-API entry: the device is known from here down. */
 static __always_inline int dev_scope_enter(struct device *dev, __u32 op)
 {
 	struct it_task_ctx *tc = task_ctx_get();
 	struct it_scope *sc;
-	__u32 d;
+	int d;
 
 	if (!tc)
 		return 0;
-	d = tc->dev_depth;
-	if (d >= IT_SCOPE_DEPTH) {
-		lost_inc(IT_LOST_SCOPE_DEPTH);
+	d = scope_claim(&tc->dev_depth);
+	if (d < 0)
 		return 0;
-	}
 	sc = &tc->dev[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->key = (__u64)dev;
 	sc->slot = dev_slot(dev);
 	sc->op = op;
 	/* nested DMA-API calls (map_page -> __iommu_dma_map): time the outer */
 	sc->t0 = d == 0 ? it_now_sampled() : 0;
-	tc->dev_depth = d + 1;
 	return 0;
 }
 
@@ -524,7 +546,8 @@ static __always_inline int op_enter(__u64 key, __u32 op)
 	struct it_task_ctx *tc = task_ctx_get();
 	struct it_scope *sc;
 	bool in_dev;
-	__u32 slot, d;
+	__u32 slot;
+	int d;
 
 	slot = current_dev_slot(tc, &in_dev);
 	if (in_dev) {
@@ -537,17 +560,14 @@ static __always_inline int op_enter(__u64 key, __u32 op)
 		op_count(slot, op, 0);
 	if (!tc)
 		return 0;
-	d = tc->op_depth;
-	if (d >= IT_SCOPE_DEPTH) {
-		lost_inc(IT_LOST_SCOPE_DEPTH);
+	d = scope_claim(&tc->op_depth);
+	if (d < 0)
 		return 0;
-	}
 	sc = &tc->op[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->key = key;
 	sc->slot = slot;
 	sc->op = op;
 	sc->t0 = it_now_sampled();
-	tc->op_depth = d + 1;
 	return 0;
 }
 
