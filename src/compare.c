@@ -32,15 +32,23 @@ struct cmp_side {
 struct cmp_metrics {
 	double ops_s, map_p50, map_p99, unmap_p50, unmap_p99, rc_hit;
 	double inv_per_unmap, inv_s, freed_per_flush;
+	/* the IOMMU's hardware counters (NaN without them) */
+	double iotlb_hit, iotlb_miss_s, walks_busy, pt_reads_s;
 	__u64 maps;
 };
 
 enum cmp_fmt { FMT_RATE, FMT_NS, FMT_PCT, FMT_RATIO, FMT_FIG };
 
+/* text rows: CMP_PMU only when a recording has counters, CMP_VENDOR not
+ * when neither side counts it (walks in flight are Intel's, page-table
+ * reads AMD's); JSON always has every key, null where not counted */
+enum { CMP_PMU = 1, CMP_VENDOR = 2 };
+
 static const struct cmp_row {
 	const char *name, *json;
 	size_t off;
 	enum cmp_fmt fmt;
+	unsigned int flags;
 } cmp_rows[] = {
 	{ "maps/s", "maps_per_sec", offsetof(struct cmp_metrics, ops_s), FMT_RATE },
 	{ "map p50", "map_p50_ns", offsetof(struct cmp_metrics, map_p50), FMT_NS },
@@ -53,6 +61,15 @@ static const struct cmp_row {
 	{ "invalidations/s", "invalidations_per_sec", offsetof(struct cmp_metrics, inv_s), FMT_RATE },
 	{ "IOVAs freed/flush", "iovas_freed_per_flush",
 	  offsetof(struct cmp_metrics, freed_per_flush), FMT_RATIO },
+	{ "IOTLB hit %", "iotlb_hit_pct", offsetof(struct cmp_metrics, iotlb_hit), FMT_PCT,
+	  CMP_PMU },
+	/* every IOTLB miss starts a page walk */
+	{ "IOTLB misses/s (walks)", "iotlb_misses_per_sec",
+	  offsetof(struct cmp_metrics, iotlb_miss_s), FMT_RATE, CMP_PMU },
+	{ "walks in flight", "walks_in_flight", offsetof(struct cmp_metrics, walks_busy),
+	  FMT_RATIO, CMP_PMU | CMP_VENDOR },
+	{ "page-table reads/s", "pt_reads_per_sec", offsetof(struct cmp_metrics, pt_reads_s),
+	  FMT_RATE, CMP_PMU | CMP_VENDOR },
 };
 
 static double row_val(const struct cmp_metrics *m, const struct cmp_row *r)
@@ -60,12 +77,48 @@ static double row_val(const struct cmp_metrics *m, const struct cmp_row *r)
 	return *(const double *)((const char *)m + r->off);
 }
 
-/* "invalidations" are IOTLB flushes: one per unmap when strict, one per
- * flush-queue drain when lazy (dev_flushes counts both kinds) */
-static void metrics_of(const struct it_dev *d, double secs, struct cmp_metrics *m)
+/* no device: every figure NaN ("-", null) */
+static void metrics_none(struct cmp_metrics *m)
 {
-	const struct it_op_stats *ml = dev_map_latency(d), *ul = dev_unmap_latency(d);
-	__u64 unmaps = d->ops[IT_OP_UNMAP].count;
+	unsigned int r;
+
+	memset(m, 0, sizeof(*m));
+	for (r = 0; r < ARRAY_SIZE(cmp_rows); r++)
+		*(double *)((char *)m + cmp_rows[r].off) = NAN;
+}
+
+/* the device's filtered counters, or every unit's for the total */
+static void metrics_pmu(const struct it_snapshot *snap, const struct it_dev *d,
+			struct cmp_metrics *m)
+{
+	struct pmu_figures f;
+
+	if (d == &snap->total)
+		snapshot_pmu_total(snap, &f);
+	else
+		snapshot_pmu_dev_figures(snap, d->name, &f);
+	m->iotlb_hit = f.hit_pct;
+	m->iotlb_miss_s = f.misses_per_s;
+	m->walks_busy = f.walks_in_flight;
+	m->pt_reads_s = f.pt_reads_per_s;
+}
+
+/* "invalidations" are IOTLB flushes: one per unmap when strict, one per
+ * flush-queue drain when lazy (dev_flushes counts both kinds); @d is NULL
+ * when the device is absent from @snap */
+static void metrics_of(const struct it_snapshot *snap, const struct it_dev *d,
+		       struct cmp_metrics *m)
+{
+	const struct it_op_stats *ml, *ul;
+	double secs = snapshot_seconds(snap);
+	__u64 unmaps;
+
+	metrics_none(m);
+	if (!d)
+		return;
+	ml = dev_map_latency(d);
+	ul = dev_unmap_latency(d);
+	unmaps = d->ops[IT_OP_UNMAP].count;
 
 	m->maps = d->ops[IT_OP_MAP].count;
 	m->ops_s = secs > 0 ? m->maps / secs : NAN;
@@ -77,6 +130,29 @@ static void metrics_of(const struct it_dev *d, double secs, struct cmp_metrics *
 	m->inv_per_unmap = unmaps ? (double)dev_flushes(d) / unmaps : NAN;
 	m->inv_s = secs > 0 ? dev_flushes(d) / secs : NAN;
 	m->freed_per_flush = dev_freed_per_flush(d);
+	metrics_pmu(snap, d, m);
+}
+
+/* the hardware-counter rows are shown when either recording has counters */
+static bool cmp_has_pmu(const struct cmp_side *s)
+{
+	return s[0].rec.summary->pmu.nr_rows > 0 || s[1].rec.summary->pmu.nr_rows > 0;
+}
+
+/* why a recording has no counters: its sentence, else its status */
+static const char *pmu_why(const struct it_pmu_view *v)
+{
+	if (v->msg[0])
+		return v->msg;
+	return v->status != PMU_OK ? pmu_status_name(v->status) : "none recorded";
+}
+
+/* why neither has counters, said once: A's reason, else B's */
+static const char *cmp_pmu_why(const struct cmp_side *s)
+{
+	const struct it_pmu_view *a = &s[0].rec.summary->pmu, *b = &s[1].rec.summary->pmu;
+
+	return !a->msg[0] && b->msg[0] ? b->msg : pmu_why(a);
 }
 
 static const struct it_dev *side_dev(const struct cmp_side *s, const char *name)
@@ -186,11 +262,9 @@ static void cmp_verdict(const struct cmp_side *s, const char *dev, const char *f
 	int st, lz, k;
 
 	for (k = 0; k < 2; k++) {
-		if (d[k]) {
-			metrics_of(d[k], snapshot_seconds(s[k].rec.summary), &m[k]);
-			if (d[k]->meta.driver[0])
-				driver = d[k]->meta.driver;
-		}
+		metrics_of(s[k].rec.summary, d[k], &m[k]);
+		if (d[k] && d[k]->meta.driver[0])
+			driver = d[k]->meta.driver;
 		mode[k] = side_mode(&s[k], d[k]);
 		v[k] = fig_name && s[k].has_fig ? s[k].fig : m[k].ops_s;
 	}
@@ -236,11 +310,21 @@ static void print_row(const char *name, double a, double b, enum cmp_fmt fmt)
 	printf("  %-22s %12s %12s %8s\n", name, va, vb, r);
 }
 
+/* a row of the text table, unless it is about counters nobody has */
+static bool row_shown(const struct cmp_row *row, const struct cmp_metrics *m, bool pmu)
+{
+	if ((row->flags & CMP_PMU) && !pmu)
+		return false;
+	return !(row->flags & CMP_VENDOR) || !isnan(row_val(&m[0], row)) ||
+	       !isnan(row_val(&m[1], row));
+}
+
 static void cmp_text(const struct cmp_side *s, const char **names, int n, const char *fig_name,
 		     const char *verdict)
 {
 	const struct it_dev *d[2];
 	struct cmp_metrics m[2];
+	bool pmu = cmp_has_pmu(s);
 	unsigned int r;
 	int i, k;
 
@@ -249,14 +333,16 @@ static void cmp_text(const struct cmp_side *s, const char **names, int n, const 
 		       s[k].rec.meta.vendor, s[k].rec.meta.mode, s[k].rec.meta.kernel,
 		       snapshot_seconds(s[k].rec.summary), s[k].rec.meta.command[0] ? ": " : "",
 		       s[k].rec.meta.command);
+	if (!pmu)
+		printf("IOMMU hardware counters: in neither recording (%s)\n", cmp_pmu_why(s));
+	for (k = 0; pmu && k < 2; k++)
+		if (!s[k].rec.summary->pmu.nr_rows)
+			printf("IOMMU hardware counters: none in %c (%s)\n", 'A' + k,
+			       pmu_why(&s[k].rec.summary->pmu));
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < 2; k++) {
 			d[k] = side_dev(&s[k], names[i]);
-			memset(&m[k], 0, sizeof(m[k]));
-			for (r = 0; r < ARRAY_SIZE(cmp_rows); r++)
-				*(double *)((char *)&m[k] + cmp_rows[r].off) = NAN;
-			if (d[k])
-				metrics_of(d[k], snapshot_seconds(s[k].rec.summary), &m[k]);
+			metrics_of(s[k].rec.summary, d[k], &m[k]);
 		}
 		if (strcmp(names[i], "total")) {
 			const struct it_dev *any = d[0] ? d[0] : d[1];
@@ -271,8 +357,9 @@ static void cmp_text(const struct cmp_side *s, const char **names, int n, const 
 		}
 		printf("  %-22s %12s %12s %8s\n", "", "A", "B", "B/A");
 		for (r = 0; r < ARRAY_SIZE(cmp_rows); r++)
-			print_row(cmp_rows[r].name, row_val(&m[0], &cmp_rows[r]),
-				  row_val(&m[1], &cmp_rows[r]), cmp_rows[r].fmt);
+			if (row_shown(&cmp_rows[r], m, pmu))
+				print_row(cmp_rows[r].name, row_val(&m[0], &cmp_rows[r]),
+					  row_val(&m[1], &cmp_rows[r]), cmp_rows[r].fmt);
 		if (!strcmp(names[i], "total") && fig_name)
 			print_row(fig_name, s[0].has_fig ? s[0].fig : NAN,
 				  s[1].has_fig ? s[1].fig : NAN, FMT_FIG);
@@ -281,20 +368,18 @@ static void cmp_text(const struct cmp_side *s, const char **names, int n, const 
 }
 
 static void json_metrics(struct json_writer *jw, const char *key, const struct it_dev *d,
-			 double secs)
+			 const struct cmp_metrics *m)
 {
-	struct cmp_metrics m;
 	unsigned int r;
 
 	if (!d) {
 		jw_null(jw, key);
 		return;
 	}
-	metrics_of(d, secs, &m);
 	jw_begin_object(jw, key);
 	jw_string(jw, "domain_type", d->meta.domain_type);
 	for (r = 0; r < ARRAY_SIZE(cmp_rows); r++)
-		jw_double(jw, cmp_rows[r].json, row_val(&m, &cmp_rows[r]));
+		jw_double(jw, cmp_rows[r].json, row_val(m, &cmp_rows[r]));
 	jw_end_object(jw);
 }
 
@@ -314,23 +399,24 @@ static void cmp_json(const struct cmp_side *s, const char **names, int n, const 
 		jw_string(&jw, "kernel", s[k].rec.meta.kernel);
 		jw_string(&jw, "command", s[k].rec.meta.command);
 		jw_double(&jw, "seconds", snapshot_seconds(s[k].rec.summary));
+		jw_string(&jw, "pmu_status", pmu_status_name(s[k].rec.summary->pmu.status));
+		jw_string(&jw, "pmu_message", s[k].rec.summary->pmu.msg);
 		jw_end_object(&jw);
 	}
+	jw_bool(&jw, "pmu", cmp_has_pmu(s));
 	jw_begin_array(&jw, "devices");
 	for (i = 0; i < n; i++) {
 		const struct it_dev *a = side_dev(&s[0], names[i]), *b = side_dev(&s[1], names[i]);
-		struct cmp_metrics ma = {}, mb = {};
+		struct cmp_metrics ma, mb;
 		unsigned int r;
 
-		if (a)
-			metrics_of(a, snapshot_seconds(s[0].rec.summary), &ma);
-		if (b)
-			metrics_of(b, snapshot_seconds(s[1].rec.summary), &mb);
+		metrics_of(s[0].rec.summary, a, &ma);
+		metrics_of(s[1].rec.summary, b, &mb);
 		jw_begin_object(&jw, NULL);
 		jw_string(&jw, "device", names[i]);
 		jw_string(&jw, "driver", a ? a->meta.driver : b->meta.driver);
-		json_metrics(&jw, "a", a, snapshot_seconds(s[0].rec.summary));
-		json_metrics(&jw, "b", b, snapshot_seconds(s[1].rec.summary));
+		json_metrics(&jw, "a", a, &ma);
+		json_metrics(&jw, "b", b, &mb);
 		jw_begin_object(&jw, "ratio_b_a");
 		for (r = 0; r < ARRAY_SIZE(cmp_rows); r++)
 			jw_double(&jw, cmp_rows[r].json, a && b ?
@@ -641,30 +727,45 @@ struct live_ctx {
 	struct cmp_side *side;
 	char **cmd;
 	double start;		/* when tracing began: the first interval's start */
+	struct it_pmu_view pmu_base;	/* the hardware counters then */
 };
 
 static void live_tick(void *ctx, struct it_session *ss, const struct it_snapshot *s, bool final)
 {
 	struct live_ctx *lc = ctx;
+	struct it_snapshot *sum = lc->side->rec.summary;
 
 	if (!final) {
-		if (lc->start <= 0)
+		if (lc->start <= 0) {
 			lc->start = s->t_start;
+			memcpy(&lc->pmu_base, &ss->prev->pmu, sizeof(lc->pmu_base));
+		}
 		return;
 	}
-	memcpy(lc->side->rec.summary, s, sizeof(*s));
-	/* rates from when the probes were attached, not from the BPF load */
-	if (lc->start > 0)
-		lc->side->rec.summary->t_start = lc->start;
+	memcpy(sum, s, sizeof(*s));
+	/* rates from when the probes were attached, not from the BPF load;
+	 * the hardware counters' too, as record does for its summary */
+	if (lc->start > 0) {
+		sum->t_start = lc->start;
+		rec_pmu_rebase(&sum->pmu, &lc->pmu_base);
+	}
 	record_meta_fill(&lc->side->rec.meta, ss, lc->cmd, 0);
 }
 
+/*
+ * @copts: --no-pmu / --pmu-sysfs. A run that found no counters settles it for
+ * the next (the same system, seconds later): that one leaves them closed and
+ * keeps the first reason, so "no IOMMU PMU" is said once, not per run.
+ */
 static int live_run(struct live_group *g, struct cmp_side *side, char **cmd,
-		    const char *fig_arg)
+		    const char *fig_arg, const struct it_collector_opts *copts,
+		    const struct cmp_side *before)
 {
 	/* ticks only to learn when tracing began (see live_tick) */
-	struct it_session_opts o = { .cmd = cmd, .interval = 0.5 };
+	struct it_session_opts o = { .cmd = cmd, .interval = 0.5, .copts = *copts,
+				     .device = g->dev };	/* its own counters: this one */
 	struct live_ctx lc = { .side = side, .cmd = cmd };
+	const struct it_pmu_view *prev_pmu = before ? &before->rec.summary->pmu : NULL;
 	struct it_rec_figure fig;
 	int ret;
 
@@ -673,8 +774,15 @@ static int live_run(struct live_group *g, struct cmp_side *side, char **cmd,
 		return IT_EXIT_ERROR;
 	fprintf(stderr, "iommutrace: compare: group %d (%s) is %s: running the command\n", g->id,
 		g->dev, g->cur);
+	if (prev_pmu && !prev_pmu->nr_rows)
+		o.copts.no_pmu = true;
 	ret = session_run(&o, live_tick, &lc);
 	live_signals();
+	if (!ret && prev_pmu && !prev_pmu->nr_rows) {
+		side->rec.summary->pmu.status = prev_pmu->status;
+		snprintf(side->rec.summary->pmu.msg, sizeof(side->rec.summary->pmu.msg), "%s",
+			 prev_pmu->msg);
+	}
 	/* the group's real type, whatever the global mode says */
 	snprintf(side->rec.meta.mode, sizeof(side->rec.meta.mode), "%s",
 		 !strcmp(g->cur, "DMA") ? "strict" : "lazy");
@@ -686,7 +794,7 @@ static int live_run(struct live_group *g, struct cmp_side *side, char **cmd,
 }
 
 static int compare_live(const char *group, bool rebind, char **cmd, const char *fig_arg,
-			bool json)
+			bool json, const struct it_collector_opts *copts)
 {
 	struct cmp_side s[2] = {};
 	struct live_group g;
@@ -715,14 +823,14 @@ static int compare_live(const char *group, bool rebind, char **cmd, const char *
 	live_signals();
 	s[0].label = !strcmp(g.orig, "DMA") ? "live DMA (strict)" : "live DMA-FQ (lazy)";
 	s[1].label = !strcmp(other, "DMA") ? "live DMA (strict)" : "live DMA-FQ (lazy)";
-	ret = live_run(&g, &s[0], cmd, fig_arg);
+	ret = live_run(&g, &s[0], cmd, fig_arg, copts, NULL);
 	/* 130/143: the command (and we) got Ctrl-C or SIGTERM */
 	if (!ret && !live_stop) {
 		if (group_switch(&g, other, rebind, why, sizeof(why))) {
 			it_warn("compare --live: cannot switch: %s", why);
 			ret = IT_EXIT_ERROR;
 		} else if (!live_stop) {
-			ret = live_run(&g, &s[1], cmd, fig_arg);
+			ret = live_run(&g, &s[1], cmd, fig_arg, copts, &s[0]);
 		}
 	}
 	if (strcmp(g.cur, g.orig) || g.unbound) {
@@ -756,15 +864,19 @@ int cmd_compare(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "rebind", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
+		SESSION_PMU_LONGOPTS,
 		{},
 	};
 	static const char usage[] =
 "Usage: iommutrace compare A B [-j] [-d DEV] [--workload-figure NAME=A_VALUE,B_VALUE]\n"
 "       iommutrace compare --live -g GROUP [--rebind] [--workload-figure NAME=@FILE]\n"
-"                          [-j] -- COMMAND [ARGS]\n"
+"                          [--no-pmu | --pmu-sysfs ROOT] [-j] -- COMMAND [ARGS]\n"
 "Two recordings side by side, per device and in total: maps/s, map and unmap\n"
 "latency p50/p99, IOVA rcache hit %, invalidations per unmap and per second,\n"
 "IOVAs freed per flush, the workload's own figure, B/A ratios and a verdict.\n"
+"Where a recording has the IOMMU's hardware counters: IOTLB hit %, IOTLB\n"
+"misses (= page walks) per second, walks in flight (Intel) or page-table\n"
+"reads per second (AMD).\n"
 "  -j, --json           JSON\n"
 "  -d, --device DEV     only this device or driver\n"
 "  -F, --workload-figure  NAME=A,B: the figure of each run (overrides the\n"
@@ -776,11 +888,13 @@ int cmd_compare(int argc, char **argv)
 "  --rebind             unbind and rebind the group's driver where the kernel\n"
 "                       needs it (DMA-FQ -> DMA); the original type is restored,\n"
 "                       also on error or Ctrl-C\n"
+SESSION_PMU_HELP
 "Example:\n"
 "  iommutrace compare lazy.itr strict.itr\n";
 	struct it_rec_figure given[2];
 	const char *group = NULL, *device = NULL, *fig_arg = NULL;
-	bool json = false, live = false, rebind = false;
+	bool json = false, live = false, rebind = false, pmu_opt = false;
+	struct it_collector_opts copts = {};
 	struct cmp_side s[2] = {};
 	int opt, ret, k;
 
@@ -793,6 +907,8 @@ int cmd_compare(int argc, char **argv)
 		case 'L': live = true; break;
 		case 'g': group = optarg; break;
 		case 'R': rebind = true; break;
+		case IT_OPT_PMU_SYSFS: copts.pmu_root = optarg; pmu_opt = true; break;
+		case IT_OPT_NO_PMU: copts.no_pmu = true; pmu_opt = true; break;
 		case 'h':
 			printf("%s", usage);
 			return IT_EXIT_OK;
@@ -810,10 +926,10 @@ int cmd_compare(int argc, char **argv)
 		}
 		if (fig_arg && !strstr(fig_arg, "=@") && record_figure_resolve(fig_arg, &f))
 			return IT_EXIT_USAGE;
-		return compare_live(group, rebind, &argv[optind], fig_arg, json);
+		return compare_live(group, rebind, &argv[optind], fig_arg, json, &copts);
 	}
-	if (group || rebind) {
-		it_warn("compare: -g and --rebind go with --live");
+	if (group || rebind || pmu_opt) {
+		it_warn("compare: -g, --rebind, --no-pmu and --pmu-sysfs go with --live");
 		return IT_EXIT_USAGE;
 	}
 	if (argc - optind != 2) {

@@ -38,6 +38,7 @@
 
 struct snapbuf {
 	struct it_snapshot s;
+	struct prom_state st;		/* what the scrapes of @s serve beyond it */
 	int refs;
 };
 
@@ -55,6 +56,8 @@ struct exporter {
 	atomic_bool stop;
 	pthread_t thread;
 	int read_err;
+	struct prom_state pstate;	/* collector side only */
+	bool pmu_noted;			/* why there are no counters: said */
 };
 
 static void snap_put(struct exporter *ex, struct snapbuf *b)
@@ -107,6 +110,8 @@ static int export_collect(struct exporter *ex)
 		snap_put(ex, b);
 		return err;
 	}
+	prom_state_update(&ex->pstate, &b->s);
+	b->st = ex->pstate;
 	b->refs = 1;			/* the publication's reference */
 	pthread_mutex_lock(&ex->lock);
 	old = ex->pub;
@@ -114,6 +119,21 @@ static int export_collect(struct exporter *ex)
 	pthread_mutex_unlock(&ex->lock);
 	snap_put(ex, old);
 	return 0;
+}
+
+/*
+ * Hardware counters are a bonus: why there are none (or why a device has
+ * none) is said once per run, when first known, and never again.
+ */
+static void export_pmu_note(struct exporter *ex, const struct it_pmu_view *v)
+{
+	if (ex->pmu_noted || ex->copts.no_pmu || !v->msg[0])
+		return;
+	ex->pmu_noted = true;
+	if (v->nr_rows)
+		it_warn("export: %s", v->msg);
+	else
+		it_warn("export: %s; serving iommutrace_pmu_up 0 and no IOTLB metrics", v->msg);
 }
 
 static void *export_collector_thread(void *arg)
@@ -130,12 +150,15 @@ static void *export_collector_thread(void *arg)
 			if (left <= 0)
 				break;
 			collector_poll_faults(&ex->col, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+			/* a device's own counters start soon after its first DMA */
+			collector_pmu_watch(&ex->col);
 		}
 		if (atomic_load(&ex->stop))
 			break;
 		ex->read_err = export_collect(ex);
 		if (ex->read_err)
 			it_warn("export: reading the BPF maps failed: %s", strerror(-ex->read_err));
+		export_pmu_note(ex, &ex->col.pmu_view);
 	}
 	return NULL;
 }
@@ -178,7 +201,7 @@ static enum MHD_Result export_metrics(struct exporter *ex, struct MHD_Connection
 		snap_put(ex, b);
 		return export_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	}
-	prom_render(f, &b->s);
+	prom_render_state(f, &b->s, &b->st);
 	snap_put(ex, b);
 	if (fclose(f)) {
 		free(body);
@@ -296,10 +319,11 @@ static struct MHD_Daemon *export_http_start(struct exporter *ex, struct sockaddr
 
 static const char export_usage[] =
 "Usage: iommutrace export [--web.listen-address ADDR] [--web.telemetry-path PATH]\n"
-"                         [-i SECS] [-f] [-S N] [-W]\n"
+"                         [-i SECS] [-f] [-S N] [-W] [--no-pmu] [--pmu-sysfs ROOT]\n"
 "Prometheus exporter: keeps the probes attached and serves per-device counters\n"
-"and latency histograms on http://ADDR/PATH. SIGTERM or SIGINT detach and exit 0;\n"
-"SIGHUP is ignored (nothing to reload: restart to change options).\n"
+"and latency histograms on http://ADDR/PATH, and the IOMMU's hardware counters\n"
+"(IOTLB lookups, hits, misses) where it has a PMU. SIGTERM or SIGINT detach and\n"
+"exit 0; SIGHUP is ignored (nothing to reload: restart to change options).\n"
 "      --web.listen-address ADDR  HOST:PORT, [IPV6]:PORT or :PORT (all addresses)\n"
 "                                 (default " EXPORT_DEFAULT_ADDR ")\n"
 "      --web.telemetry-path PATH  where the metrics are (default " EXPORT_DEFAULT_PATH ")\n"
@@ -307,6 +331,7 @@ static const char export_usage[] =
 "  -f, --force                    run even if no IOMMU translates\n"
 "  -S, --sample N                 time 1 in N operations (counts stay exact)\n"
 "  -W, --no-walk                  skip the page-table walk on each map\n"
+SESSION_PMU_HELP
 "Example:\n"
 "  iommutrace export -i 1 &  curl -s 127.0.0.1:19120/metrics | grep map_total\n";
 
@@ -320,6 +345,7 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 		{ "sample", required_argument, NULL, 'S' },
 		{ "no-walk", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
+		SESSION_PMU_LONGOPTS,
 		{},
 	};
 	struct it_session_opts so = {};
@@ -360,6 +386,9 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 	ex->force = so.force;
 	ex->copts = so.copts;
 	ex->copts.bpf_stats = true;	/* iommutrace_bpf_run_time_seconds_total */
+	/* no -d here: every device seen gets counters, up to IT_PMU_DEV_ROWS */
+	ex->copts.pmu_device = NULL;
+	ex->pstate.pmu_disabled = ex->copts.no_pmu;
 	return 0;
 }
 
@@ -414,6 +443,7 @@ static int export_run(struct exporter *ex)
 			return ret;
 		}
 	}
+	export_pmu_note(ex, &ex->col.pmu_view);
 	/* the first snapshot exists before the first scrape can arrive */
 	ret = export_collect(ex);
 	if (ret) {

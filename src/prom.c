@@ -3,7 +3,8 @@
  * Prometheus exposition of the model, following ebpf_exporter and
  * node_exporter conventions: base units (seconds, bytes), _total counters,
  * log2 histograms as cumulative `le` buckets, bounded labels (device, driver,
- * group, domain_type: never a pid or an address).
+ * group, domain_type; unit and status for the hardware counters: never a pid
+ * or an address).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -250,8 +251,199 @@ static void render_self(FILE *f, const struct it_snapshot *s)
 	fprintf(f, "iommutrace_info{mode=\"%s\"} 1\n", mode);
 }
 
-/* Scrapes render concurrently: nothing here is static. */
+/*
+ * Hardware counters (src/pmu.c, through the model): one series per PMU row,
+ * labelled with its unit and device ("" when it counts every requester of
+ * the unit). A family appears only when some row counts its event: a role
+ * no unit counts would otherwise read as an idle IOMMU.
+ */
+struct prom_pmu_labels {
+	char text[2 * IT_PMU_UNIT_LEN + 2 * IT_NAME_LEN + 32];
+};
+
+static int prom_nr_pmu_rows(const struct it_snapshot *s)
+{
+	if (s->pmu.nr_rows < 0)
+		return 0;
+	return s->pmu.nr_rows < IT_PMU_MAX_ROWS ? s->pmu.nr_rows : IT_PMU_MAX_ROWS;
+}
+
+static void pmu_labels(struct prom_pmu_labels *l, const struct it_pmu_row *r)
+{
+	char unit[2 * IT_PMU_UNIT_LEN], dev[2 * IT_NAME_LEN];
+
+	prom_escape(unit, sizeof(unit), r->unit);
+	prom_escape(dev, sizeof(dev), r->device);
+	snprintf(l->text, sizeof(l->text), "unit=\"%s\",device=\"%s\"", unit, dev);
+}
+
+static bool state_row_is(const struct prom_state *st, int i, const struct it_pmu_row *r)
+{
+	return i < st->nr_rows && !strncmp(st->rows[i].unit, r->unit, sizeof(r->unit)) &&
+	       !strncmp(st->rows[i].device, r->device, sizeof(r->device));
+}
+
+/*
+ * IOTLB lookups, hits and misses of row @i as served: bit k of the result
+ * set for each PROM_IOTLB_k the row yields. Where the hardware counts two of
+ * the three, pmu_row_iotlb() derives the third; a figure it cannot derive
+ * (hits of a unit that hides iotlb_hit) is left out, not served as 0.
+ */
+static unsigned int pmu_iotlb_values(const struct it_pmu_row *r, int i,
+				     const struct prom_state *st, uint64_t v[PROM_IOTLB_MAX])
+{
+	unsigned int have;
+	int k;
+
+	memset(v, 0, PROM_IOTLB_MAX * sizeof(*v));
+	if (!pmu_row_iotlb(r, &v[PROM_IOTLB_LOOKUPS], &v[PROM_IOTLB_HITS],
+			   &v[PROM_IOTLB_MISSES]))
+		return 0;
+	have = 1u << PROM_IOTLB_LOOKUPS;
+	if (r->have & 1u << PMU_ROLE_HITS)
+		have |= 1u << PROM_IOTLB_HITS;
+	if (r->have & (1u << PMU_ROLE_HITS | 1u << PMU_ROLE_MISSES))
+		have |= 1u << PROM_IOTLB_MISSES;
+	if (st && state_row_is(st, i, r))
+		for (k = 0; k < PROM_IOTLB_MAX; k++)
+			if (v[k] < st->rows[i].iotlb[k])
+				v[k] = st->rows[i].iotlb[k];
+	return have;
+}
+
+void prom_state_update(struct prom_state *st, const struct it_snapshot *s)
+{
+	int i, k, n = prom_nr_pmu_rows(s);
+
+	for (i = 0; i < n; i++) {
+		const struct it_pmu_row *r = &s->pmu.rows[i];
+		uint64_t v[PROM_IOTLB_MAX];
+
+		if (!state_row_is(st, i, r)) {
+			memset(&st->rows[i], 0, sizeof(st->rows[i]));
+			snprintf(st->rows[i].unit, sizeof(st->rows[i].unit), "%s", r->unit);
+			snprintf(st->rows[i].device, sizeof(st->rows[i].device), "%s", r->device);
+		}
+		if (!pmu_iotlb_values(r, i, NULL, v))
+			continue;
+		for (k = 0; k < PROM_IOTLB_MAX; k++)
+			if (v[k] > st->rows[i].iotlb[k])
+				st->rows[i].iotlb[k] = v[k];
+	}
+	if (n > st->nr_rows)
+		st->nr_rows = n;
+}
+
+static void render_pmu_iotlb(FILE *f, const struct it_snapshot *s, const struct prom_state *st,
+			     const struct prom_pmu_labels *labels)
+{
+	static const struct {
+		const char *name, *help;
+	} fams[PROM_IOTLB_MAX] = {
+		[PROM_IOTLB_LOOKUPS] = { "iommutrace_pmu_iotlb_lookups_total",
+			"IOTLB lookups counted by the IOMMU hardware (Intel iotlb_lookup; AMD "
+			"PTE hits + misses)." },
+		[PROM_IOTLB_HITS] = { "iommutrace_pmu_iotlb_hits_total",
+			"IOTLB lookups that hit (Intel iotlb_hit; AMD mem_iommu_tlb_pte_hit)." },
+		[PROM_IOTLB_MISSES] = { "iommutrace_pmu_iotlb_misses_total",
+			"IOTLB lookups that missed, each starting a page walk (AMD "
+			"mem_iommu_tlb_pte_mis; Intel lookups - hits, never served lower than "
+			"before)." },
+	};
+	uint64_t v[IT_PMU_MAX_ROWS][PROM_IOTLB_MAX];
+	unsigned int have[IT_PMU_MAX_ROWS], any = 0;
+	int n = prom_nr_pmu_rows(s), i, k;
+
+	for (i = 0; i < n; i++) {
+		have[i] = pmu_iotlb_values(&s->pmu.rows[i], i, st, v[i]);
+		any |= have[i];
+	}
+	for (k = 0; k < PROM_IOTLB_MAX; k++) {
+		if (!(any & 1u << k))
+			continue;
+		family(f, fams[k].name, "counter", fams[k].help);
+		for (i = 0; i < n; i++)
+			if (have[i] & 1u << k)
+				fprintf(f, "%s{%s} %llu\n", fams[k].name, labels[i].text,
+					(unsigned long long)v[i][k]);
+	}
+}
+
+static const struct prom_pmu_counter {
+	const char *name, *help;
+	enum pmu_role role;
+} pmu_counters[] = {
+	{ "iommutrace_pmu_requests_total",
+	  "Translation requests seen by the IOMMU hardware (Intel iommu_requests; AMD "
+	  "mem_trans_total).", PMU_ROLE_REQUESTS },
+	{ "iommutrace_pmu_pde_hits_total",
+	  "Page-directory cache hits (AMD mem_iommu_tlb_pde_hit).", PMU_ROLE_PDE_HITS },
+	{ "iommutrace_pmu_pde_misses_total",
+	  "Page-directory cache misses (AMD mem_iommu_tlb_pde_mis).", PMU_ROLE_PDE_MISSES },
+	{ "iommutrace_pmu_page_table_reads_total",
+	  "Page-table reads by the IOMMU's walker (AMD page_tbl_read_tot).", PMU_ROLE_PT_READS },
+	{ "iommutrace_pmu_iotlb_invalidations_total",
+	  "IOTLB invalidations performed by the IOMMU hardware (AMD tlb_inv).", PMU_ROLE_INVAL },
+	{ "iommutrace_pmu_walk_occupancy_total",
+	  "Page walks in flight, summed every IOMMU clock cycle (Intel pw_occupancy): its "
+	  "rate over the clock_cycles rate is the mean number of walks in flight.",
+	  PMU_ROLE_WALK_OCC },
+	{ "iommutrace_pmu_clock_cycles_total", "IOMMU clock cycles (Intel iommu_clocks).",
+	  PMU_ROLE_CLOCKS },
+};
+
+static void render_pmu_counter(FILE *f, const struct prom_pmu_counter *c,
+			       const struct it_snapshot *s, const struct prom_pmu_labels *labels)
+{
+	unsigned int bit = 1u << c->role;
+	int n = prom_nr_pmu_rows(s), i;
+	bool any = false;
+
+	for (i = 0; i < n; i++)
+		any |= !!(s->pmu.rows[i].have & bit);
+	if (!any)
+		return;
+	family(f, c->name, "counter", c->help);
+	for (i = 0; i < n; i++)
+		if (s->pmu.rows[i].have & bit)
+			fprintf(f, "%s{%s} %llu\n", c->name, labels[i].text,
+				(unsigned long long)s->pmu.rows[i].count[c->role]);
+}
+
+/* Always served, so a dashboard can say "no IOMMU PMU" rather than nothing. */
+static void render_pmu(FILE *f, const struct it_snapshot *s, const struct prom_state *st)
+{
+	struct prom_pmu_labels labels[IT_PMU_MAX_ROWS];
+	int n = prom_nr_pmu_rows(s), i;
+	unsigned int c;
+
+	family(f, "iommutrace_pmu_up", "gauge",
+	       "1 when IOMMU hardware counters (perf PMU) are open; status: ok, or why not "
+	       "(no_pmu, denied, busy, ..., disabled by --no-pmu).");
+	fprintf(f, "iommutrace_pmu_up{status=\"%s\"} %d\n",
+		st && st->pmu_disabled ? "disabled" : pmu_status_name(s->pmu.status), n > 0);
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		pmu_labels(&labels[i], &s->pmu.rows[i]);
+	render_pmu_iotlb(f, s, st, labels);
+	for (c = 0; c < ARRAY_SIZE(pmu_counters); c++)
+		render_pmu_counter(f, &pmu_counters[c], s, labels);
+	family(f, "iommutrace_pmu_multiplexed", "gauge",
+	       "1 when some count of the row is an estimate: the kernel time-shared more "
+	       "events than the unit has counters.");
+	for (i = 0; i < n; i++)
+		fprintf(f, "iommutrace_pmu_multiplexed{%s} %d\n", labels[i].text,
+			s->pmu.rows[i].multiplexed ? 1 : 0);
+}
+
 void prom_render(FILE *f, const struct it_snapshot *s)
+{
+	prom_render_state(f, s, NULL);
+}
+
+/* Scrapes render concurrently: nothing here is static. */
+void prom_render_state(FILE *f, const struct it_snapshot *s, const struct prom_state *st)
 {
 	struct prom_dev_labels *labels;
 	char le[IT_LAT_SLOTS][24];
@@ -280,6 +472,7 @@ void prom_render(FILE *f, const struct it_snapshot *s)
 			 dev_unmap_latency, le);
 	render_invalidations(f, s, labels);
 	render_live(f, s, labels);
+	render_pmu(f, s, st);
 	render_self(f, s);
 	free(labels);
 }

@@ -159,8 +159,12 @@ static void meta_encode(struct it_rec_writer *w, const struct it_rec_meta *m)
 	put_kv(w, "command", "%s", m->command);
 	put_kv(w, "wall_start", "%.3f", m->wall_start);
 	put_kv(w, "interval", "%g", m->interval);
+	put_kv(w, "pmu_status", "%s", m->pmu_status);
+	put_kv(w, "pmu_message", "%s", m->pmu_msg);
 	for (i = 0; i < IT_OP_MAX; i++)
 		put_kv(w, "op", "%d %s", i, it_op_name(i));
+	for (i = 1; i < PMU_ROLE_MAX; i++)
+		put_kv(w, "pmu_role", "%d %s", i, pmu_role_name(i));
 	for (i = 0; i < m->nr_groups && i < IT_REC_MAX_GROUPS; i++)
 		put_kv(w, "group", "%d %s", m->groups[i].id, m->groups[i].type);
 	for (i = 0; i < m->nr_probes && i < IT_REC_MAX_PROBES; i++)
@@ -231,6 +235,66 @@ static void dev_encode(struct it_rec_writer *w, const struct it_dev *d)
 		put_u64(w, d->hists.pgsize[i]);
 }
 
+static __u64 count_since(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* a row of @base is the same counters only at the same index (rows are appended) */
+static const struct it_pmu_row *pmu_base_row(const struct it_pmu_view *base, int i,
+					     const struct it_pmu_row *r)
+{
+	const struct it_pmu_row *b;
+
+	if (!base || i >= base->nr_rows)
+		return NULL;
+	b = &base->rows[i];
+	return strcmp(b->unit, r->unit) || strcmp(b->device, r->device) ? NULL : b;
+}
+
+void rec_pmu_rebase(struct it_pmu_view *v, const struct it_pmu_view *base)
+{
+	int i, role;
+
+	for (i = 0; i < v->nr_rows && i < IT_PMU_MAX_ROWS; i++) {
+		struct it_pmu_row *r = &v->rows[i];
+		const struct it_pmu_row *b = pmu_base_row(base, i, r);
+
+		for (role = 0; b && role < PMU_ROLE_MAX; role++)
+			r->count[role] = count_since(r->count[role], b->count[role]);
+	}
+}
+
+/*
+ * The hardware counters: status, message, then each row. t_open is
+ * CLOCK_MONOTONIC like t_start/t_end, so pmu_row_figures() finds the same
+ * seconds when the row opened during the record. Counts since @base where
+ * a row is in it (the summary, whose t_start is moved to when tracing began).
+ */
+static void pmu_encode(struct it_rec_writer *w, const struct it_pmu_view *v,
+		       const struct it_pmu_view *base)
+{
+	int n = v->nr_rows < IT_PMU_MAX_ROWS ? v->nr_rows : IT_PMU_MAX_ROWS;
+	int i, role;
+
+	put_u32(w, (__u32)v->status);
+	put_str(w, v->msg, sizeof(v->msg));
+	put_u32(w, n > 0 ? n : 0);
+	for (i = 0; i < n; i++) {
+		const struct it_pmu_row *r = &v->rows[i], *b = pmu_base_row(base, i, r);
+
+		put_str(w, r->unit, sizeof(r->unit));
+		put_str(w, r->device, sizeof(r->device));
+		put_f64(w, r->t_open);
+		put_u32(w, PMU_ROLE_MAX);
+		for (role = 0; role < PMU_ROLE_MAX; role++)
+			put_u64(w, b ? count_since(r->count[role], b->count[role]) :
+				   r->count[role]);
+		put_u32(w, r->have);
+		put_u32(w, r->multiplexed ? 1 : 0);
+	}
+}
+
 /* only devices that did something and pass -d: most slots are idle */
 static bool rec_dev_kept(const struct it_rec_writer *w, const struct it_dev *d)
 {
@@ -261,6 +325,7 @@ int recw_interval(struct it_rec_writer *w, const struct it_snapshot *s, bool sum
 		maps += s->devs[i].ops[IT_OP_MAP].count;
 		unmaps += s->devs[i].ops[IT_OP_UNMAP].count;
 	}
+	pmu_encode(w, &s->pmu, summary && w->summary_start > 0 ? w->summary_pmu_base : NULL);
 	if (summary) {
 		w->has_summary = true;
 		w->maps = maps;
@@ -505,9 +570,109 @@ static bool dev_decode(struct rd *r, struct it_dev *d)
 	return u64s_decode(r, d->hists.pgsize, n, IT_PGSIZE_MAX);
 }
 
+/*
+ * A string the writer bounded to @size - 1 bytes, without NULs: anything
+ * else is corruption, not something to cut. NULL, or what is wrong.
+ */
+static const char *rd_name(struct rd *r, char *out, size_t size)
+{
+	__u32 n = rd_u32(r);
+
+	out[0] = 0;
+	if (!rd_need(r, n))
+		return "cut short";
+	if (n >= size)
+		return "too long";
+	if (memchr(r->p + r->off, 0, n))
+		return "a NUL byte in it";
+	memcpy(out, r->p + r->off, n);
+	out[n] = 0;
+	r->off += n;
+	return NULL;
+}
+
+/* one PMU row; NULL, or what is wrong with it (in @buf when about a name) */
+static const char *pmu_row_decode(struct rd *r, struct it_pmu_row *row, char *buf,
+				  size_t size)
+{
+	const char *why;
+	__u32 n, i, have, flags;
+
+	memset(row, 0, sizeof(*row));
+	if ((why = rd_name(r, row->unit, sizeof(row->unit)))) {
+		snprintf(buf, size, "unit name: %s", why);
+		return buf;
+	}
+	if (!row->unit[0])
+		return "no unit name";
+	if ((why = rd_name(r, row->device, sizeof(row->device)))) {
+		snprintf(buf, size, "device name: %s", why);
+		return buf;
+	}
+	row->t_open = rd_f64(r);
+	n = rd_u32(r);
+	if (r->bad)
+		return "cut short";
+	if (!isfinite(row->t_open))
+		return "open time is not a number";
+	if (n > IT_REC_MAX_PMU_ROLES)
+		return "more than 32 counts";
+	/* counts of roles this reader does not know (a later addition) are skipped */
+	for (i = 0; i < n; i++) {
+		__u64 v = rd_u64(r);
+
+		if (i < PMU_ROLE_MAX)
+			row->count[i] = v;
+	}
+	have = rd_u32(r);
+	flags = rd_u32(r);
+	if (r->bad)
+		return "cut short";
+	if (n < 32 && have >> n)
+		return "counted roles beyond its counts";
+	row->have = have & ((1u << PMU_ROLE_MAX) - 1);
+	row->multiplexed = flags & 1;
+	return NULL;
+}
+
+/* status, message, rows: a version-2 snapshot's hardware counters */
+static int pmu_decode(struct parser *ps, struct rd *r, struct it_pmu_view *v)
+{
+	const char *why;
+	__u32 status, n, i;
+	char buf[64];
+
+	status = rd_u32(r);
+	why = rd_name(r, v->msg, sizeof(v->msg));
+	if (why)
+		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
+			    "corrupt: record %d: PMU message: %s", ps->index, why);
+	if (status > IT_REC_MAX_PMU_STATUS)
+		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
+			    "corrupt: record %d: PMU status %u", ps->index, status);
+	v->status = status;
+	n = rd_u32(r);
+	if (r->bad)
+		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
+			    "corrupt: record %d: PMU block cut short", ps->index);
+	if (n > IT_PMU_MAX_ROWS)
+		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
+			    "corrupt: record %d: %u PMU rows (at most %d)", ps->index, n,
+			    IT_PMU_MAX_ROWS);
+	for (i = 0; i < n; i++) {
+		why = pmu_row_decode(r, &v->rows[i], buf, sizeof(buf));
+		if (why)
+			return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
+				    "corrupt: record %d: PMU row %u: %s", ps->index, i, why);
+	}
+	v->nr_rows = n;
+	return 0;
+}
+
 static int snapshot_decode(struct parser *ps, struct rd *r, struct it_snapshot *s)
 {
 	__u32 n, i;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->t_start = rd_f64(r);
@@ -532,6 +697,14 @@ static int snapshot_decode(struct parser *ps, struct rd *r, struct it_snapshot *
 		if (!dev_decode(r, &s->devs[i]))
 			return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
 				    "corrupt: record %d: device %u does not decode", ps->index, i);
+	if (ps->r->version >= 2) {
+		ret = pmu_decode(ps, r, &s->pmu);
+		if (ret)
+			return ret;
+	} else {
+		s->pmu.status = PMU_NO_PMU;
+		snprintf(s->pmu.msg, sizeof(s->pmu.msg), "%s", IT_REC_V1_PMU_MSG);
+	}
 	if (r->bad || r->off != r->len)
 		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,
 			    "corrupt: record %d: %s", ps->index,
@@ -561,6 +734,8 @@ static void meta_line(struct it_recording *rec, const char *key, const char *val
 	META_STR("mode", mode);
 	META_STR("cmdline", cmdline);
 	META_STR("command", command);
+	META_STR("pmu_status", pmu_status);
+	META_STR("pmu_message", pmu_msg);
 #undef META_STR
 	if (!strcmp(key, "wall_start")) {
 		m->wall_start = strtod(val, NULL);
@@ -725,6 +900,7 @@ static int file_header_check(struct parser *ps, const unsigned char *b, size_t l
 			    "iommutrace", version, IT_REC_VERSION);
 	if (version == 0)
 		return fail(ps, IT_REC_ECORRUPT, 8, "corrupt: format version 0");
+	ps->r->version = version;
 	return 0;
 }
 
@@ -839,6 +1015,11 @@ int rec_parse(const void *buf, size_t len, struct it_recording *r, it_rec_interv
 	if (!ret) {
 		snprintf(r->summary->mode, sizeof(r->summary->mode), "%s", r->meta.mode);
 		r->summary->nr_probes = r->meta.nr_probes;
+	}
+	if (!ret && r->version < 2) {
+		snprintf(r->meta.pmu_status, sizeof(r->meta.pmu_status), "%s",
+			 pmu_status_name(PMU_NO_PMU));
+		snprintf(r->meta.pmu_msg, sizeof(r->meta.pmu_msg), "%s", IT_REC_V1_PMU_MSG);
 	}
 	return ret;
 }

@@ -21,7 +21,7 @@
 
 #define IT_REC_MAGIC		"ITRACE\r\n"	/* \r\n: text-mode mangling shows */
 #define IT_REC_MAGIC_LEN	8
-#define IT_REC_VERSION		1
+#define IT_REC_VERSION		2		/* 2: IOMMU PMU rows in snapshots */
 #define IT_REC_FILE_HDR_LEN	16		/* magic, u32 version, u32 flags */
 #define IT_REC_SECT_HDR_LEN	16		/* type, raw len, stored len, crc */
 #define IT_REC_MAX_SECTION	(64u << 20)	/* uncompressed bytes per section */
@@ -39,6 +39,12 @@ enum it_rec_section {
 #define IT_REC_MAX_PROBES	64
 #define IT_REC_MAX_FIGURES	8
 #define IT_REC_MAX_FAULTS	1024	/* kept in memory by the reader; all are counted */
+#define IT_REC_MAX_PMU_ROLES	32	/* counts per PMU row: `have` is a u32 bitmask */
+#define IT_REC_MAX_PMU_STATUS	255	/* beyond enum pmu_status: "unknown", still read */
+
+/* what a version-1 file (no PMU fields) reads as */
+#define IT_REC_V1_PMU_MSG \
+	"recorded before iommutrace stored IOMMU hardware counters (format version 1)"
 
 struct it_rec_figure {
 	char name[32];
@@ -54,6 +60,8 @@ struct it_rec_meta {
 	char mode[32];			/* lazy, strict, mixed, ... */
 	char cmdline[160];		/* IOMMU options from /proc/cmdline */
 	char command[256];		/* -- COMMAND, "" if none */
+	char pmu_status[16];		/* pmu_status_name() when recording began */
+	char pmu_msg[PMU_MSG_LEN];	/* why no counters, or what failed; "" if fine */
 	double wall_start;		/* Unix time the recording began */
 	double interval;		/* seconds per interval record */
 	int nr_groups;
@@ -80,6 +88,7 @@ struct it_rec_fault {
 
 /* Everything a reader gathered from one file. */
 struct it_recording {
+	int version;			/* the file's format version */
 	struct it_rec_meta meta;
 	int nr_figures;
 	struct it_rec_figure figures[IT_REC_MAX_FIGURES];
@@ -113,6 +122,9 @@ typedef void (*it_rec_interval_fn)(void *ctx, const struct it_snapshot *s, int i
 struct it_rec_writer {
 	const char *device;		/* -d filter, set before recw_open; NULL: all */
 	double summary_start;		/* > 0: the summary's t_start (tracing began) */
+	/* with summary_start: the cumulative PMU view read at that moment; the
+	 * summary's PMU counts are written since then, to match its t_start */
+	const struct it_pmu_view *summary_pmu_base;
 	FILE *f;
 	unsigned long crc;		/* zlib crc32 of every byte written */
 	size_t off;
@@ -150,6 +162,8 @@ const char *rec_err_name(int kind);
 int rec_figure_parse(const char *arg, struct it_rec_figure *fig);
 const struct it_rec_figure *rec_figure_find(const struct it_recording *r, const char *name);
 void rec_fault_from_event(struct it_rec_fault *f, const struct it_fault_event *e, double t);
+/* PMU counts of @v since @base was read (rows are matched by index, unit and device) */
+void rec_pmu_rebase(struct it_pmu_view *v, const struct it_pmu_view *base);
 
 /* src/record.c: metadata of a live session, for record and compare --live */
 struct it_session;

@@ -66,6 +66,9 @@ void record_meta_fill(struct it_rec_meta *m, struct it_session *ss, char **cmd, 
 	gettimeofday(&tv, NULL);
 	m->wall_start = tv.tv_sec + tv.tv_usec / 1e6;
 	m->interval = interval;
+	snprintf(m->pmu_status, sizeof(m->pmu_status), "%s",
+		 pmu_status_name(ss->col.pmu_view.status));
+	snprintf(m->pmu_msg, sizeof(m->pmu_msg), "%s", ss->col.pmu_view.msg);
 	meta_groups(m);
 	for (i = 0; i < ss->col.probes.nr && m->nr_probes < IT_REC_MAX_PROBES; i++) {
 		const struct it_probe *p = &ss->col.probes.probes[i];
@@ -140,6 +143,7 @@ struct record_ctx {
 	bool opened, failed;
 	double interval;
 	char **cmd;
+	struct it_pmu_view pmu_base;	/* counters when tracing began */
 	/* faults seen before the first tick, when the file is not open yet */
 	int nr_pending;
 	struct it_rec_fault pending[RECORD_PENDING_FAULTS];
@@ -195,8 +199,12 @@ static void record_tick(void *ctx, struct it_session *ss, const struct it_snapsh
 	/* the cumulative snapshot starts when the collector opened, seconds
 	 * before the probes were attached; rates in the summary count from
 	 * the first interval's start, when tracing (and COMMAND) began */
-	if (!final && rc->w.summary_start <= 0)
+	if (!final && rc->w.summary_start <= 0) {
 		rc->w.summary_start = s->t_start;
+		/* the hardware counters too: the summary counts them from there */
+		memcpy(&rc->pmu_base, &ss->prev->pmu, sizeof(rc->pmu_base));
+		rc->w.summary_pmu_base = &rc->pmu_base;
+	}
 	err = recw_interval(&rc->w, s, final);
 	if (err)
 		record_fail(rc, err);
@@ -215,13 +223,15 @@ int cmd_record(int argc, char **argv)
 		{ "no-walk", no_argument, NULL, 'W' },
 		{ "bpf-stats", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
+		SESSION_PMU_LONGOPTS,
 		{},
 	};
 	static const char usage[] =
 "Usage: iommutrace record -o FILE [-i SECS] [-d DEV] [--workload-figure NAME=VALUE]...\n"
 "                         [-- COMMAND [ARGS]]\n"
-"Record per-interval IOMMU aggregates, fault events and the system's IOMMU\n"
-"setup into a compressed, versioned file for `report` and `compare`.\n"
+"Record per-interval IOMMU aggregates, the IOMMU's hardware counters (where it\n"
+"has a PMU), fault events and the system's IOMMU setup into a compressed,\n"
+"versioned file for `report` and `compare`.\n"
 "  -o, --output FILE    the recording (overwritten)\n"
 "  -i, --interval SECS  one record per SECS seconds (default 1)\n"
 "  -d, --device DEV     only this device or driver\n"
@@ -230,6 +240,7 @@ int cmd_record(int argc, char **argv)
 "                       NAME=@FILE reads it from FILE once COMMAND ended (the\n"
 "                       file's number, or its NAME=value line). Repeatable.\n"
 "  -f, -S N, -W, -B     as for stat\n"
+SESSION_PMU_HELP
 "  -- COMMAND [ARGS]    record while COMMAND runs; exit with its status\n"
 "Example:\n"
 "  iommutrace record -o lazy.itr -F IOPS=@fio.kv -- sh -c 'fio ... > fio.kv'\n";
@@ -384,15 +395,24 @@ static void report_header(const struct it_recording *r, const char *path, char *
 	char when[32] = "?";
 	time_t t = (time_t)r->meta.wall_start;
 	struct tm tm;
+	int n;
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	snprintf(buf, size,
+	n = snprintf(buf, size,
 		 "recording %s: %s, kernel %s, %s IOMMU%s%s%s, mode %s, %d hooks, %.1fs in %d "
 		 "intervals, recorded %s%s%s", path, r->meta.host, r->meta.kernel, r->meta.vendor,
 		 r->meta.units[0] ? " (" : "", r->meta.units, r->meta.units[0] ? ")" : "",
 		 r->meta.mode, r->meta.nr_probes, snapshot_seconds(r->summary), r->nr_intervals,
 		 when, r->meta.command[0] ? "\ncommand: " : "", r->meta.command);
+	/* with counters the table's IOMMU-PMU block speaks; without, say why once */
+	if (!r->summary->pmu.nr_rows && n >= 0 && (size_t)n < size) {
+		const char *msg = r->summary->pmu.msg[0] ? r->summary->pmu.msg : r->meta.pmu_msg;
+
+		snprintf(buf + n, size - n, "\ncounters: %s", msg[0] ? msg :
+			 r->summary->pmu.status != PMU_OK ?
+			 pmu_status_name(r->summary->pmu.status) : "none recorded");
+	}
 }
 
 static void report_faults(const struct it_recording *r, const char *device)
@@ -444,7 +464,7 @@ int cmd_report(int argc, char **argv)
 	};
 	struct report_ctx rp = { .hist_kind = -1 };
 	struct it_recording r;
-	char header[768];
+	char header[1280];
 	int opt, ret;
 
 	optind = 0;	/* GNU: also resets the permutation state */

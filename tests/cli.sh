@@ -138,4 +138,62 @@ printf '%s\n' "$out" | grep -Eq '^DEVICE .* IOTLB% +WALKS/s$' &&
 	printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 +[0-9]+ +1\.000 +- +-$' &&
 	ok "stat --pmu-sysfs swdev: IOTLB columns and the dmar0 line" || nok "stat table: $out"
 expect_rc "--pmu-sysfs without a PMU there is no error" 0 $bin stat -f --pmu-sysfs /nonexistent -- true
+# record / report / compare carry the counters (recording format version 2):
+# the swdev PMU's cpu-clock reads back at ~1e9 lookups/s, 0 hits, in the
+# whole run as in each interval, and compare shows them side by side.
+rec=$(mktemp -d)
+if $bin record -f --pmu-sysfs "$fix" -o "$rec/a.itr" -i 0.5 -- sleep 2 2>/dev/null &&
+	$bin record -f --pmu-sysfs "$fix" -o "$rec/b.itr" -i 0.5 -- sleep 1 2>/dev/null; then
+	ok "record --pmu-sysfs swdev: two recordings"
+else
+	nok "record --pmu-sysfs swdev"
+fi
+$bin report -a -j "$rec/a.itr" | python3 -c '
+import json, sys
+docs = [json.loads(line) for line in sys.stdin]
+assert len(docs) >= 4, len(docs)
+look = secs = 0
+for d in docs:
+    p = d["pmu"]
+    assert p["status"] == "ok" and p["message"] == "", p
+    u = [r for r in p["units"] if r["unit"] == "dmar0" and r["device"] is None]
+    assert len(u) == 1, p["units"]
+    f = u[0]["figures"]
+    assert 3e8 <= f["lookups_per_s"] <= 1.2e9, f
+    assert f["iotlb_hit_pct"] == 0 and f["iotlb_misses_per_s"] == f["lookups_per_s"], f
+    assert abs(f["walks_in_flight"] - 1) < 0.01, f
+    if d is not docs[-1]:
+        look += u[0]["counts"]["iotlb_lookups"]
+        secs += d["interval_s"]
+whole = docs[-1]["pmu"]["units"][0]
+# the whole run counts from when tracing began, like its seconds: no more
+# than the intervals plus the tail after the last one, at the same rate
+assert whole["counts"]["iotlb_lookups"] >= look, (whole, look)
+assert abs(whole["figures"]["lookups_per_s"] / (look / secs) - 1) < 0.05, (whole, look, secs)
+assert docs[-1]["totals"]["pmu"]["iotlb_misses_per_s"] == whole["figures"]["iotlb_misses_per_s"]
+' && ok "report -a -j: PMU units in every interval and the whole run, ~1e9 lookups/s, 0 hits" ||
+	nok "report -a -j of a recording with counters"
+out=$($bin report "$rec/a.itr")
+printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 +[0-9]+ +1\.000 +- +-$' &&
+	ok "report: the IOMMU-PMU block" || nok "report table: $out"
+$bin compare -j "$rec/a.itr" "$rec/b.itr" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["pmu"] is True and d["a"]["pmu_status"] == "ok", d
+t = [x for x in d["devices"] if x["device"] == "total"][0]
+for k in "ab":
+    assert 3e8 <= t[k]["iotlb_misses_per_sec"] <= 1.2e9 and t[k]["iotlb_hit_pct"] == 0, t
+assert abs(t["ratio_b_a"]["iotlb_misses_per_sec"] - 1) < 0.1, t["ratio_b_a"]
+assert abs(t["ratio_b_a"]["walks_in_flight"] - 1) < 0.01, t["ratio_b_a"]
+' && ok "compare -j: IOTLB misses/s of both, B/A ~1" || nok "compare -j with counters"
+out=$($bin compare "$rec/a.itr" "$rec/b.itr")
+printf '%s\n' "$out" | grep -Eq '^  IOTLB misses/s \(walks\) +[0-9]+ +[0-9]+ +(0\.9[0-9]|1\.[01][0-9])x$' &&
+	printf '%s\n' "$out" | grep -Eq '^  IOTLB hit % +0\.0 +0\.0 +-$' &&
+	ok "compare: IOTLB rows, ratio ~1" || nok "compare text: $out"
+$bin record -f -o "$rec/n.itr" -- true 2>/dev/null
+out=$($bin compare "$rec/n.itr" "$rec/n.itr")
+[ "$(printf '%s\n' "$out" | grep -c '^IOMMU hardware counters: in neither recording (no IOMMU PMU')" = 1 ] &&
+	! printf '%s\n' "$out" | grep -q 'IOTLB' &&
+	ok "compare without counters: said once, no IOTLB rows" || nok "compare no-PMU: $out"
+rm -rf "$rec"
 exit $fail

@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # test_dashboard.sh: dashboards/iommutrace.json only queries what the
-# exporter really emits. On the host (no IOMMU: -f, real zeros): every
-# iommutrace_* name in the dashboard's queries is a sample name of a live
-# scrape, and a real Prometheus scraping that exporter answers every PromQL
-# expression of the dashboard with data. The guest check
-# (tests/vm/checks/export.sh) repeats the Prometheus part with traffic.
+# exporter really emits. On the host (no IOMMU: -f, real zeros; hardware
+# counters from the swdev fixture, the software PMU standing in for dmar0):
+# every iommutrace_* name in the dashboard's queries is a sample name of a
+# live scrape, and a real Prometheus scraping that exporter answers every
+# PromQL expression of the dashboard with data, except the per-device
+# hardware-counter ones: no host device does DMA, so they must evaluate to
+# nothing, without error. The guest check (tests/vm/checks/export.sh)
+# repeats the Prometheus part with nvme traffic, where every one has data.
 
 set -u
 cd "$(dirname "$0")/../.."
@@ -29,11 +32,46 @@ jq -e '.templating.list[] | select(.name == "device")' "$DASH" >/dev/null &&
 n=$(dash_exprs "$DASH" | grep -c '\$')
 [ "$n" = 0 ] && ok "only \$__rate_interval, \$device, \$instance used" || nok "unknown variables in $n expressions"
 
+# the hardware-counter row: its panels (those below it, above the next row)
+pmu_panels=$(jq '(.panels | map(select(.type == "row" and .title == "IOMMU hardware counters"))
+	| first | .gridPos.y // -1) as $y | (.panels | map(select(.type == "row" and .gridPos.y > $y)
+	| .gridPos.y) | min // 1e9) as $next | if $y < 0 then [] else [.panels[]
+	| select(.type != "row" and .gridPos.y > $y and .gridPos.y < $next)] end' "$DASH")
+n=$(printf '%s' "$pmu_panels" | jq length)
+[ "$n" -ge 4 ] && ok "row \"IOMMU hardware counters\" with $n panels" ||
+	nok "row \"IOMMU hardware counters\" with panels ($n)"
+# pmu_count JQ_SELECT [RE]: how many of those panels match (\$re is RE)
+pmu_count() {
+	printf '%s' "$pmu_panels" | jq --arg re "${2:-}" "[.[] | $1] | length"
+}
+n=$(pmu_count 'select(.type == "stat" and (.targets[0].expr | startswith("iommutrace_pmu_up{"))
+	and .fieldConfig.defaults.mappings[0].options["0"].text == "no IOMMU PMU")')
+[ "$n" = 1 ] && ok "stat panel from iommutrace_pmu_up says \"no IOMMU PMU\" for 0" ||
+	nok "stat panel from iommutrace_pmu_up says \"no IOMMU PMU\" for 0 ($n)"
+# hit % = rate(hits) / rate(lookups) over the same rows: the unit's (device="")
+# or each device's (device!="", summed by device)
+ratio_re() {	# BY SELECTOR
+	printf '^sum by \\(instance, unit%s\\) \\(rate\\(iommutrace_pmu_iotlb_hits_total\\{[^}]*%s[^}]*\\}\\[[^]]*\\]\\)\\) / sum by \\(instance, unit%s\\) \\(rate\\(iommutrace_pmu_iotlb_lookups_total\\{[^}]*%s[^}]*\\}\\[[^]]*\\]\\)\\)$' \
+		"$1" "$2" "$1" "$2"
+}
+n=$(pmu_count 'select(any(.targets[]; .expr | test($re)))' "$(ratio_re '' 'device=""')")
+[ "$n" = 1 ] && ok "IOTLB hit % per unit: rate(hits) / rate(lookups), device=\"\"" ||
+	nok "IOTLB hit % per unit: rate(hits) / rate(lookups), device=\"\" ($n)"
+n=$(pmu_count 'select(any(.targets[]; .expr | test($re)))' "$(ratio_re ', device' 'device!=""')")
+[ "$n" = 1 ] && ok "IOTLB hit % per device: rate(hits) / rate(lookups) by device" ||
+	nok "IOTLB hit % per device: rate(hits) / rate(lookups) by device ($n)"
+n=$(pmu_count 'select([.targets[].expr | select(test($re))] | length == 2)' \
+	'rate\(iommutrace_pmu_iotlb_misses_total\{')
+[ "$n" = 1 ] && ok "IOTLB misses/s panel: per unit and per device" ||
+	nok "IOTLB misses/s panel: per unit and per device ($n)"
+
 PORT=$((20000 + $$ % 20000))
 PROM_PORT=$((PORT + 1))
-exp_start "$PORT" -f -i 0.5 || { nok "exporter starts"; exit 1; }
+exp_start "$PORT" -f -i 0.5 --pmu-sysfs tests/fixtures/pmu/swdev || { nok "exporter starts"; exit 1; }
 scrape=$(curl -s "$(exp_url /metrics)")
 names=$(scrape_names "$scrape")
+# on a host without an IOMMU (the usual case here) no device does DMA
+pmu_dev_rows=$(printf '%s\n' "$scrape" | grep -c '^iommutrace_pmu_iotlb_lookups_total{.*device="[^"]')
 nnames=0
 for m in $(dash_metric_names "$DASH"); do
 	nnames=$((nnames + 1))
@@ -44,6 +82,8 @@ for m in $(dash_metric_names "$DASH"); do
 	fi
 done
 [ "$nnames" -ge 12 ] && ok "dashboard uses $nnames metric names" || nok "dashboard uses only $nnames names"
+n=$(dash_metric_names "$DASH" | grep -c '^iommutrace_pmu_')
+[ "$n" -ge 6 ] && ok "$n of them hardware-counter metrics" || nok "only $n hardware-counter metrics"
 
 tmp=$(mktemp -d /tmp/it-prom.XXXXXX)
 if prom_start "$PROM_PORT" "127.0.0.1:$PORT" "$tmp"; then
@@ -59,6 +99,15 @@ if prom_start "$PROM_PORT" "127.0.0.1:$PORT" "$tmp"; then
 	while IFS= read -r e; do
 		i=$((i + 1))
 		r=$(prom_query "$e")
+		case $e in
+		*iommutrace_pmu_*'device!=""'*)
+			# per-device hardware counters: only for devices that did DMA
+			if [ "$pmu_dev_rows" = 0 ]; then
+				[ "$r" = 0 ] && ok "expression $i (per-device PMU) evaluates, no device did DMA: 0 series" ||
+					nok "expression $i (per-device PMU) evaluates to 0 series ($r): $e"
+				continue
+			fi ;;
+		esac
 		case $r in
 		'' | 0 | error*) nok "expression $i returns data ($r): $e" ;;
 		*) ok "expression $i returns data ($r series)" ;;

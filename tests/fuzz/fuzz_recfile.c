@@ -2,7 +2,9 @@
 /*
  * libFuzzer target for the recording reader (src/recfile.c) and what report
  * renders from it. Seed corpus: tests/fuzz/corpus/recfile (files written by
- * tests/unit/test_recfile and by `record` in the guest).
+ * tests/unit/test_recfile and by `record` in the guest: format version 1; and
+ * version 2 with IOMMU PMU rows: synth-strict-pmu-v2.itr from test_recfile,
+ * host-swdev-pmu-v2.itr from `record --pmu-sysfs tests/fixtures/pmu/swdev`).
  *
  * Every section carries a CRC, so blind mutations die at the first check.
  * A second pass therefore repairs the input before parsing it: each section's
@@ -78,8 +80,13 @@ static void parse_one(const uint8_t *buf, size_t len)
 			abort();
 	} else {
 		if (!r.summary || r.summary->nr_devs > IT_MAX_DEVS ||
-		    r.nr_faults_kept > IT_REC_MAX_FAULTS || r.nr_figures > IT_REC_MAX_FIGURES)
+		    r.nr_faults_kept > IT_REC_MAX_FAULTS || r.nr_figures > IT_REC_MAX_FIGURES ||
+		    r.summary->pmu.nr_rows < 0 || r.summary->pmu.nr_rows > IT_PMU_MAX_ROWS)
 			abort();
+		for (i = 0; i < r.summary->pmu.nr_rows; i++)
+			if (!r.summary->pmu.rows[i].unit[0] ||
+			    r.summary->pmu.rows[i].have >> PMU_ROLE_MAX)
+				abort();
 		render_table(stdout, r.summary, &ro);
 		render_json(stdout, r.summary, &ro);
 		render_hists(stdout, r.summary, IT_HIST_DMA_UNMAP, &ro);

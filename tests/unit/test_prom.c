@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The Prometheus exposition: bucket conversion, escaping, every family typed,
- * and `promtool check metrics` on a 256-device rendering.
+ * the hardware-counter families from hand-made PMU rows (Intel: lookups and
+ * hits, AMD: hits and misses, derived lookups), counters that never step
+ * back, and `promtool check metrics` on a 256-device rendering.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,18 @@ static char *render(const struct it_snapshot *s, size_t *len)
 	fclose(f);
 	if (len)
 		*len = n;
+	return buf;
+}
+
+/* as a scrape of the exporter renders it, with its state */
+static char *render_st(const struct it_snapshot *s, const struct prom_state *st)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	prom_render_state(f, s, st);
+	fclose(f);
 	return buf;
 }
 
@@ -202,15 +216,16 @@ static void test_render(void)
 	free(s);
 }
 
-/* Every sample's family has HELP and TYPE lines before it. */
-static void test_families(void)
+/*
+ * Every sample's family has HELP and TYPE lines before it, each family once.
+ * Returns the number of families; *bad counts untyped samples and families
+ * without HELP or typed twice.
+ */
+static int families(const char *text, int *bad)
 {
-	struct it_snapshot *s = snap_small();
-	char *t, *line, *save = NULL, typed[64][96];
-	int nr_typed = 0, nr_help = 0, untyped = 0, i;
+	char *t = strdup(text), *line, *save = NULL, typed[64][96];
+	int nr_typed = 0, nr_help = 0, untyped = 0, twice = 0, i;
 
-	s->bpf_stats = true;
-	t = render(s, NULL);
 	for (line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char name[96];
 		size_t n;
@@ -220,8 +235,13 @@ static void test_families(void)
 			continue;
 		}
 		if (!strncmp(line, "# TYPE ", 7)) {
+			char name[96];
+
+			sscanf(line + 7, "%95s", name);
+			for (i = 0; i < nr_typed; i++)
+				twice += !strcmp(typed[i], name);
 			if (nr_typed < 64)
-				sscanf(line + 7, "%95s", typed[nr_typed++]);
+				snprintf(typed[nr_typed++], sizeof(typed[0]), "%s", name);
 			continue;
 		}
 		n = strcspn(line, "{ ");
@@ -237,10 +257,315 @@ static void test_families(void)
 		if (i == nr_typed)
 			untyped++;
 	}
-	CHECK(untyped == 0, "every sample belongs to a TYPEd family (%d not)", untyped);
-	CHECK(nr_help == nr_typed && nr_typed == 17, "17 families, each with HELP (%d/%d)",
-	      nr_help, nr_typed);
 	free(t);
+	*bad = untyped + twice + (nr_help != nr_typed);
+	return nr_typed;
+}
+
+static void test_families(void)
+{
+	struct it_snapshot *s = snap_small();
+	char *t;
+	int n, bad;
+
+	s->bpf_stats = true;
+	t = render(s, NULL);
+	n = families(t, &bad);
+	CHECK(bad == 0, "every sample belongs to one TYPEd family with HELP (%d defects)", bad);
+	/* 17 BPF-side families, and iommutrace_pmu_up, present without a PMU too */
+	CHECK(n == 18, "18 families without hardware counters (%d)", n);
+	free(t);
+	free(s);
+}
+
+/* ------------------------------------------------ hardware counters */
+
+static struct it_pmu_row *row_push(struct it_snapshot *s, const char *unit, const char *device)
+{
+	struct it_pmu_row *r = &s->pmu.rows[s->pmu.nr_rows++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->device, sizeof(r->device), "%s", device);
+	return r;
+}
+
+static void row_set(struct it_pmu_row *r, enum pmu_role role, uint64_t n)
+{
+	r->count[role] = n;
+	r->have |= 1u << role;
+}
+
+/* Intel counts lookups and hits: misses are derived */
+static void rows_intel(struct it_snapshot *s)
+{
+	struct it_pmu_row *r = row_push(s, "dmar0", "");
+
+	row_set(r, PMU_ROLE_CLOCKS, 2000000000ULL);
+	row_set(r, PMU_ROLE_REQUESTS, 1500);
+	row_set(r, PMU_ROLE_LOOKUPS, 1000);
+	row_set(r, PMU_ROLE_HITS, 900);
+	row_set(r, PMU_ROLE_WALK_OCC, 300);
+	r = row_push(s, "dmar0", "0000:00:04.0");
+	row_set(r, PMU_ROLE_CLOCKS, 1000000000ULL);
+	row_set(r, PMU_ROLE_REQUESTS, 500);
+	row_set(r, PMU_ROLE_LOOKUPS, 400);
+	row_set(r, PMU_ROLE_HITS, 100);
+	row_set(r, PMU_ROLE_WALK_OCC, 50);
+	r->multiplexed = true;
+}
+
+/* AMD counts hits and misses: lookups are derived */
+static void rows_amd(struct it_snapshot *s)
+{
+	struct it_pmu_row *r = row_push(s, "amd_iommu_1", "");
+
+	row_set(r, PMU_ROLE_REQUESTS, 7000);
+	row_set(r, PMU_ROLE_HITS, 600);
+	row_set(r, PMU_ROLE_MISSES, 150);
+	row_set(r, PMU_ROLE_PDE_HITS, 80);
+	row_set(r, PMU_ROLE_PDE_MISSES, 20);
+	row_set(r, PMU_ROLE_PT_READS, 450);
+	row_set(r, PMU_ROLE_INVAL, 12);
+	r = row_push(s, "amd_iommu_1", "0000:c1:00.0");
+	row_set(r, PMU_ROLE_HITS, 60);
+	row_set(r, PMU_ROLE_MISSES, 40);
+}
+
+static int count_str(const char *text, const char *needle)
+{
+	const char *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, needle))) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+#define P_D0	"{unit=\"dmar0\",device=\"\"} "
+#define P_D0_4	"{unit=\"dmar0\",device=\"0000:00:04.0\"} "
+#define P_A1	"{unit=\"amd_iommu_1\",device=\"\"} "
+#define P_A1_C1	"{unit=\"amd_iommu_1\",device=\"0000:c1:00.0\"} "
+
+static void test_pmu_intel(void)
+{
+	struct it_snapshot *s = snap_small();
+	char *t;
+	int bad;
+
+	s->pmu.status = PMU_OK;
+	rows_intel(s);
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_up{status=\"ok\"} ") == 1, "intel: pmu_up 1, status ok");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total" P_D0) == 1000,
+	      "intel: unit lookups as counted");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_hits_total" P_D0) == 900, "intel: unit hits");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_misses_total" P_D0) == 100,
+	      "intel: unit misses = lookups - hits");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total" P_D0_4) == 400 &&
+	      sample(t, "iommutrace_pmu_iotlb_hits_total" P_D0_4) == 100 &&
+	      sample(t, "iommutrace_pmu_iotlb_misses_total" P_D0_4) == 300,
+	      "intel: device row 400 lookups, 100 hits, 300 misses");
+	CHECK(sample(t, "iommutrace_pmu_requests_total" P_D0) == 1500, "intel: requests");
+	CHECK(sample(t, "iommutrace_pmu_walk_occupancy_total" P_D0_4) == 50,
+	      "intel: walk occupancy");
+	CHECK(sample(t, "iommutrace_pmu_clock_cycles_total" P_D0) == 2e9, "intel: clock cycles");
+	CHECK(sample(t, "iommutrace_pmu_multiplexed" P_D0) == 0 &&
+	      sample(t, "iommutrace_pmu_multiplexed" P_D0_4) == 1,
+	      "intel: multiplexed gauge per row");
+	CHECK(!strstr(t, "iommutrace_pmu_pde_") && !strstr(t, "iommutrace_pmu_page_table_reads") &&
+	      !strstr(t, "iommutrace_pmu_iotlb_invalidations"),
+	      "intel: no AMD-only family (pde, page-table reads, invalidations)");
+	CHECK(count_str(t, "# TYPE iommutrace_pmu_iotlb_lookups_total counter\n") == 1 &&
+	      count_str(t, "\niommutrace_pmu_iotlb_lookups_total{") == 2,
+	      "intel: one lookups family, two rows");
+	families(t, &bad);
+	CHECK(bad == 0, "intel: every PMU sample typed, each family once (%d defects)", bad);
+	free(t);
+	free(s);
+}
+
+static void test_pmu_amd_and_mixed(void)
+{
+	struct it_snapshot *s = snap_small();
+	char *t;
+	int n, bad;
+
+	s->pmu.status = PMU_OK;
+	rows_amd(s);
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total" P_A1) == 750,
+	      "amd: lookups = hits + misses");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_hits_total" P_A1) == 600 &&
+	      sample(t, "iommutrace_pmu_iotlb_misses_total" P_A1) == 150,
+	      "amd: hits and misses as counted");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total" P_A1_C1) == 100,
+	      "amd: device row lookups derived");
+	CHECK(sample(t, "iommutrace_pmu_pde_hits_total" P_A1) == 80 &&
+	      sample(t, "iommutrace_pmu_pde_misses_total" P_A1) == 20, "amd: pde hits, misses");
+	CHECK(sample(t, "iommutrace_pmu_page_table_reads_total" P_A1) == 450,
+	      "amd: page-table reads");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_invalidations_total" P_A1) == 12,
+	      "amd: hardware invalidations");
+	CHECK(!strstr(t, "iommutrace_pmu_requests_total" P_A1_C1),
+	      "amd: a row without requests has no requests sample");
+	CHECK(!strstr(t, "iommutrace_pmu_walk_occupancy") && !strstr(t, "iommutrace_pmu_clock_"),
+	      "amd: no Intel-only family (walk occupancy, clocks)");
+	free(t);
+
+	/* both vendors on one host: each family once, each row where it counts */
+	rows_intel(s);
+	t = render(s, NULL);
+	n = families(t, &bad);
+	CHECK(bad == 0, "mixed: every sample typed, each family once (%d defects)", bad);
+	/* without bpf_stats: 15 BPF-side families and pmu_up, then 3 IOTLB, 7 roles, multiplexed */
+	CHECK(n == 16 + 11, "mixed: 11 PMU families besides pmu_up (%d in all)", n);
+	CHECK(sample(t, "iommutrace_pmu_iotlb_misses_total" P_D0) == 100 &&
+	      sample(t, "iommutrace_pmu_iotlb_misses_total" P_A1) == 150,
+	      "mixed: both derivations in one family");
+	CHECK(!strstr(t, "iommutrace_pmu_clock_cycles_total{unit=\"amd") &&
+	      !strstr(t, "iommutrace_pmu_pde_hits_total{unit=\"dmar"),
+	      "mixed: a row appears only in the families it counts");
+	free(t);
+	free(s);
+}
+
+static void test_pmu_partial_rows(void)
+{
+	struct it_snapshot *s = snap_small();
+	struct it_pmu_row *r;
+	char *t;
+
+	/* a unit that hides iotlb_hit: lookups only, nothing derived */
+	s->pmu.status = PMU_OK;
+	r = row_push(s, "dmar1", "");
+	row_set(r, PMU_ROLE_LOOKUPS, 77);
+	row_set(r, PMU_ROLE_REQUESTS, 88);
+	/* nothing IOTLB at all */
+	r = row_push(s, "dmar2", "");
+	row_set(r, PMU_ROLE_CLOCKS, 5);
+	/* a label that needs escaping */
+	r = row_push(s, "dmar\"3", "a\\b");
+	row_set(r, PMU_ROLE_HITS, 1);
+	row_set(r, PMU_ROLE_MISSES, 2);
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total{unit=\"dmar1\",device=\"\"} ") == 77,
+	      "lookups-only row: lookups served");
+	CHECK(!strstr(t, "iommutrace_pmu_iotlb_hits_total{unit=\"dmar1\"") &&
+	      !strstr(t, "iommutrace_pmu_iotlb_misses_total{unit=\"dmar1\""),
+	      "lookups-only row: hits and misses left out, not served as 0");
+	CHECK(!strstr(t, "iommutrace_pmu_iotlb_lookups_total{unit=\"dmar2\""),
+	      "clocks-only row: no IOTLB samples");
+	CHECK(sample(t, "iommutrace_pmu_clock_cycles_total{unit=\"dmar2\",device=\"\"} ") == 5,
+	      "clocks-only row: clocks served");
+	CHECK(sample(t, "iommutrace_pmu_iotlb_lookups_total{unit=\"dmar\\\"3\","
+		     "device=\"a\\\\b\"} ") == 3, "unit and device labels escaped");
+	free(t);
+	free(s);
+}
+
+static void test_pmu_absent(void)
+{
+	struct it_snapshot *s = snap_small();
+	struct prom_state st = {};
+	char *t;
+
+	s->pmu.status = PMU_NO_PMU;
+	snprintf(s->pmu.msg, sizeof(s->pmu.msg), "no IOMMU PMU on this system (test)");
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_up{status=\"no_pmu\"} ") == 0,
+	      "no PMU: pmu_up{status=\"no_pmu\"} 0");
+	CHECK(count_str(t, "\niommutrace_pmu_") == 1, "no PMU: pmu_up is the only PMU sample");
+	CHECK(!strstr(t, "no IOMMU PMU on this system"), "no PMU: the message is not a label");
+	free(t);
+
+	s->pmu.status = PMU_DENIED;
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_up{status=\"denied\"} ") == 0,
+	      "perf refused: status=\"denied\", 0");
+	free(t);
+
+	st.pmu_disabled = true;
+	t = render_st(s, &st);
+	CHECK(sample(t, "iommutrace_pmu_up{status=\"disabled\"} ") == 0,
+	      "--no-pmu: status=\"disabled\", 0");
+	free(t);
+
+	/* counters open although some failed: up, with the library's status */
+	s->pmu.status = PMU_BUSY;
+	row_set(row_push(s, "dmar0", ""), PMU_ROLE_LOOKUPS, 1);
+	t = render(s, NULL);
+	CHECK(sample(t, "iommutrace_pmu_up{status=\"busy\"} ") == 1,
+	      "some counters open: up 1, status says what failed");
+	free(t);
+	free(s);
+}
+
+/* lookups, hits, misses of row @i as a served scrape has them */
+static void served(const struct it_snapshot *s, const struct prom_state *st, const char *labels,
+		   double v[3])
+{
+	static const char *const fam[3] = { "iommutrace_pmu_iotlb_lookups_total",
+					    "iommutrace_pmu_iotlb_hits_total",
+					    "iommutrace_pmu_iotlb_misses_total" };
+	char *t = render_st(s, st), prefix[160];
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		snprintf(prefix, sizeof(prefix), "%s%s", fam[k], labels);
+		v[k] = sample(t, prefix);
+	}
+	free(t);
+}
+
+/*
+ * Multiplexed Intel counts can make lookups - hits step back between reads;
+ * the exporter's state must keep every served counter from decreasing.
+ */
+static void test_pmu_monotonic(void)
+{
+	static const uint64_t look[] = { 1000, 1100, 1500 }, hit[] = { 100, 250, 300 };
+	struct it_snapshot *s = snap_small();
+	struct prom_state *st = calloc(1, sizeof(*st));
+	double v[3], prev[3] = { 0, 0, 0 };
+	struct it_pmu_row *r;
+	bool mono = true;
+	int i, k;
+
+	s->pmu.status = PMU_OK;
+	row_push(s, "dmar0", "");
+	r = row_push(s, "dmar0", "0000:00:04.0");
+	for (i = 0; i < 3; i++) {
+		row_set(r, PMU_ROLE_LOOKUPS, look[i]);
+		row_set(r, PMU_ROLE_HITS, hit[i]);
+		r->multiplexed = true;
+		prom_state_update(st, s);
+		served(s, st, P_D0_4, v);
+		for (k = 0; k < 3; k++)
+			mono &= v[k] >= prev[k];
+		memcpy(prev, v, sizeof(v));
+		if (i == 1) {
+			double raw[3];
+
+			served(s, NULL, P_D0_4, raw);
+			CHECK(raw[2] == 850, "derived misses step back, 900 -> 850, without state");
+			CHECK(v[2] == 900 && v[0] == 1100 && v[1] == 250,
+			      "with state: misses held at 900, lookups 1100 and hits 250 as read");
+		}
+	}
+	CHECK(mono, "served lookups, hits, misses never decrease over three reads");
+	CHECK(v[2] == 1200, "misses follow again once the difference catches up (%g)", v[2]);
+
+	/* a row index that names another device starts afresh */
+	snprintf(r->device, sizeof(r->device), "0000:00:05.0");
+	row_set(r, PMU_ROLE_LOOKUPS, 10);
+	row_set(r, PMU_ROLE_HITS, 4);
+	prom_state_update(st, s);
+	served(s, st, "{unit=\"dmar0\",device=\"0000:00:05.0\"} ", v);
+	CHECK(v[0] == 10 && v[2] == 6, "another device at a row index: its own values");
+	free(st);
 	free(s);
 }
 
@@ -265,6 +590,19 @@ static struct it_snapshot *snap_256(void)
 	s->bpf_stats = true;
 	s->nr_probes = 20;
 	snprintf(s->mode, sizeof(s->mode), "strict");
+	/* as many hardware-counter rows as the model holds, both vendors */
+	s->pmu.status = PMU_OK;
+	for (i = 0; i < IT_PMU_MAX_ROWS; i++) {
+		struct it_pmu_row *r = row_push(s, i % 2 ? "amd_iommu_0" : "dmar0",
+						i < 2 ? "" : s->devs[i].name);
+		int role;
+
+		for (role = PMU_ROLE_CLOCKS; role < PMU_ROLE_MAX; role++)
+			if (i % 2 ? role != PMU_ROLE_LOOKUPS && role != PMU_ROLE_CLOCKS &&
+				    role != PMU_ROLE_WALK_OCC :
+				    role <= PMU_ROLE_HITS || role == PMU_ROLE_WALK_OCC)
+				row_set(r, role, 1000003ULL * (i + 1) * role);
+	}
 	return s;
 }
 
@@ -308,6 +646,11 @@ int main(void)
 	test_escape();
 	test_render();
 	test_families();
+	test_pmu_intel();
+	test_pmu_amd_and_mixed();
+	test_pmu_partial_rows();
+	test_pmu_absent();
+	test_pmu_monotonic();
 	test_promtool_and_time();
 	UNIT_EXIT();
 }

@@ -3,7 +3,11 @@
  * Recording files (src/recfile.c): write/read round trip, every rejection
  * (truncated at every length, a flipped bit anywhere, foreign, future
  * version, bytes after the trailer, an interrupted recording), and compare's
- * verdict over two synthetic recordings (strict vs lazy nvme).
+ * verdict over two synthetic recordings (strict vs lazy nvme). Version 2
+ * adds the IOMMU PMU rows: their round trip (figures equal after reading
+ * back), the summary counted from when tracing began, a version-1 file
+ * (tests/fuzz/corpus/recfile/lazy-10s.itr) still read, a corrupt PMU block
+ * refused with what is wrong, and compare's hardware-counter rows.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -17,6 +21,67 @@
 #include "unit.h"
 
 static char dir[] = "/tmp/it-test-recfile.XXXXXX";
+
+/* version-1 recordings kept in the tree (written before PMU fields existed) */
+#define V1_SYNTH	"tests/fuzz/corpus/recfile/lazy-10s.itr"
+#define V1_GUEST	"tests/fuzz/corpus/recfile/guest-intel-lazy-nvme.itr"
+
+/* snap_make adds hardware counters when >= 0: the IOTLB miss fraction */
+static double pmu_miss_frac = -1;
+static const char *pmu_msg = "";
+
+static void pmu_row_put(struct it_snapshot *s, const char *unit, const char *device,
+			double t_open)
+{
+	struct it_pmu_row *r = &s->pmu.rows[s->pmu.nr_rows++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->device, sizeof(r->device), "%s", device);
+	r->t_open = t_open;
+}
+
+static void pmu_count(struct it_pmu_row *r, int role, double n)
+{
+	r->count[role] = (uint64_t)(n + 0.5);
+	r->have |= 1u << role;
+}
+
+/*
+ * An Intel unit (lookups and hits, walk occupancy over clocks), its filtered
+ * counters for the nvme device opened halfway through, and an AMD unit
+ * (hits and misses, page-directory cache, page-table reads), multiplexed.
+ */
+static void pmu_make(struct it_snapshot *s, double secs, double miss)
+{
+	double look = 2e6 * secs, t_dev = s->t_start + secs / 2;
+	struct it_pmu_row *r;
+
+	s->pmu.status = PMU_OK;
+	snprintf(s->pmu.msg, sizeof(s->pmu.msg), "%s", pmu_msg);
+	pmu_row_put(s, "dmar0", "", 50);
+	r = &s->pmu.rows[0];
+	pmu_count(r, PMU_ROLE_CLOCKS, 1e9 * secs);
+	pmu_count(r, PMU_ROLE_REQUESTS, look);
+	pmu_count(r, PMU_ROLE_LOOKUPS, look);
+	pmu_count(r, PMU_ROLE_HITS, look * (1 - miss));
+	pmu_count(r, PMU_ROLE_WALK_OCC, 0.25e9 * secs);
+	pmu_row_put(s, "dmar0", "0000:00:04.0", t_dev);
+	r = &s->pmu.rows[1];
+	pmu_count(r, PMU_ROLE_LOOKUPS, look / 4);
+	pmu_count(r, PMU_ROLE_HITS, look / 4 * (1 - miss));
+	if (miss < 0.5)
+		return;		/* compare: Intel only, the AMD rows stay hidden */
+	pmu_row_put(s, "amd_iommu_1", "", 50);
+	r = &s->pmu.rows[2];
+	pmu_count(r, PMU_ROLE_HITS, 3e5 * secs);
+	pmu_count(r, PMU_ROLE_MISSES, 1e5 * secs);
+	pmu_count(r, PMU_ROLE_PDE_HITS, 7e4 * secs);
+	pmu_count(r, PMU_ROLE_PDE_MISSES, 3e4 * secs);
+	pmu_count(r, PMU_ROLE_PT_READS, 4e5 * secs);
+	pmu_count(r, PMU_ROLE_INVAL, 123 * secs);
+	r->multiplexed = true;
+}
 
 static void meta_make(struct it_rec_meta *m, const char *mode)
 {
@@ -90,6 +155,8 @@ static void snap_make(struct it_snapshot *s, bool strict, double iops, double se
 	d->hists.pgsize[IT_PGSIZE_4K] = n;
 	s->lost[IT_LOST_UNPAIRED] = 1;
 	s->lost_recursion = 2;
+	if (pmu_miss_frac >= 0)
+		pmu_make(s, secs, pmu_miss_frac);
 	snapshot_totals(s);
 }
 
@@ -277,8 +344,13 @@ static void test_rejections(const char *path, const char *cut_path)
 	memcpy(c, b, len);
 	c[8] = IT_REC_VERSION + 1;
 	ret = parse_buf(c, len, &err);
-	CHECK(ret == IT_REC_EVERSION && strstr(err.msg, "version 2") && err.offset == 8,
-	      "future version (%s)", err.msg);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "version %d ", IT_REC_VERSION + 1);
+		CHECK(ret == IT_REC_EVERSION && strstr(err.msg, want) && err.offset == 8,
+		      "future version (%s)", err.msg);
+	}
 
 	memcpy(c, b, len);
 	memcpy(c + len, "junkjunk", 8);
@@ -301,6 +373,17 @@ static void test_rejections(const char *path, const char *cut_path)
 	      "interrupted recording (%s)", err.msg);
 	free(b);
 	free(c);
+}
+
+static int count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle))) {
+		n++;
+		hay++;
+	}
+	return n;
 }
 
 /* run cmd_* with stdout into a file; returns its exit code, output in @out */
@@ -397,6 +480,433 @@ static void test_compare(const char *lazy, const char *strict, const char *cut)
 	CHECK(ret == IT_EXIT_BAD_FILE, "report of a truncated file: exit 9");
 }
 
+/* ------------------------------------------------------------ PMU rows */
+
+static bool same_double(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+static bool figures_equal(const struct pmu_figures *a, const struct pmu_figures *b)
+{
+	return same_double(a->requests_per_s, b->requests_per_s) &&
+	       same_double(a->lookups_per_s, b->lookups_per_s) &&
+	       same_double(a->hit_pct, b->hit_pct) &&
+	       same_double(a->misses_per_s, b->misses_per_s) &&
+	       same_double(a->pde_hit_pct, b->pde_hit_pct) &&
+	       same_double(a->walks_in_flight, b->walks_in_flight) &&
+	       same_double(a->pt_reads_per_s, b->pt_reads_per_s) &&
+	       same_double(a->inval_per_s, b->inval_per_s) &&
+	       a->multiplexed == b->multiplexed;
+}
+
+static bool rows_equal(const struct it_pmu_view *a, const struct it_pmu_view *b)
+{
+	int i;
+
+	if (a->nr_rows != b->nr_rows || a->status != b->status || strcmp(a->msg, b->msg))
+		return false;
+	for (i = 0; i < a->nr_rows; i++) {
+		const struct it_pmu_row *x = &a->rows[i], *y = &b->rows[i];
+
+		if (strcmp(x->unit, y->unit) || strcmp(x->device, y->device) ||
+		    x->t_open != y->t_open || memcmp(x->count, y->count, sizeof(x->count)) ||
+		    x->have != y->have || x->multiplexed != y->multiplexed)
+			return false;
+	}
+	return true;
+}
+
+/* every row's figures, the device's and the total: what report and compare show */
+static bool snapshot_figures_equal(const struct it_snapshot *a, const struct it_snapshot *b)
+{
+	struct pmu_figures fa, fb;
+	int i;
+
+	for (i = 0; i < a->pmu.nr_rows; i++) {
+		pmu_row_figures(a, &a->pmu.rows[i], &fa);
+		pmu_row_figures(b, &b->pmu.rows[i], &fb);
+		if (!figures_equal(&fa, &fb))
+			return false;
+	}
+	if (snapshot_pmu_dev_figures(a, "0000:00:04.0", &fa) !=
+	    snapshot_pmu_dev_figures(b, "0000:00:04.0", &fb) || !figures_equal(&fa, &fb))
+		return false;
+	return snapshot_pmu_total(a, &fa) == snapshot_pmu_total(b, &fb) &&
+	       figures_equal(&fa, &fb);
+}
+
+static int pmu_intervals_ok;
+
+static void pmu_interval(void *ctx, const struct it_snapshot *s, int index)
+{
+	struct it_snapshot *want = ctx;
+
+	snap_make(want, true, 3225, 1);
+	if (rows_equal(&s->pmu, &want->pmu) && snapshot_figures_equal(s, want))
+		pmu_intervals_ok++;
+}
+
+static void test_pmu_round_trip(const char *path)
+{
+	struct it_snapshot *want = malloc(sizeof(*want));
+	struct pmu_figures f;
+	struct it_rec_error err;
+	struct it_recording r;
+	int ret;
+
+	pmu_miss_frac = 0.75;
+	pmu_msg = "no per-device IOMMU counters for 0000:00:05.0: busy";
+	CHECK(file_make(path, true, 3225, 3, false, true) == 0,
+	      "pmu: write 3 intervals and a summary");
+	pmu_intervals_ok = 0;
+	ret = rec_load(path, &r, pmu_interval, want, &err);
+	CHECK(ret == IT_REC_OK, "pmu: read back (%s)", err.msg);
+	if (ret) {
+		pmu_miss_frac = -1;
+		free(want);
+		return;
+	}
+	CHECK(r.version == IT_REC_VERSION && IT_REC_VERSION == 2, "pmu: format version 2");
+	CHECK(pmu_intervals_ok == 3, "pmu: every interval's rows and figures as written");
+	snap_make(want, true, 3225, 3);
+	CHECK(r.summary->pmu.nr_rows == 3 && rows_equal(&r.summary->pmu, &want->pmu),
+	      "pmu: summary rows: unit, device, t_open, counts, have, multiplexed");
+	CHECK_STR(r.summary->pmu.msg, pmu_msg, "pmu: status message kept");
+	CHECK(snapshot_figures_equal(r.summary, want),
+	      "pmu: summary figures equal the written ones");
+	pmu_row_figures(r.summary, &r.summary->pmu.rows[1], &f);
+	/* the device row opened at 101.5: 1.5 s of 3e6/4 lookups, a quarter hit */
+	CHECK(fabs(f.lookups_per_s - 1e6) < 1 && fabs(f.hit_pct - 25) < 1e-9 &&
+	      fabs(f.misses_per_s - 7.5e5) < 1, "pmu: row opened mid-record counts from then "
+	      "(%.0f lookups/s, %.2f %% hits)", f.lookups_per_s, f.hit_pct);
+	pmu_row_figures(r.summary, &r.summary->pmu.rows[2], &f);
+	CHECK(f.multiplexed && fabs(f.pde_hit_pct - 70) < 1e-9 &&
+	      fabs(f.pt_reads_per_s - 4e5) < 1e-6, "pmu: AMD row, multiplexed");
+	rec_free(&r);
+	pmu_miss_frac = -1;
+	pmu_msg = "";
+	free(want);
+}
+
+/*
+ * record moves the summary's t_start to when tracing began; the counters
+ * are then written since that moment too, or their rates would be too high.
+ */
+static void test_pmu_summary_base(const char *path)
+{
+	struct it_snapshot *s = malloc(sizeof(*s));
+	struct it_pmu_view *base = malloc(sizeof(*base));
+	struct it_rec_writer w = {};
+	struct it_rec_error err;
+	struct it_recording r;
+	struct it_rec_meta m;
+	struct pmu_figures f;
+	int ret, i;
+
+	meta_make(&m, "lazy");
+	snprintf(m.pmu_status, sizeof(m.pmu_status), "ok");
+	pmu_miss_frac = 0.5;
+	snap_make(s, false, 1000, 1);		/* the first interval: 100..101 */
+	ret = recw_open(&w, path, &m);
+	w.summary_start = 100;
+	memset(base, 0, sizeof(*base));
+	base->nr_rows = 1;			/* dmar0 as read at 100: 2e6 lookups */
+	base->rows[0] = s->pmu.rows[0];
+	w.summary_pmu_base = base;
+	if (!ret)
+		ret = recw_interval(&w, s, false);
+	snap_make(s, false, 1000, 3);		/* cumulative since the collector opened */
+	s->t_start = 99;
+	for (i = 0; i < PMU_ROLE_MAX; i++)
+		s->pmu.rows[0].count[i] += base->rows[0].count[i];
+	if (!ret)
+		ret = recw_interval(&w, s, true);
+	if (!ret)
+		ret = recw_close(&w);
+	else
+		recw_abort(&w);
+	CHECK(ret == 0, "pmu base: write");
+	ret = rec_load(path, &r, NULL, NULL, &err);
+	CHECK(ret == IT_REC_OK, "pmu base: read (%s)", err.msg);
+	if (!ret) {
+		CHECK(r.summary->t_start == 100 && r.summary->pmu.rows[0].count[PMU_ROLE_LOOKUPS] ==
+		      6e6 && r.summary->pmu.rows[0].count[PMU_ROLE_CLOCKS] == 3e9,
+		      "pmu base: summary counts since tracing began (%llu lookups)",
+		      (unsigned long long)r.summary->pmu.rows[0].count[PMU_ROLE_LOOKUPS]);
+		pmu_row_figures(r.summary, &r.summary->pmu.rows[0], &f);
+		CHECK(fabs(f.lookups_per_s - 2e6) < 1e-6 && fabs(f.walks_in_flight - 0.25) < 1e-9,
+		      "pmu base: 2e6 lookups/s, 0.25 walks in flight, as at record time");
+		CHECK(r.summary->pmu.rows[1].count[PMU_ROLE_LOOKUPS] == 1500000,
+		      "pmu base: a row opened later keeps its counts");
+		CHECK_STR(r.meta.pmu_status, "ok", "pmu base: META pmu_status");
+	}
+	rec_free(&r);
+	/* the same for compare --live, in memory: rows matched by unit and device */
+	snap_make(s, false, 1000, 3);
+	snprintf(base->rows[0].unit, sizeof(base->rows[0].unit), "dmar9");
+	rec_pmu_rebase(&s->pmu, base);
+	CHECK(s->pmu.rows[0].count[PMU_ROLE_LOOKUPS] == 6e6,
+	      "pmu base: another unit's row not subtracted");
+	snprintf(base->rows[0].unit, sizeof(base->rows[0].unit), "dmar0");
+	rec_pmu_rebase(&s->pmu, base);
+	CHECK(s->pmu.rows[0].count[PMU_ROLE_LOOKUPS] == 4e6 &&
+	      s->pmu.rows[0].count[PMU_ROLE_HITS] == 2e6, "pmu base: rec_pmu_rebase subtracts");
+	pmu_miss_frac = -1;
+	free(base);
+	free(s);
+}
+
+static void test_pmu_v1(void)
+{
+	static char out[65536];
+	struct it_rec_error err;
+	struct it_recording r;
+	char *argv[5];
+	int ret;
+
+	ret = rec_load(V1_GUEST, &r, NULL, NULL, &err);
+	CHECK(ret == IT_REC_OK && r.version == 1, "v1: a guest recording of version 1 reads (%s)",
+	      err.msg);
+	rec_free(&r);
+	ret = rec_load(V1_SYNTH, &r, NULL, NULL, &err);
+	CHECK(ret == IT_REC_OK && r.version == 1, "v1: " V1_SYNTH " reads (%s)", err.msg);
+	if (ret)
+		return;
+	CHECK(r.summary->pmu.nr_rows == 0 && r.summary->pmu.status == PMU_NO_PMU &&
+	      strstr(r.summary->pmu.msg, "format version 1"), "v1: no PMU rows, says why (%s)",
+	      r.summary->pmu.msg);
+	CHECK(!strcmp(r.meta.pmu_status, "no_pmu") && strstr(r.meta.pmu_msg, "version 1"),
+	      "v1: META says no_pmu too");
+	CHECK(r.summary->total.ops[IT_OP_MAP].count > 0, "v1: its BPF counters are all there");
+	rec_free(&r);
+
+	argv[0] = "report";
+	argv[1] = V1_SYNTH;
+	argv[2] = NULL;
+	ret = run_cmd(cmd_report, argv, out, sizeof(out));
+	CHECK(ret == 0 && strstr(out, "\ncounters: recorded before iommutrace stored IOMMU "
+				 "hardware counters (format version 1)\n") &&
+	      !strstr(out, "IOTLB%"), "v1: report says why there are no counters, no columns");
+	argv[1] = "-j";
+	argv[2] = V1_SYNTH;
+	argv[3] = NULL;
+	ret = run_cmd(cmd_report, argv, out, sizeof(out));
+	CHECK(ret == 0 && strstr(out, "\"pmu\":{\"status\":\"no_pmu\",\"message\":\"recorded "
+				 "before"), "v1: report -j pmu status no_pmu with the message");
+	argv[0] = "compare";
+	argv[1] = V1_SYNTH;
+	argv[2] = V1_GUEST;
+	argv[3] = NULL;
+	ret = run_cmd(cmd_compare, argv, out, sizeof(out));
+	CHECK(ret == 0 && strstr(out, "IOMMU hardware counters: in neither recording (recorded "
+				 "before") && count_str(out, "IOMMU hardware counters:") == 1 &&
+	      !strstr(out, "IOTLB hit"), "v1: compare says once that neither has counters");
+}
+
+/*
+ * Rewrites the first interval record of @b through @mutate (on its
+ * uncompressed bytes), recompressing it and fixing every CRC, so only the
+ * record decoder can object. Returns the new length in @out.
+ */
+static size_t interval_rewrite(const unsigned char *b, size_t len, unsigned char *out,
+			       size_t cap, void (*mutate)(unsigned char *raw, size_t *rawlen))
+{
+	size_t off = IT_REC_FILE_HDR_LEN, o = off;
+	unsigned long crc;
+	bool done = false;
+
+	memcpy(out, b, off);
+	crc = crc32(crc32(0, NULL, 0), out, off);
+	while (off + IT_REC_SECT_HDR_LEN <= len) {
+		const unsigned char *h = b + off;
+		__u32 type = h[0] | h[1] << 8, rawlen = h[4] | h[5] << 8 | h[6] << 16;
+		__u32 zlen = h[8] | h[9] << 8 | h[10] << 16;
+		unsigned char *oh = out + o;
+
+		if (type == IT_REC_TRAILER) {
+			memcpy(oh, h, IT_REC_SECT_HDR_LEN + zlen);
+			oh[IT_REC_SECT_HDR_LEN + 24] = crc;
+			oh[IT_REC_SECT_HDR_LEN + 25] = crc >> 8;
+			oh[IT_REC_SECT_HDR_LEN + 26] = crc >> 16;
+			oh[IT_REC_SECT_HDR_LEN + 27] = crc >> 24;
+			crc = crc32(0, oh + IT_REC_SECT_HDR_LEN, zlen);
+			oh[12] = crc;
+			oh[13] = crc >> 8;
+			oh[14] = crc >> 16;
+			oh[15] = crc >> 24;
+			return o + IT_REC_SECT_HDR_LEN + zlen;
+		}
+		if (type == IT_REC_INTERVAL && !done) {
+			unsigned char raw[65536];
+			uLongf rl = sizeof(raw), zl = cap - o - IT_REC_SECT_HDR_LEN;
+			size_t n;
+			unsigned long c;
+
+			uncompress(raw, &rl, h + IT_REC_SECT_HDR_LEN, zlen);
+			n = rl;
+			mutate(raw, &n);
+			compress2(oh + IT_REC_SECT_HDR_LEN, &zl, raw, n, 6);
+			c = crc32(0, oh + IT_REC_SECT_HDR_LEN, zl);
+			memcpy(oh, h, 4);
+			for (int i = 0; i < 4; i++) {
+				oh[4 + i] = n >> (8 * i);
+				oh[8 + i] = zl >> (8 * i);
+				oh[12 + i] = c >> (8 * i);
+			}
+			done = true;
+			o += IT_REC_SECT_HDR_LEN + zl;
+		} else {
+			memcpy(oh, h, IT_REC_SECT_HDR_LEN + zlen);
+			o += IT_REC_SECT_HDR_LEN + zlen;
+		}
+		crc = crc32(crc, oh, out + o - oh);
+		off += IT_REC_SECT_HDR_LEN + zlen;
+		(void)rawlen;
+	}
+	return o;
+}
+
+#define PMU_MARK "pmu-marker"
+
+static int pmu_mutation;
+
+static void le32_put(unsigned char *p, __u32 v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+/* the PMU block: u32 status, str msg (PMU_MARK), u32 rows, rows from "dmar0" */
+static void pmu_mutate(unsigned char *raw, size_t *len)
+{
+	unsigned char *m = memmem(raw, *len, PMU_MARK, strlen(PMU_MARK));
+	unsigned char *rows = m + strlen(PMU_MARK), *row0 = rows + 4;
+	unsigned char *devlen = row0 + 4 + strlen("dmar0"), *t_open = devlen + 4;
+	unsigned char *nroles = t_open + 8, *have = nroles + 4 + 8 * PMU_ROLE_MAX;
+	double nan = NAN;
+
+	if (!m)
+		return;
+	switch (pmu_mutation) {
+	case 0: le32_put(m - 8, 1000); break;			/* status */
+	case 1: le32_put(m - 4, 1u << 30); break;		/* message length */
+	case 2: le32_put(rows, IT_PMU_MAX_ROWS + 1); break;
+	case 3: le32_put(row0, IT_PMU_UNIT_LEN); break;		/* unit name length */
+	case 4: le32_put(row0, 0); break;			/* no unit name */
+	case 5: le32_put(devlen, IT_NAME_LEN + 4); break;
+	case 6: le32_put(nroles, 33); break;
+	case 7: have[2] |= 0x10; break;				/* role 20 */
+	case 8: memcpy(t_open, &nan, 8); break;
+	case 9: *len -= 4; break;				/* last row cut short */
+	case 10: *len -= 2; break;				/* ... inside its have field */
+	case 11: m[2] = 0; break;				/* NUL in the message */
+	}
+}
+
+static void test_pmu_corrupt(const char *path)
+{
+	static const char *const want[] = {
+		"corrupt: record 1: PMU status 1000",
+		"corrupt: record 1: PMU message: cut short",
+		"corrupt: record 1: 25 PMU rows (at most 24)",
+		"corrupt: record 1: PMU row 0: unit name: too long",
+		"corrupt: record 1: PMU row 0: no unit name",
+		"corrupt: record 1: PMU row 0: device name: too long",
+		"corrupt: record 1: PMU row 0: more than 32 counts",
+		"corrupt: record 1: PMU row 0: counted roles beyond its counts",
+		"corrupt: record 1: PMU row 0: open time is not a number",
+		"corrupt: record 1: PMU row 2: cut short",
+		"corrupt: record 1: PMU row 2: cut short",
+		"corrupt: record 1: PMU message: a NUL byte in it",
+	};
+	unsigned char *b, *c;
+	struct it_rec_error err;
+	size_t len = 0, n;
+	unsigned int i;
+	int ret;
+
+	pmu_miss_frac = 0.5;
+	pmu_msg = PMU_MARK;
+	file_make(path, false, 1000, 1, false, true);
+	pmu_miss_frac = -1;
+	pmu_msg = "";
+	b = slurp(path, &len);
+	c = malloc(len + 4096);
+	if (!b || !c)
+		return;
+	pmu_mutation = -1;
+	n = interval_rewrite(b, len, c, len + 4096, pmu_mutate);
+	CHECK(n == len && parse_buf(c, n, &err) == IT_REC_OK,
+	      "pmu corrupt: the rewrite alone changes nothing (%s)", err.msg);
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		pmu_mutation = i;
+		n = interval_rewrite(b, len, c, len + 4096, pmu_mutate);
+		ret = parse_buf(c, n, &err);
+		CHECK(ret == IT_REC_ECORRUPT && !strcmp(err.msg, want[i]) && err.offset > 16,
+		      "pmu corrupt %u: %s (got: %s)", i, want[i], err.msg);
+	}
+	free(b);
+	free(c);
+}
+
+/* one row of compare's text table */
+static const char *cmp_line(const char *name, const char *a, const char *b, const char *ratio)
+{
+	static char line[4][96];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(line[k], sizeof(line[k]), "  %-22s %12s %12s %8s\n", name, a, b, ratio);
+	return line[k];
+}
+
+static void test_compare_pmu(const char *lazy, const char *strict)
+{
+	static char out[65536];
+	char *argv[5], *p;
+	int ret;
+
+	pmu_miss_frac = 0.1;		/* lazy: 90 % IOTLB hits */
+	file_make(lazy, false, 4795, 4, false, true);
+	pmu_miss_frac = 0.2;		/* strict: 80 %, twice the walks */
+	file_make(strict, true, 3225, 4, false, true);
+	pmu_miss_frac = -1;
+	argv[0] = "compare";
+	argv[1] = (char *)lazy;
+	argv[2] = (char *)strict;
+	argv[3] = NULL;
+	ret = run_cmd(cmd_compare, argv, out, sizeof(out));
+	p = strstr(out, "\n0000:00:04.0");
+	/* the device row opened halfway: 1e6 lookups/s */
+	CHECK(ret == 0 && p && strstr(p, cmp_line("IOTLB hit %", "90.0", "80.0", "0.89x")) &&
+	      strstr(p, cmp_line("IOTLB misses/s (walks)", "100000", "200000", "2.00x")),
+	      "compare: the device's IOTLB hit %% and misses/s, B/A");
+	p = strstr(out, "\ntotal\n");
+	CHECK(p && strstr(p, cmp_line("IOTLB misses/s (walks)", "200000", "400000", "2.00x")) &&
+	      strstr(p, cmp_line("walks in flight", "0.250", "0.250", "1.00x")),
+	      "compare: the units' total, walks in flight");
+	if (!strstr(out, "2.00x"))
+		printf("# %s\n", out);
+	argv[3] = "-j";
+	argv[4] = NULL;
+	ret = run_cmd(cmd_compare, argv, out, sizeof(out));
+	CHECK(ret == 0 && strstr(out, "\"pmu\":true") &&
+	      strstr(out, "\"iotlb_misses_per_sec\":2,") &&
+	      strstr(out, "\"pt_reads_per_sec\":null") &&
+	      strstr(out, "\"iotlb_hit_pct\":90,"), "compare -j: hardware figures and ratios");
+	/* one side without counters: said which */
+	argv[1] = V1_SYNTH;
+	argv[2] = (char *)strict;
+	argv[3] = NULL;
+	ret = run_cmd(cmd_compare, argv, out, sizeof(out));
+	CHECK(ret == 0 &&
+	      count_str(out, "IOMMU hardware counters: none in A (recorded before") == 1 &&
+	      strstr(out, "IOTLB hit %"), "compare: one side without counters says which");
+}
+
 static void test_figures(void)
 {
 	struct it_rec_figure f;
@@ -425,6 +935,11 @@ int main(void)
 	test_rejections(b, c);
 	test_compare(a, b, c);
 	test_figures();
+	test_pmu_round_trip(a);
+	test_pmu_summary_base(a);
+	test_pmu_v1();
+	test_pmu_corrupt(a);
+	test_compare_pmu(a, b);
 	if (getenv("IT_REC_KEEP"))
 		printf("# files kept in %s\n", dir);
 	else {

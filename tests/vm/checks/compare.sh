@@ -14,6 +14,13 @@
 # Live switching (compare --live) works on 6.1 with --rebind for the nvme
 # group, which holds one device: run in the intel-lazy boot, with the
 # restore after a failing command and after SIGINT.
+#
+# Hardware counters: the guest has no IOMMU PMU, so record says so once and
+# the recording says no_pmu. With --pmu-sysfs tests/fixtures/pmu/swdev (dmar0
+# = the software PMU: cpu-clock as IOTLB lookups, never a hit) the counters
+# are real perf events: a recording during nvme reads (intel-lazy) has the
+# unit row and the nvme's filtered row, and compare --live carries them for
+# each of its two runs.
 
 cmp_dir=$IT_OUT
 cmp_rec=$cmp_dir/compare-nvme.itr
@@ -51,6 +58,33 @@ lazy) check_le compare-report-lazy-inv-per-unmap "$cmp_pu" 0.1 ;;
 esac
 check compare-report-text sh -c './iommutrace report "$1" | grep -q "^recording .*mode '"$IT_MODE"'"' \
 	sh "$cmp_rec"
+check_eq compare-record-no-pmu-said-once \
+	"$(grep -c 'no IOMMU PMU on this system (' "$IT_OUT/compare-record.out")" 1
+check_eq compare-report-no-pmu "$(cmp_q '.pmu.status + " " + (.pmu.units | length | tostring)')" \
+	"no_pmu 0"
+
+if [ "$IT_CONFIG" = intel-lazy ]; then
+	cmp_prec=$IT_OUT/compare-pmu.itr
+	./iommutrace record -o "$cmp_prec" -d nvme -i 0.5 --pmu-sysfs tests/fixtures/pmu/swdev -- \
+		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=3000 iflag=direct \
+		>"$IT_OUT/compare-pmu-record.out" 2>&1
+	check_eq compare-pmu-record-exit-0 "$?" 0
+	check_eq compare-pmu-record-nothing-said "$(grep -c PMU "$IT_OUT/compare-pmu-record.out")" 0
+	cmp_json=$(./iommutrace report -j "$cmp_prec" 2>"$IT_OUT/compare-pmu-report.err")
+	check_eq compare-pmu-report-exit-0 "$?" 0
+	check_eq compare-pmu-report-status "$(cmp_q .pmu.status)" ok
+	check_eq compare-pmu-report-unit-row \
+		"$(cmp_q '[.pmu.units[] | select(.unit == "dmar0" and .device == null)] | length')" 1
+	check_eq compare-pmu-report-nvme-row \
+		"$(cmp_q '[.pmu.units[] | select(.device != null) | .device] | join(",")')" "$IT_NVME_DEV"
+	cmp_look=$(cmp_q "$cmp_dev | .pmu.lookups_per_s")
+	check_ge compare-pmu-report-nvme-lookups-cpu-clock-rate "$cmp_look" 300000000
+	check_le compare-pmu-report-nvme-lookups-at-most-1e9 "$cmp_look" 1200000000
+	check_eq compare-pmu-report-nvme-hit-pct "$(cmp_q "$cmp_dev | .pmu.iotlb_hit_pct")" 0
+	check compare-pmu-report-text sh -c './iommutrace report "$1" | grep -Eq "^ $2 +[0-9]+ +[0-9]+ +0\.00 "' \
+		sh "$cmp_prec" "$IT_NVME_DEV"
+	it_comment "$(./iommutrace report "$cmp_prec" | grep -A3 '^IOMMU-PMU')"
+fi
 
 # a copy cut short and one with a flipped byte: exit 9, a message naming the file
 head -c 600 "$cmp_rec" >"$IT_OUT/compare-cut.itr"
@@ -95,7 +129,8 @@ if [ "$IT_CONFIG" = intel-lazy ]; then
 	check_eq compare-live-needs-rebind-exit-2 "$?" 2
 	check compare-live-says-why grep -q "bound to nvme.*--rebind" "$IT_OUT/compare-live.err"
 
-	./iommutrace compare --live -g "$cmp_grp" --rebind -F "IOPS=@$cmp_kv" -j -- \
+	./iommutrace compare --live -g "$cmp_grp" --rebind -F "IOPS=@$cmp_kv" -j \
+		--pmu-sysfs tests/fixtures/pmu/swdev -- \
 		/bin/sh -c "$(cmp_fio 3)" >"$IT_OUT/compare-live.json" 2>"$IT_OUT/compare-live.err"
 	check_eq compare-live-exit-0 "$?" 0
 	check_eq compare-live-restored "$(cat "$cmp_type")" "$cmp_orig"
@@ -107,12 +142,22 @@ if [ "$IT_CONFIG" = intel-lazy ]; then
 		"$(printf '%s' "$cmp_c" | jq -r "$cmp_cd | .b.invalidations_per_unmap")" 1 2
 	check compare-live-verdict sh -c 'printf "%s" "$1" | jq -er ".verdict" | grep -q "^strict costs"' \
 		sh "$cmp_c"
+	# each run opened its own counters, the nvme's filtered row among them
+	for cmp_k in a b; do
+		cmp_w=$(printf '%s' "$cmp_c" | jq -r "$cmp_cd | .$cmp_k.iotlb_misses_per_sec")
+		check_ge "compare-live-pmu-$cmp_k-nvme-walks" "$cmp_w" 300000000
+		check_le "compare-live-pmu-$cmp_k-nvme-walks-at-most-1e9" "$cmp_w" 1200000000
+	done
+	check_eq compare-live-pmu-nothing-said "$(grep -c PMU "$IT_OUT/compare-live.err")" 0
 	check compare-live-nvme-back test -b "$IT_NVME_BLK"
 
 	# the command fails in the second mode: the type is restored anyway
 	./iommutrace compare --live -g "$cmp_grp" --rebind -- /bin/sh -c \
 		"test \"\$(cat $cmp_type)\" = $cmp_orig" >/dev/null 2>"$IT_OUT/compare-live-fail.err"
 	check_eq compare-live-failing-command-exit-1 "$?" 1
+	# two runs, no PMU: said by the first only
+	check_eq compare-live-no-pmu-said-once \
+		"$(grep -c 'no IOMMU PMU on this system (' "$IT_OUT/compare-live-fail.err")" 1
 	check_eq compare-live-restored-after-failure "$(cat "$cmp_type")" "$cmp_orig"
 
 	# SIGINT while the second mode runs: restored too
