@@ -206,6 +206,17 @@ static void table_dev(FILE *f, const struct it_snapshot *s, const struct it_dev 
 	fputc('\n', f);
 }
 
+/* the bound driver of a per-device row's device, so that -d nvme keeps its row */
+static const char *pmu_row_driver(const struct it_snapshot *s, const struct it_pmu_row *r)
+{
+	int i;
+
+	for (i = 0; i < s->nr_devs; i++)
+		if (!strcmp(s->devs[i].name, r->device))
+			return s->devs[i].meta.driver;
+	return "";
+}
+
 /* one line per counted unit and device, all figures; then what went wrong */
 static void table_pmu(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
 {
@@ -219,7 +230,7 @@ static void table_pmu(FILE *f, const struct it_snapshot *s, const struct it_rend
 	for (i = 0; i < s->pmu.nr_rows; i++) {
 		const struct it_pmu_row *r = &s->pmu.rows[i];
 
-		if (r->device[0] && !device_matches(r->device, "", o->device))
+		if (r->device[0] && !device_matches(r->device, pmu_row_driver(s, r), o->device))
 			continue;
 		if (r->device[0])
 			snprintf(name, sizeof(name), " %s", r->device);

@@ -127,11 +127,11 @@ static void session_header(struct it_session *ss)
 }
 
 /* Hardware counters are a bonus: why there are none is said once, here. */
-static void session_pmu_note(struct it_session *ss)
+void session_pmu_note(const struct it_collector *col, const struct it_session_opts *o)
 {
-	const struct it_pmu_view *v = &ss->col.pmu_view;
+	const struct it_pmu_view *v = &col->pmu_view;
 
-	if (ss->opts->copts.no_pmu || !v->msg[0])
+	if (o->copts.no_pmu || !v->msg[0])
 		return;
 	if (v->nr_rows)
 		it_warn("%s", v->msg);
@@ -193,7 +193,7 @@ int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx)
 		}
 	}
 	session_header(ss);
-	session_pmu_note(ss);
+	session_pmu_note(&ss->col, o);
 
 	exiting = 0;
 	child_pid = 0;

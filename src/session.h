@@ -44,6 +44,8 @@ enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU };
 /* Common options of every tracing subcommand; returns 0, or an exit code. */
 int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const char *cmd);
 int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx);
+/* On stderr, once: why there are no hardware counters, or what failed */
+void session_pmu_note(const struct it_collector *col, const struct it_session_opts *o);
 /* Validate -d before tracing: unknown devices are a usage error. */
 int session_check_device(const char *device);
 

@@ -21,7 +21,7 @@
 #include "subcommands.h"
 #include "topcalc.h"
 
-#define TOP_HEADER_LINES 5	/* lines above the column titles */
+#define TOP_HEADER_LINES 6	/* lines above the column titles */
 #define TOP_KEY_POLL_MS 100	/* key latency; faults are drained as often */
 
 struct top {
@@ -63,10 +63,11 @@ static void top_curses_end(void)
 }
 
 static const char top_usage[] =
-"Usage: iommutrace top [-b] [-i SECS] [-n N] [-d DEV] [-a] [-f] [-S N] [-W]\n"
+"Usage: iommutrace top [-b] [-i SECS] [-n N] [-d DEV] [-a] [-f] [-S N] [-W] [--no-pmu]\n"
 "Live per-device IOMMU cost: map/unmap rates, MB/s, live mapped bytes, interval\n"
-"p50/p99 map and unmap latency, IOVA rcache hit %, IOTLB invalidations/s, faults;\n"
-"system totals, lost events and the tracer's own BPF run time in the header.\n"
+"p50/p99 map and unmap latency, IOVA rcache hit %, IOTLB invalidations/s, faults,\n"
+"and with IOMMU hardware counters IOTLB hit % and page walks/s; system totals,\n"
+"lost events and the tracer's own BPF run time in the header.\n"
 "  -i, --interval SECS  refresh every SECS seconds (default 1)\n"
 "  -n, --iterations N   stop after N refreshes\n"
 "  -d, --device DEV     only this device (0000:00:04.0, 00:04.0) or driver (nvme)\n"
@@ -75,6 +76,7 @@ static const char top_usage[] =
 "  -f, --force          trace even if no IOMMU translates\n"
 "  -S, --sample N       time 1 in N operations (counts stay exact)\n"
 "  -W, --no-walk        skip the page-table walk on each map\n"
+SESSION_PMU_HELP
 "Keys: column letter or </> sort, s next column, r reverse, d filter, a all,\n"
 "      p pause, h or ? help, q quit.\n";
 
@@ -179,6 +181,7 @@ static int top_batch_run(struct top *t)
 
 		if (left > 0) {
 			collector_poll_faults(&t->col, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+			collector_pmu_watch(&t->col);
 			continue;
 		}
 		if (top_tick(t)) {
@@ -195,14 +198,24 @@ static int top_batch_run(struct top *t)
 
 /* ---- curses ---- */
 
-/* Columns that fit @width: drop the highest top_cols[].drop first. */
-static void top_visible_cols(bool *vis, int width)
+/* the hardware columns are there from start to end when any counter opened */
+static bool top_have_pmu(const struct top *t)
+{
+	return t->col.pmu_view.nr_rows > 0;
+}
+
+/*
+ * Columns that fit @width: drop the highest top_cols[].drop first. The
+ * hardware counter columns only when there are counters.
+ */
+static void top_visible_cols(const struct top *t, bool *vis, int width)
 {
 	int i, used = 0, worst;
 
 	for (i = 0; i < TOP_COL_MAX; i++) {
-		vis[i] = true;
-		used += top_cols[i].width + 1;
+		vis[i] = top_col_shown(i, top_have_pmu(t));
+		if (vis[i])
+			used += top_cols[i].width + 1;
 	}
 	while (used > width) {
 		worst = -1;
@@ -240,12 +253,9 @@ static void top_cell(const struct top_row *r, int col, char *buf, size_t size)
 		fmt_ns(v, buf, size);
 		return;
 	}
-	if (isnan(v))
-		snprintf(buf, size, "-");
-	else if (col == TOP_COL_MBS || col == TOP_COL_RCACHE)
-		snprintf(buf, size, "%.1f", v);
-	else
-		snprintf(buf, size, "%.0f", v);
+	/* never cut a figure to the column: 1.00G walks/s, not 10001564 */
+	top_fmt_number(v, col == TOP_COL_MBS || col == TOP_COL_RCACHE || col == TOP_COL_IOTLB,
+		       top_cols[col].width, buf, size);
 }
 
 /* printf to line @y, cut at the screen's edge: a wrapped line would garble the next */
@@ -304,10 +314,68 @@ static void top_draw_row(const struct top_row *r, int y, const bool *vis)
 	mvaddnstr(y, 0, line, COLS);
 }
 
+/* appends to @buf at *@len, never past @size */
+static void top_append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len += (size_t)n < size - *len ? (size_t)n : size - *len - 1;
+}
+
+/*
+ * The hardware counters: each unit's IOTLB hit % and page walks/s over the
+ * interval, or why there are none. Said here, not on stderr: curses hides it.
+ */
+static void top_pmu_line(struct top *t, int y)
+{
+	const struct it_pmu_view *v = &t->col.pmu_view;
+	struct pmu_figures pf;
+	char buf[512];
+	size_t len = 0;
+	int i, units = 0;
+
+	if (!top_have_pmu(t)) {
+		top_line(y, "PMU: %s", v->msg[0] ? v->msg : "no IOMMU hardware counters");
+		return;
+	}
+	top_append(buf, sizeof(buf), &len, "PMU:");
+	for (i = 0; i < v->nr_rows; i++) {
+		const struct it_pmu_row *r = &t->delta->pmu.rows[i];
+		const char *sep;
+
+		if (v->rows[i].device[0])
+			continue;	/* device rows are the table's IOTLB% and WALKS/s */
+		sep = units++ ? ";" : "";
+		if (!t->have_data || i >= t->delta->pmu.nr_rows) {
+			top_append(buf, sizeof(buf), &len, "%s %s counting", sep, v->rows[i].unit);
+			continue;
+		}
+		pmu_row_figures(t->delta, r, &pf);
+		if (isnan(pf.hit_pct))
+			top_append(buf, sizeof(buf), &len, "%s %s IOTLB hit -", sep, r->unit);
+		else
+			top_append(buf, sizeof(buf), &len, "%s %s IOTLB hit %.1f%%", sep, r->unit,
+				   pf.hit_pct);
+		top_append(buf, sizeof(buf), &len, ", %.0f walks/s%s",
+			   isnan(pf.misses_per_s) ? 0 : pf.misses_per_s,
+			   pf.multiplexed ? " (multiplexed)" : "");
+	}
+	if (v->msg[0])
+		top_append(buf, sizeof(buf), &len, "  note: %s", v->msg);
+	top_line(y, "%s", buf);
+}
+
 static void top_draw_header(struct top *t)
 {
 	struct top_totals tt;
-	char clk[16], live[16], over[96];
+	char clk[16], live[16], over[96], hw[64] = "";
 
 	top_line(0, "iommutrace top - %s  %s  every %.1fs%s", top_clock(clk, sizeof(clk)),
 		 t->system, t->interval, t->paused ? "  [PAUSED]" : "");
@@ -316,13 +384,17 @@ static void top_draw_header(struct top *t)
 	} else {
 		top_totals_fill(&tt, t->delta, t->cum);
 		top_overhead(&tt, over, sizeof(over));
+		if (tt.have_pmu && !isnan(tt.pmu.hit_pct))
+			snprintf(hw, sizeof(hw), ", IOTLB hit %.1f%%, %.0f walks/s",
+				 tt.pmu.hit_pct, tt.pmu.misses_per_s);
 		top_line(1, "Total: %.0f maps/s, %.0f unmaps/s, %.1f MB/s, live %s, "
-			 "%.0f inv/s, %llu faults", tt.maps, tt.unmaps, tt.mbs,
+			 "%.0f inv/s, %llu faults%s", tt.maps, tt.unmaps, tt.mbs,
 			 fmt_bytes(tt.live, live, sizeof(live)), tt.inv,
-			 (unsigned long long)tt.faults);
+			 (unsigned long long)tt.faults, hw);
 		top_line(2, "Lost: %llu (since start %llu)   Overhead: %s",
 			 (unsigned long long)tt.lost, (unsigned long long)tt.lost_total, over);
 	}
+	top_pmu_line(t, 4);
 	top_line(3, "Sort: %s %s   Filter: %s%s   %s", top_cols[t->sort_col].title,
 		 top_cols[t->sort_col].desc != t->reverse ? "(largest first)" : "(ascending)",
 		 t->filter[0] ? t->filter : "none", t->all ? "   all devices" : "", t->status);
@@ -333,6 +405,7 @@ static const char *const top_help_text[] = {
 	"",
 	"  n v g t m u b l    sort by DEVICE DRIVER GRP TYPE MAPS/s UNMAPS/s MB/s LIVE",
 	"  e E x X c i f      sort by MAP50 MAP99 UNMAP50 UNMAP99 RC-HIT% INV/s FAULTS",
+	"  o w                sort by IOTLB% WALKS/s (IOMMU hardware counters only)",
 	"  < >                sort by the column left / right of the current one",
 	"  s                  sort by the next column",
 	"  r                  reverse the order",
@@ -345,7 +418,9 @@ static const char *const top_help_text[] = {
 	"Columns are per second over the last interval, latencies are the interval's",
 	"p50/p99 (DMA-API call when timed, else iommu_map/unmap); LIVE is bytes mapped",
 	"minus unmapped since top started; FAULTS counts since top started; INV/s is",
-	"IOTLB invalidations (strict syncs + lazy flush-queue flushes).",
+	"IOTLB invalidations (strict syncs + lazy flush-queue flushes). IOTLB% and",
+	"WALKS/s come from the IOMMU's own counters (perf), for devices the PMU can",
+	"filter; the PMU line has each unit's, or why there are none.",
 	"",
 	"Any key returns.",
 };
@@ -363,7 +438,7 @@ static void top_draw(struct top *t)
 		return;
 	}
 	top_draw_header(t);
-	top_visible_cols(vis, COLS);
+	top_visible_cols(t, vis, COLS);
 	top_draw_titles(t, TOP_HEADER_LINES, vis);
 	y = TOP_HEADER_LINES + 1;
 	for (i = 0; i < t->nr_rows && y < LINES - 1; i++, y++)
@@ -410,9 +485,17 @@ static bool top_prompt(const char *prompt, char *buf, size_t size)
 	return true;
 }
 
-static void top_sort_by(struct top *t, int col)
+/* @step: the direction to go on past hidden columns (< > s) */
+static void top_sort_by(struct top *t, int col, int step)
 {
-	t->sort_col = (col + TOP_COL_MAX) % TOP_COL_MAX;
+	int i;
+
+	for (i = 0; i < TOP_COL_MAX; i++, col += step) {
+		col = (col + TOP_COL_MAX) % TOP_COL_MAX;
+		if (top_col_shown(col, top_have_pmu(t)))
+			break;
+	}
+	t->sort_col = col;
 	t->reverse = false;
 }
 
@@ -437,10 +520,10 @@ static bool top_key(struct top *t, int ch)
 		t->paused = !t->paused;
 		break;
 	case 's': case '>': case KEY_RIGHT:
-		top_sort_by(t, t->sort_col + 1);
+		top_sort_by(t, t->sort_col + 1, 1);
 		break;
 	case '<': case KEY_LEFT:
-		top_sort_by(t, t->sort_col - 1);
+		top_sort_by(t, t->sort_col - 1, -1);
 		break;
 	case 'r':
 		t->reverse = !t->reverse;
@@ -458,8 +541,11 @@ static bool top_key(struct top *t, int ch)
 		break;
 	default:
 		col = top_col_by_key(ch);
-		if (col >= 0)
-			top_sort_by(t, col);
+		if (col >= 0 && !top_col_shown(col, top_have_pmu(t)))
+			snprintf(t->status, sizeof(t->status),
+				 "no IOMMU hardware counters: %s is not shown", top_cols[col].title);
+		else if (col >= 0)
+			top_sort_by(t, col, 1);
 		else if (ch > 0x20 && ch < 0x7f)
 			snprintf(t->status, sizeof(t->status), "unknown key '%c' (h: help)", ch);
 		break;
@@ -504,6 +590,7 @@ static int top_curses_run(struct top *t)
 			top_draw(t);
 		}
 		collector_poll_faults(&t->col, 0);
+		collector_pmu_watch(&t->col);
 		if (t->paused || it_now() < deadline)
 			continue;
 		if (top_tick(t))
@@ -538,6 +625,7 @@ static int top_parse(struct top *t, struct it_session_opts *o, int argc, char **
 		{ "sample", required_argument, NULL, 'S' },
 		{ "no-walk", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
+		SESSION_PMU_LONGOPTS,
 		{},
 	};
 	unsigned long n;
@@ -564,7 +652,7 @@ static int top_parse(struct top *t, struct it_session_opts *o, int argc, char **
 			t->batch = true;
 			continue;
 		}
-		/* -i -d -f -S -W: the same meaning and checks as in stat */
+		/* -i -d -f -S -W --no-pmu --pmu-sysfs: the same meaning and checks as in stat */
 		ret = session_parse_opt(o, opt, optarg, "top");
 		if (ret < 0) {
 			fprintf(stderr, "%s", top_usage);
@@ -594,6 +682,7 @@ static int top_open(struct top *t, struct it_session_opts *o)
 		return ret;
 	/* bpf_stats costs a little on every BPF program: only while top runs */
 	o->copts.bpf_stats = true;
+	o->copts.pmu_device = o->device;
 	ret = collector_open(&t->col, &o->copts);
 	if (ret) {
 		it_warn("%s", t->col.fail_msg);
@@ -608,6 +697,9 @@ static int top_open(struct top *t, struct it_session_opts *o)
 		}
 	}
 	top_describe_system(t);
+	/* the curses view says it on its PMU line instead */
+	if (t->batch)
+		session_pmu_note(&t->col, o);
 	if (collector_read(&t->col, t->base)) {
 		it_warn("top: cannot read the BPF maps");
 		return IT_EXIT_ERROR;
@@ -676,6 +768,7 @@ int cmd_top(int argc, char **argv)
 			it_warn("top: cannot drive terminal '%s'; printing tables instead (-b)",
 				getenv("TERM") ? getenv("TERM") : "(TERM unset)");
 			t->batch = true;
+			session_pmu_note(&t->col, &o);
 		}
 	}
 	ret = t->batch ? top_batch_run(t) : top_curses_run(t);

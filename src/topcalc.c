@@ -25,6 +25,8 @@ const struct top_col_info top_cols[TOP_COL_MAX] = {
 	[TOP_COL_RCACHE]    = { "RC-HIT%",  'c',  7, false, true,  1 },
 	[TOP_COL_INV]       = { "INV/s",    'i',  7, false, true,  0 },
 	[TOP_COL_FAULTS]    = { "FAULTS",   'f',  6, false, true,  0 },
+	[TOP_COL_IOTLB]     = { "IOTLB%",   'o',  6, false, true,  1, true },
+	[TOP_COL_WALKS]     = { "WALKS/s",  'w',  8, false, true,  2, true },
 };
 
 double top_rate(__u64 count, double secs)
@@ -59,6 +61,21 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
 }
 
+void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
+{
+	struct pmu_figures pf;
+
+	/* NaN when the device has no counters of its own (not filterable, or over the limit) */
+	snapshot_pmu_dev_figures(delta, r->dev->name, &pf);
+	r->v[TOP_COL_IOTLB] = pf.hit_pct;
+	r->v[TOP_COL_WALKS] = pf.misses_per_s;
+}
+
+bool top_col_shown(int col, bool have_pmu)
+{
+	return !top_cols[col].pmu || have_pmu;
+}
+
 bool top_dev_match(const struct it_dev *d, const char *filter)
 {
 	if (!filter || !*filter)
@@ -81,7 +98,8 @@ int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delt
 			continue;
 		if (!all && !dev_has_activity(c ? c : d))
 			continue;
-		top_row_fill(&rows[n++], d, c, secs);
+		top_row_fill(&rows[n], d, c, secs);
+		top_row_fill_pmu(&rows[n++], delta);
 	}
 	return n;
 }
@@ -146,6 +164,27 @@ int top_col_by_key(int key)
 	return -1;
 }
 
+const char *top_fmt_number(double v, int decimals, int width, char *buf, size_t size)
+{
+	static const char suffix[] = "kMGTPE";
+	int i, prec;
+
+	if (isnan(v)) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	if (snprintf(buf, size, "%.*f", decimals, v) <= width)
+		return buf;
+	/* the suffix that leaves 1-999, then as many decimals as fit (at most two) */
+	for (i = 0; suffix[i + 1] && fabs(v) >= 999.5e3; i++)
+		v /= 1000;
+	v /= 1000;
+	for (prec = 2; prec >= 0; prec--)
+		if (snprintf(buf, size, "%.*f%c", prec, v, suffix[i]) <= width)
+			return buf;
+	return buf;	/* a column narrower than "999k" */
+}
+
 void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
 		     const struct it_snapshot *cum)
 {
@@ -170,4 +209,5 @@ void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
 	} else {
 		t->bpf_ns_per_sec = t->bpf_runs_per_sec = t->bpf_cpu_pct = NAN;
 	}
+	t->have_pmu = snapshot_pmu_total(delta, &t->pmu);
 }

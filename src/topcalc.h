@@ -29,6 +29,9 @@ enum top_col {
 	TOP_COL_RCACHE,		/* IOVA rcache hit % of the interval */
 	TOP_COL_INV,		/* IOTLB invalidations (strict syncs + lazy flushes) per second */
 	TOP_COL_FAULTS,		/* faults since top started */
+	/* hardware counters (src/pmu.c): shown only when some are open */
+	TOP_COL_IOTLB,		/* IOTLB hit % of the interval */
+	TOP_COL_WALKS,		/* IOTLB misses = page walks started, per second */
 	TOP_COL_MAX,
 };
 
@@ -39,6 +42,7 @@ struct top_col_info {
 	bool text;		/* sorted by string, A-Z */
 	bool desc;		/* sorted largest first (rates, latency) */
 	int drop;		/* narrow terminal: higher drops first, 0 never */
+	bool pmu;		/* a hardware counter column: hidden without counters */
 };
 
 extern const struct top_col_info top_cols[TOP_COL_MAX];
@@ -57,6 +61,8 @@ struct top_totals {
 	double bpf_ns_per_sec;		/* NaN without bpf_stats */
 	double bpf_runs_per_sec;
 	double bpf_cpu_pct;		/* of one CPU */
+	bool have_pmu;			/* the hardware figures below are set */
+	struct pmu_figures pmu;		/* every counted unit, NaN without counters */
 };
 
 /* count per second of @secs; 0 for an empty interval */
@@ -70,6 +76,10 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
  */
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
 		   const struct it_snapshot *cum, const char *filter, bool all);
+/* the hardware columns of @r's device from the counters of @delta, if any */
+void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta);
+/* @col is shown: not a hardware column, or there are hardware counters */
+bool top_col_shown(int col, bool have_pmu);
 /* @filter: exact name/driver as -d, or a substring of either */
 bool top_dev_match(const struct it_dev *d, const char *filter);
 /*
@@ -78,6 +88,11 @@ bool top_dev_match(const struct it_dev *d, const char *filter);
  */
 void top_rows_sort(struct top_row *rows, int n, int col, bool reverse);
 int top_col_by_key(int key);	/* -1 if no column has that key */
+/*
+ * @v with @decimals in at most @width characters: "1234567" if it fits, else
+ * scaled with k M G T ("1.00G"), never cut. "-" for NaN.
+ */
+const char *top_fmt_number(double v, int decimals, int width, char *buf, size_t size);
 void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
 		     const struct it_snapshot *cum);
 

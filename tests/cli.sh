@@ -196,4 +196,62 @@ out=$($bin compare "$rec/n.itr" "$rec/n.itr")
 	! printf '%s\n' "$out" | grep -q 'IOTLB' &&
 	ok "compare without counters: said once, no IOTLB rows" || nok "compare no-PMU: $out"
 rm -rf "$rec"
+
+# top in a real terminal (tmux) beside the counters: with swdev the IOTLB%
+# and WALKS/s columns and the PMU line with dmar0's figures; 'w' sorts by
+# walks; without a PMU the line gives the reason and the columns are hidden.
+# Batch top says the reason once on stderr, as stat does.
+if command -v tmux >/dev/null; then
+	tsock=$(mktemp -u /tmp/it-cli-top.XXXXXX)
+	tdir=$(mktemp -d)
+	# top_screen NAME REGEX: wait (5 s) for REGEX in the pane, keep the screen
+	top_screen() {
+		local i
+		for i in $(seq 50); do
+			tmux -S "$tsock" capture-pane -p -t "$1" >"$tdir/$1.txt"
+			grep -Eq "$2" "$tdir/$1.txt" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	tmux -S "$tsock" new-session -d -s pmu -x 200 -y 20 \
+		"$bin top -f -a -i 0.5 --pmu-sysfs $fix 2>$tdir/pmu.err; sleep 60"
+	if top_screen pmu '^PMU: dmar0 IOTLB hit 0\.0%, [0-9]+ walks/s'; then
+		ok "top --pmu-sysfs swdev: PMU line with dmar0's hit % and walks/s"
+	else
+		nok "top PMU line: $(cat "$tdir/pmu.txt" "$tdir/pmu.err")"
+	fi
+	walks=$(sed -n 's/^PMU: dmar0 IOTLB hit 0\.0%, \([0-9]*\) walks\/s.*/\1/p' "$tdir/pmu.txt")
+	[ "${walks:-0}" -ge 300000000 ] && [ "${walks:-0}" -le 1200000000 ] &&
+		ok "top: dmar0 walks/s is the cpu-clock rate ($walks)" ||
+		nok "top: dmar0 walks/s $walks"
+	grep -Eq '^DEVICE .* FAULTS +IOTLB% +WALKS/s *$' "$tdir/pmu.txt" &&
+		ok "top: IOTLB% and WALKS/s columns" || nok "top columns: $(cat "$tdir/pmu.txt")"
+	grep -Eq '^Total: .*, IOTLB hit 0\.0%, [0-9]+ walks/s' "$tdir/pmu.txt" &&
+		ok "top: totals line has the IOTLB figures" || nok "top totals: $(cat "$tdir/pmu.txt")"
+	tmux -S "$tsock" send-keys -t pmu w
+	top_screen pmu '^Sort: WALKS/s \(largest first\)' &&
+		ok "top: 'w' sorts by WALKS/s" || nok "top 'w': $(cat "$tdir/pmu.txt")"
+	tmux -S "$tsock" new-session -d -s nopmu -x 200 -y 20 "$bin top -f -a -i 0.5; sleep 60"
+	top_screen nopmu '^PMU: no IOMMU PMU on this system \(' &&
+		! grep -q 'IOTLB%' "$tdir/nopmu.txt" &&
+		ok "top without a PMU: the reason on the PMU line, no IOTLB columns" ||
+		nok "top no-PMU: $(cat "$tdir/nopmu.txt")"
+	tmux -S "$tsock" send-keys -t nopmu o
+	top_screen nopmu 'no IOMMU hardware counters: IOTLB% is not shown' &&
+		grep -q '^Sort: MAPS/s' "$tdir/nopmu.txt" &&
+		ok "top without a PMU: 'o' says why and keeps the sort" ||
+		nok "top no-PMU 'o': $(cat "$tdir/nopmu.txt")"
+	tmux -S "$tsock" kill-server
+	rm -rf "$tdir"
+else
+	nok "top: tmux is not installed (make deps)"
+fi
+err=$($bin top -f -b -i 0.2 -n 3 2>&1 >/dev/null)
+[ "$(printf '%s\n' "$err" | grep -c 'no IOMMU PMU on this system')" = 1 ] &&
+	ok "top -b: no IOMMU PMU said once over 3 tables" || nok "top -b no-PMU note: $err"
+out=$($bin top -f -b -i 0.3 -n 1 --pmu-sysfs "$fix" 2>/dev/null)
+printf '%s\n' "$out" | grep -Eq '^DEVICE .* IOTLB% +WALKS/s$' &&
+	printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 ' &&
+	ok "top -b --pmu-sysfs swdev: IOTLB columns and the dmar0 line" || nok "top -b table: $out"
 exit $fail

@@ -23,6 +23,22 @@ static struct it_dev *dev_init(struct it_snapshot *s, int slot, const char *name
 	return d;
 }
 
+static struct it_pmu_row *pmu_row_put(struct it_snapshot *s, const char *unit,
+				       const char *device, double t_open, __u64 lookups,
+				       __u64 hits)
+{
+	struct it_pmu_row *r = &s->pmu.rows[s->pmu.nr_rows++];
+
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->device, sizeof(r->device), "%s", device);
+	r->t_open = t_open;
+	/* Intel's pair: the model derives misses (page walks) from them */
+	r->count[PMU_ROLE_LOOKUPS] = lookups;
+	r->count[PMU_ROLE_HITS] = hits;
+	r->have = 1u << PMU_ROLE_LOOKUPS | 1u << PMU_ROLE_HITS;
+	return r;
+}
+
 static void ops_set(struct it_dev *d, int op, __u64 count, __u64 bytes)
 {
 	d->ops[op].count = count;
@@ -78,6 +94,15 @@ static void fixture(void)
 	cur.bpf_run_ns = 25000000;
 	prev.bpf_run_cnt = 1000;
 	cur.bpf_run_cnt = 9000;
+	/*
+	 * dmar0 counted all along; nvme's own counters too; virtio's opened at
+	 * t=11, in the interval, so its 200 lookups are of 1 s, not 2.
+	 */
+	pmu_row_put(&prev, "dmar0", "", 0, 1000, 900);
+	pmu_row_put(&cur, "dmar0", "", 0, 5000, 4000);
+	pmu_row_put(&prev, "dmar0", "0000:00:04.0", 0, 100, 50);
+	pmu_row_put(&cur, "dmar0", "0000:00:04.0", 0, 500, 350);
+	pmu_row_put(&cur, "dmar0", "0000:00:05.0", 11, 200, 0);
 	prev.lost[IT_LOST_UNPAIRED] = 7;
 	cur.lost[IT_LOST_UNPAIRED] = 10;
 	snapshot_totals(&prev);
@@ -196,6 +221,63 @@ static void test_sort(void)
 	CHECK_STR(order(rows, n, buf), "456n", "bad column: order unchanged");
 }
 
+/* IOTLB% and WALKS/s: the device's own hardware counters over the interval */
+static void test_pmu(void)
+{
+	struct top_row rows[IT_MAX_DEVS];
+	struct it_snapshot *none = calloc(1, sizeof(*none));
+	struct top_totals t;
+	char buf[16];
+	int n, i;
+
+	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, NULL, true);
+	for (i = 0; i < n && strcmp(rows[i].dev->name, "0000:00:04.0"); i++)
+		;
+	CHECK(i < n && fabs(rows[i].v[TOP_COL_IOTLB] - 75) < 1e-9,
+	      "nvme IOTLB%%: 300 hits of 400 lookups in the interval (got %g)",
+	      i < n ? rows[i].v[TOP_COL_IOTLB] : NAN);
+	CHECK(i < n && fabs(rows[i].v[TOP_COL_WALKS] - 50) < 1e-9,
+	      "nvme WALKS/s: 100 misses in 2 s (got %g)", i < n ? rows[i].v[TOP_COL_WALKS] : NAN);
+	for (i = 0; i < n && strcmp(rows[i].dev->name, "0000:00:05.0"); i++)
+		;
+	CHECK(i < n && rows[i].v[TOP_COL_IOTLB] == 0 && fabs(rows[i].v[TOP_COL_WALKS] - 200) < 1e-9,
+	      "virtio: counters opened 1 s before the end: 200 walks/s, 0%% hit (got %g)",
+	      i < n ? rows[i].v[TOP_COL_WALKS] : NAN);
+	for (i = 0; i < n && strcmp(rows[i].dev->name, "0000:00:06.0"); i++)
+		;
+	CHECK(i < n && isnan(rows[i].v[TOP_COL_IOTLB]) && isnan(rows[i].v[TOP_COL_WALKS]),
+	      "e1000e: no counters of its own: no figure (shown as -), not 0");
+
+	top_rows_sort(rows, n, TOP_COL_IOTLB, false);
+	CHECK_STR(order(rows, n, buf), "456n", "sort IOTLB%%: highest first, no counters last");
+	top_rows_sort(rows, n, TOP_COL_WALKS, false);
+	CHECK_STR(order(rows, n, buf), "546n", "sort WALKS/s: most walks first");
+
+	top_totals_fill(&t, &delta, &cur);
+	CHECK(t.have_pmu && fabs(t.pmu.hit_pct - 77.5) < 1e-9,
+	      "totals: the unit's 3100 hits of 4000 lookups (got %g)", t.pmu.hit_pct);
+	CHECK(fabs(t.pmu.misses_per_s - 450) < 1e-9, "totals: 900 walks in 2 s (got %g)",
+	      t.pmu.misses_per_s);
+
+	CHECK(!top_col_shown(TOP_COL_IOTLB, false) && !top_col_shown(TOP_COL_WALKS, false),
+	      "no counters: IOTLB%% and WALKS/s hidden");
+	CHECK(top_col_shown(TOP_COL_IOTLB, true) && top_col_shown(TOP_COL_WALKS, true),
+	      "with counters: IOTLB%% and WALKS/s shown");
+	for (i = 0; i < TOP_COL_MAX; i++)
+		if (i != TOP_COL_IOTLB && i != TOP_COL_WALKS && !top_col_shown(i, false))
+			break;
+	CHECK(i == TOP_COL_MAX, "every other column shown without counters");
+	CHECK(top_col_by_key('o') == TOP_COL_IOTLB && top_col_by_key('w') == TOP_COL_WALKS,
+	      "keys o and w sort by IOTLB%% and WALKS/s");
+
+	snapshot_totals(none);
+	none->t_end = 2;
+	n = top_rows_build(rows, IT_MAX_DEVS, none, none, NULL, true);
+	top_totals_fill(&t, none, none);
+	CHECK(!t.have_pmu && isnan(t.pmu.hit_pct), "no counters: totals say so, NaN figures");
+	free(none);
+}
+
 static void test_keys(void)
 {
 	static const char cmd_keys[] = "dhpqrsa?<>";
@@ -212,6 +294,21 @@ static void test_keys(void)
 	}
 	CHECK(!dup, "every column has its own key");
 	CHECK(!clash, "no column key is a command key");
+}
+
+static void test_fmt_number(void)
+{
+	char b[32];
+
+	CHECK_STR(top_fmt_number(1234567, 0, 8, b, sizeof(b)), "1234567", "fits: as is");
+	CHECK_STR(top_fmt_number(12345678, 0, 8, b, sizeof(b)), "12345678", "exactly the width");
+	CHECK_STR(top_fmt_number(1000156450, 0, 8, b, sizeof(b)), "1.00G",
+		  "1e9 in 8 columns: 1.00G, not the first 8 digits");
+	CHECK_STR(top_fmt_number(123456789, 0, 8, b, sizeof(b)), "123.46M", "9 digits: M");
+	CHECK_STR(top_fmt_number(99999.9, 1, 6, b, sizeof(b)), "100.0k", "decimals kept with k");
+	CHECK_STR(top_fmt_number(123456, 0, 4, b, sizeof(b)), "123k", "narrow: no decimals");
+	CHECK_STR(top_fmt_number(75, 1, 6, b, sizeof(b)), "75.0", "a percentage");
+	CHECK_STR(top_fmt_number(NAN, 0, 8, b, sizeof(b)), "-", "NaN is a dash");
 }
 
 static void test_totals(void)
@@ -242,5 +339,7 @@ int main(void)
 	test_sort();
 	test_keys();
 	test_totals();
+	test_fmt_number();
+	test_pmu();
 	UNIT_EXIT();
 }

@@ -84,6 +84,11 @@ check_ge "top: header total maps/s" \
 check "top: header shows the tool's BPF run time (bpf_stats)" \
 	grep -Eq 'Overhead: BPF [0-9.]+[mun]?s/s' "$top_d/fio.txt"
 check "top: header shows the IOMMU mode" grep -q 'mode lazy' "$top_d/fio.txt"
+# QEMU's VT-d has no perfmon: the PMU line says why, no hardware columns
+check "top: PMU line gives the reason there are no counters" \
+	grep -q '^PMU: no IOMMU PMU on this system (Intel IOMMU dmar0 has no perf counters' \
+	"$top_d/fio.txt"
+check "top: no IOTLB% column without counters" sh -c "! grep -q 'IOTLB%' '$top_d/fio.txt'"
 
 # sort by name, then reversed: e1000e (a higher address) comes first
 top_tmux send-keys -t top n
@@ -189,3 +194,30 @@ check_eq "top: batch exits 0 after -n 2" "$?" 0
 check_eq "top: batch prints -n 2 tables" "$(grep -c '^top - ' "$top_d/batch.txt")" 2
 check "top: batch nvme row has a rate" \
 	grep -Eq "^$IT_NVME_DEV +nvme .* [1-9][0-9]*/s " "$top_d/batch.txt"
+
+# Beside the counters: the swdev fixture makes the software PMU dmar0, with
+# the guest's devices linked to it, so top opens real counters for the unit
+# and, once nvme does DMA, for nvme's requester id: its row gets IOTLB% 0.0
+# and WALKS/s at the CPU clock's rate (~1e9/s in TCG too: it counts time).
+top_tmux new-session -d -s pmu -x 180 -y 30 \
+	"./iommutrace top -i 1 --pmu-sysfs tests/fixtures/pmu/swdev 2>$top_d/pmu-stderr.txt; sleep 300"
+top_n=0
+until top_wait pmu "^$IT_NVME_DEV +nvme .* [0-9.]+ +[0-9.]+[kMG]? *\$" 1 pmu ||
+	[ $top_n -ge 20 ]; do
+	wl_nvme_dd 300 >/dev/null
+	top_n=$((top_n + 1))
+done
+check "top --pmu-sysfs swdev: IOTLB% and WALKS/s columns" \
+	grep -Eq '^DEVICE .* FAULTS +IOTLB% +WALKS/s *$' "$top_d/pmu.txt"
+check "top --pmu-sysfs swdev: PMU line with dmar0's figures" \
+	grep -Eq '^PMU: dmar0 IOTLB hit 0\.0%, [0-9]+ walks/s' "$top_d/pmu.txt"
+check_eq "top --pmu-sysfs swdev: nvme row IOTLB% (its own counter)" \
+	"$(top_col pmu "$IT_NVME_DEV" 16)" 0.0
+# a figure wider than its column is scaled (1.00G), never cut to its first digits
+top_walks=$(top_col pmu "$IT_NVME_DEV" 17)
+check_ge "top --pmu-sysfs swdev: nvme row WALKS/s at the clock rate ($top_walks)" \
+	"$(awk -v x="$top_walks" 'BEGIN { m = 1; s = substr(x, length(x))
+		if (s == "k") m = 1e3; else if (s == "M") m = 1e6; else if (s == "G") m = 1e9
+		printf "%.0f\n", x * m }')" 300000000
+check_eq "top --pmu-sysfs swdev: nothing on stderr" "$(wc -c <"$top_d/pmu-stderr.txt")" 0
+top_tmux kill-server
