@@ -116,11 +116,10 @@ out=$($bin stat -f --no-pmu -- true 2>&1)
 printf '%s\n' "$out" | grep -q 'PMU' && nok "stat --no-pmu still talks of a PMU: $out" ||
 	ok "stat --no-pmu: nothing said of counters"
 fix=$(dirname "$0")/fixtures/pmu/swdev
-$bin stat -f -j --pmu-sysfs "$fix" -i 1 -c 1 2>/dev/null | python3 -c '
+# swdev_unit(doc): dmar0's row in one JSON document of a swdev run, checked
+swdev_py='
 import json, sys
-docs = [json.loads(line) for line in sys.stdin]
-assert len(docs) == 2, len(docs)
-for d in docs:
+def swdev_unit(d):
     p = d["pmu"]
     assert p["status"] == "ok" and p["message"] == "", p
     u = [r for r in p["units"] if r["unit"] == "dmar0" and r["device"] is None]
@@ -128,8 +127,17 @@ for d in docs:
     f = u[0]["figures"]
     assert 3e8 <= f["lookups_per_s"] <= 1.2e9, f
     assert f["iotlb_hit_pct"] == 0 and f["iotlb_misses_per_s"] == f["lookups_per_s"], f
-    assert abs(f["walks_in_flight"] - 1) < 0.01 and f["pt_reads_per_s"] is None, f
-    assert u[0]["counts"]["iotlb_hits"] == 0 and u[0]["counts"]["iotlb_lookups"] > 0, u
+    assert abs(f["walks_in_flight"] - 1) < 0.01, f
+    return u[0]
+docs = [json.loads(line) for line in sys.stdin]
+'
+$bin stat -f -j --pmu-sysfs "$fix" -i 1 -c 1 2>/dev/null | python3 -c "$swdev_py"'
+assert len(docs) == 2, len(docs)
+for d in docs:
+    u = swdev_unit(d)
+    f = u["figures"]
+    assert f["pt_reads_per_s"] is None, f
+    assert u["counts"]["iotlb_hits"] == 0 and u["counts"]["iotlb_lookups"] > 0, u
     assert d["totals"]["pmu"]["iotlb_misses_per_s"] == f["iotlb_misses_per_s"], d["totals"]
 ' && ok "stat -j --pmu-sysfs swdev: counted cpu-clock as IOTLB lookups, 0 hits" ||
 	nok "stat -j --pmu-sysfs swdev"
@@ -148,22 +156,13 @@ if $bin record -f --pmu-sysfs "$fix" -o "$rec/a.itr" -i 0.5 -- sleep 2 2>/dev/nu
 else
 	nok "record --pmu-sysfs swdev"
 fi
-$bin report -a -j "$rec/a.itr" | python3 -c '
-import json, sys
-docs = [json.loads(line) for line in sys.stdin]
+$bin report -a -j "$rec/a.itr" | python3 -c "$swdev_py"'
 assert len(docs) >= 4, len(docs)
 look = secs = 0
 for d in docs:
-    p = d["pmu"]
-    assert p["status"] == "ok" and p["message"] == "", p
-    u = [r for r in p["units"] if r["unit"] == "dmar0" and r["device"] is None]
-    assert len(u) == 1, p["units"]
-    f = u[0]["figures"]
-    assert 3e8 <= f["lookups_per_s"] <= 1.2e9, f
-    assert f["iotlb_hit_pct"] == 0 and f["iotlb_misses_per_s"] == f["lookups_per_s"], f
-    assert abs(f["walks_in_flight"] - 1) < 0.01, f
+    u = swdev_unit(d)
     if d is not docs[-1]:
-        look += u[0]["counts"]["iotlb_lookups"]
+        look += u["counts"]["iotlb_lookups"]
         secs += d["interval_s"]
 whole = docs[-1]["pmu"]["units"][0]
 # the whole run counts from when tracing began, like its seconds: no more
