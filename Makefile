@@ -96,13 +96,6 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 
 tests: $(UNIT_BINS) $(BPFTEST_BINS)
 
-# static: the guest runs it from the shared tree with its own libc
-TCG_SETCC := $(OUTPUT)/tests/vm/tcg-setcc
-$(TCG_SETCC): tests/vm/tcg-setcc.c
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -O1 -static $< -o $@
-
 deps:
 	./tests/deps.sh
 
@@ -112,14 +105,14 @@ unit: iommutrace $(UNIT_BINS)
 bpftest: iommutrace $(BPFTEST_BINS)
 	./tests/run.sh bpf
 
-vmtest: iommutrace $(TCG_SETCC)
+vmtest: iommutrace
 	./tests/run.sh vm
 
 fuzz: $(FUZZ_BINS)
 	./tests/run.sh fuzz
 
 # The README's test command: every suite, one closing "N passed, N failed" line.
-test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS) $(TCG_SETCC)
+test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS)
 	./tests/run.sh all
 
 demo: iommutrace

@@ -47,7 +47,7 @@ struct info_warning {
 /*
  * The scalars first: calloc hands back untouched pages, and QEMU 7.2's TCG
  * takes the wrong branch after a `setcc` whose store faults on one
- * (tests/vm/tcg-setcc.c proves it). With acpi_from_files 72 KiB into the
+ * (tests/vm/progs/tcg-setcc.c proves it). With acpi_from_files 72 KiB into the
  * struct, `info` misread its --acpi list in the guest about 1 run in 3.
  */
 struct info {

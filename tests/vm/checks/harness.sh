@@ -234,9 +234,7 @@ harness_vfio
 harness_errors
 
 # The lab itself: QEMU 7.2's TCG leaves the flags wrong after a setcc whose
-# store faults (tests/vm/tcg-setcc.c). Not a check: the product avoids the
+# store faults (tests/vm/progs/tcg-setcc.c). Not a check: the product avoids the
 # pattern where it bit (struct info); a note, so that the next guest-only
 # heisenbug is held against it first.
-if [ -x build/tests/vm/tcg-setcc ]; then
-	it_comment "lab: TCG setcc store-fault bug: $(build/tests/vm/tcg-setcc)"
-fi
+it_comment "lab: TCG setcc store-fault bug: $("$IT_PROGS/tcg-setcc")"

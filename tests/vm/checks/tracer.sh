@@ -74,15 +74,16 @@ tracer_nvme() {
 		"$(jget "$T/hist.out" .devices[0].total)"
 	check_ge "hist dma_map: 500 calls timed" "$(jget "$T/hist.out" .devices[0].total)" 500
 
-	# 128 KiB direct reads into a fresh malloc buffer: pages scattered in
-	# memory, so nvme maps a scatterlist (dma_map_sg)
-	traced "$T/sg.out" kcount iommu:map -- fio --name=sg --filename="$IT_NVME_BLK" --rw=read \
-		--bs=128k --iomem=malloc --direct=1 --ioengine=psync --size=24m --output=/dev/null
+	# 128 KiB direct reads into a buffer whose pages are not physically
+	# adjacent (sgread), so nvme maps a scatterlist (dma_map_sg) every time
+	traced "$T/sg.out" kcount iommu:map -- "$IT_PROGS/sgread" "$IT_NVME_BLK" 25165824 131072
 	hooks_note "$T/sg.out"
-	check_eq "nvme 64k: maps = kernel iommu:map" "$(jget "$T/sg.out" .totals.map.count)" \
+	check_eq "nvme 128k: maps = kernel iommu:map" "$(jget "$T/sg.out" .totals.map.count)" \
 		"$(kv iommu:map "$(cat "$T/sg.out")")"
-	jcheck "nvme 64k: scatterlist maps timed" "$T/sg.out" \
+	jcheck "nvme 128k: scatterlist maps timed" "$T/sg.out" \
 		"[.devices[] | select(.device == \"$IT_NVME_DEV\")][0].dma_map.lat_count >= 192"
+	jcheck "nvme 128k: each of the 192 reads a scatterlist (dma_map_sg runs)" "$T/sg.out" \
+		'[.hooks[] | select(.hook == "dma_map_sg")][0].runs >= 192'
 }
 
 # 3: invalidations — strict: one sync per unmap; lazy: few, timer-driven flushes

@@ -7,7 +7,7 @@
  * misread its --acpi list in the guest about 1 run in 3 (struct info in
  * src/info.c). On real hardware and under KVM this prints 0 and 0.
  *
- * Built static by `make` (tests/vm/checks/harness.sh runs it in the guest).
+ * tests/vm/checks/harness.sh runs it in every guest configuration.
  */
 #include <stdio.h>
 #include <sys/mman.h>
