@@ -12,9 +12,11 @@
 #   tests/vm/suite.sh [-t SECS] [-k NAME[,NAME...]] [CONFIG...]
 #	CONFIG: intel-lazy intel-strict amd-strict intel-pt none (default:
 #	all five), also amd-lazy and amd-pt. -t: the limit for one boot's
-#	worth of checks (default 900 s); one script may run at most
-#	IT_SCRIPT_TIMEOUT seconds (default 600). -k: only the named check
-#	scripts (checks/NAME.sh), e.g. -k harness.
+#	worth of checks (default 120 s plus 150 s per check script); one
+#	script may run at most IT_SCRIPT_TIMEOUT seconds (default 400; a
+#	guest whose kernel hung cannot enforce it, -t then names the script
+#	that was running). -k: only the named check scripts (checks/NAME.sh),
+#	e.g. -k harness.
 #
 # Each config's --out directory is tests/vm/results/CONFIG ($IT_OUT in the
 # checks), emptied before the config boots. Lines starting with "#" are
@@ -28,13 +30,14 @@ DEFAULT_CONFIGS="intel-lazy intel-strict amd-strict intel-pt none"
 
 # guest_run SCRIPT...: inside the guest, run each check script.
 guest_run() {
-	local script name rc fails t0 tmo=${IT_SCRIPT_TIMEOUT:-600}
+	local script name rc fails t0 tmo=${IT_SCRIPT_TIMEOUT:-400}
 
 	for script in "$@"; do
 		name=${script#"$REPO"/tests/vm/}
 		export IT_FAIL_FILE
 		IT_FAIL_FILE=$(mktemp /run/it-fails.XXXXXX)
 		t0=$EPOCHREALTIME
+		echo "# $IT_CONFIG: $name started"
 		timeout -k 5 "$tmo" /bin/sh -c '. "$1"; . "$2"' sh "$VM_DIR/lib.sh" "$script"
 		rc=$?
 		fails=$(wc -l <"$IT_FAIL_FILE")
@@ -78,7 +81,7 @@ config_args() {
 }
 
 main() {
-	local timeout=900 cfg scripts rc ok=0 notok=0 t0 tc name
+	local timeout="" cfg scripts rc ok=0 notok=0 t0 tc name limit hung
 	local -a configs
 
 
@@ -91,7 +94,7 @@ main() {
 		esac
 	done
 	shift $((OPTIND - 1))
-	[[ $timeout =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: -t: bad seconds '$timeout'" >&2; exit 2; }
+	[[ -z $timeout || $timeout =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: -t: bad seconds '$timeout'" >&2; exit 2; }
 	read -ra configs <<<"${*:-$DEFAULT_CONFIGS}"
 	for cfg in "${configs[@]}"; do
 		config_args "$cfg" ||
@@ -116,6 +119,7 @@ main() {
 			continue
 		fi
 		config_args "$cfg"
+		limit=${timeout:-$((120 + 150 * ${#scripts[@]}))}
 		tc=$EPOCHREALTIME
 		# Fresh, so no check reads an artifact of an earlier run.
 		rm -rf "${VM_DIR:?}/results/$cfg"
@@ -125,9 +129,9 @@ main() {
 		# "timer doesn't work through Interrupt-remapped IO-APIC") gets one
 		# more boot; a failure once checks ran is never retried.
 		for attempt in 1 2; do
-			"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$timeout" \
+			"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$limit" \
 				--out "$VM_DIR/results/$cfg" -- \
-				env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-600}" \
+				env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-400}" \
 				"$VM_DIR/suite.sh" --guest "${scripts[@]}" 2>&1 |
 				sed -u 's/^vm\.sh: /# vm.sh: /' | tee "$log"
 			rc=${PIPESTATUS[0]}
@@ -136,7 +140,13 @@ main() {
 		done
 		case $rc in
 		0) ;;
-		124) echo "not ok - $cfg: the checks overran ${timeout}s (suite.sh -t)" | tee -a "$log" ;;
+		124)
+			# The script that started and never reported its time.
+			hung=$(awk '/^# .*: .* started$/ { s = $3 } /^# .*: .* took / { s = "" }
+				END { print s }' "$log")
+			echo "not ok - $cfg: the checks overran ${limit}s (suite.sh -t)${hung:+ in $hung}" |
+				tee -a "$log"
+			;;
 		125) echo "not ok - $cfg: boot failed (see the vm.sh lines above)" | tee -a "$log" ;;
 		*) grep -q '^not ok' "$log" ||
 			echo "not ok - $cfg: guest runner exited $rc" | tee -a "$log" ;;

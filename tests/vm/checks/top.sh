@@ -186,9 +186,16 @@ wait "$top_fio"
 # batch: not a terminal -> the stat table with rates, once per interval
 ./iommutrace top -i 1 -n 2 -d nvme >"$top_d/batch.txt" 2>&1 &
 top_b=$!
-while kill -0 "$top_b" 2>/dev/null; do
+# Two 1 s intervals after attach: 120 s means top is stuck, not slow.
+top_n=0
+while kill -0 "$top_b" 2>/dev/null && [ $top_n -lt 120 ]; do
 	wl_nvme_dd 500 >/dev/null
+	top_n=$((top_n + 1))
 done
+if kill -0 "$top_b" 2>/dev/null; then
+	kill -KILL "$top_b"
+	it_comment "top -n 2 still running after $top_n dd rounds: killed"
+fi
 wait "$top_b"
 check_eq "top: batch exits 0 after -n 2" "$?" 0
 check_eq "top: batch prints -n 2 tables" "$(grep -c '^top - ' "$top_d/batch.txt")" 2
