@@ -12,8 +12,8 @@
 #   tests/vm/suite.sh [-t SECS] [-k NAME[,NAME...]] [CONFIG...]
 #	CONFIG: intel-lazy intel-strict amd-strict intel-pt none (default:
 #	all five), also amd-lazy and amd-pt. -t: the limit for one boot's
-#	worth of checks (default 120 s plus 150 s per check script); one
-#	script may run at most IT_SCRIPT_TIMEOUT seconds (default 400; a
+#	worth of checks (default 120 s plus 200 s per check script); one
+#	script may run at most IT_SCRIPT_TIMEOUT seconds (default 600; a
 #	guest whose kernel hung cannot enforce it, -t then names the script
 #	that was running). -k: only the named check scripts (checks/NAME.sh),
 #	e.g. -k harness.
@@ -30,7 +30,7 @@ DEFAULT_CONFIGS="intel-lazy intel-strict amd-strict intel-pt none"
 
 # guest_run SCRIPT...: inside the guest, run each check script.
 guest_run() {
-	local script name rc fails t0 tmo=${IT_SCRIPT_TIMEOUT:-400}
+	local script name rc fails t0 tmo=${IT_SCRIPT_TIMEOUT:-600}
 
 	for script in "$@"; do
 		name=${script#"$REPO"/tests/vm/}
@@ -119,7 +119,7 @@ main() {
 			continue
 		fi
 		config_args "$cfg"
-		limit=${timeout:-$((120 + 150 * ${#scripts[@]}))}
+		limit=${timeout:-$((120 + 200 * ${#scripts[@]}))}
 		tc=$EPOCHREALTIME
 		# Fresh, so no check reads an artifact of an earlier run.
 		rm -rf "${VM_DIR:?}/results/$cfg"
@@ -131,7 +131,7 @@ main() {
 		for attempt in 1 2; do
 			"$VM_DIR/vm.sh" run -v "${ARGS[@]}" --timeout "$limit" \
 				--out "$VM_DIR/results/$cfg" -- \
-				env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-400}" \
+				env IT_SCRIPT_TIMEOUT="${IT_SCRIPT_TIMEOUT:-600}" \
 				"$VM_DIR/suite.sh" --guest "${scripts[@]}" 2>&1 |
 				sed -u 's/^vm\.sh: /# vm.sh: /' | tee "$log"
 			rc=${PIPESTATUS[0]}
