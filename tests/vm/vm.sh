@@ -380,8 +380,13 @@ boot_failure_reason() {
 		echo "vm.sh: --- guest console (tail) ---" >&2
 		tail -n 25 "$RUN/console.log" | tr -d '\r' | sed 's/^/vm.sh:   /' >&2
 	fi
-	cp "$RUN/console.log" "$CACHE/console-last-failure.log" 2>/dev/null
-	echo "vm.sh: full console log: $CACHE/console-last-failure.log" >&2
+	console_keep
+}
+
+# console_keep: keep the console of a failed run past the run directory.
+console_keep() {
+	cp "$RUN/console.log" "$CACHE/console-last-failure.log" 2>/dev/null &&
+		echo "vm.sh: full console log: $CACHE/console-last-failure.log" >&2
 }
 
 # hang_report: the guest kernel's own account of a hang (soft lockups, the
@@ -394,8 +399,7 @@ hang_report() {
 			grep -E 'lockup|BUG|RIP:|CPU: |NMI backtrace|^\[ *[0-9.]+\]  [a-z_0-9.]+\+0x' |
 			head -n 30 | sed 's/^/vm.sh:   /' >&2
 	fi
-	cp "$RUN/console.log" "$CACHE/console-last-failure.log" 2>/dev/null &&
-		echo "vm.sh: full console log: $CACHE/console-last-failure.log" >&2
+	console_keep
 }
 
 run_cleanup() {

@@ -186,7 +186,8 @@ wait "$top_fio"
 # batch: not a terminal -> the stat table with rates, once per interval
 ./iommutrace top -i 1 -n 2 -d nvme >"$top_d/batch.txt" 2>&1 &
 top_b=$!
-# Two 1 s intervals after attach: 120 s means top is stuck, not slow.
+# Two 1 s intervals after attach; 120 dd rounds (a minute or more) mean
+# top is stuck, not slow.
 top_n=0
 while kill -0 "$top_b" 2>/dev/null && [ $top_n -lt 120 ]; do
 	wl_nvme_dd 500 >/dev/null
