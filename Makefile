@@ -21,8 +21,9 @@ LDLIBS := -lbpf -lelf -lz -lncursesw -lmicrohttpd -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-SRCS := $(wildcard src/*.c)
+SRCS := $(wildcard src/*.c src/cmd/*.c)
 OBJS := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(wildcard tests/unit/test_*.c))
@@ -40,7 +41,6 @@ endif
 
 .PHONY: all clean deps test unit bpftest vmtest fuzz demo bench tests
 .DELETE_ON_ERROR:
-.SECONDARY:
 
 all: iommutrace
 
@@ -52,17 +52,20 @@ $(OUTPUT)/vmlinux.h:
 	$(Q)test -r $(VMLINUX_BTF) || { echo "error: $(VMLINUX_BTF) not readable: the build needs a kernel with CONFIG_DEBUG_INFO_BTF (or VMLINUX_BTF=path)" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h include/iommutrace.h $(wildcard bpf/*.bpf.h)
+# -MMD: every header a BPF object includes (bpf/walk.h, include/iommutrace.h)
+# rebuilds it, like the C objects below.
+$(BPF_OBJS): $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) $(INCLUDES) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d $(INCLUDES) -c $< -o $@
 
-$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+$(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/obj/%.o: src/%.c $(SKELS)
+# the skeleton must exist first; -MMD then knows which objects include it
+$(OUTPUT)/obj/%.o: src/%.c | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
@@ -84,7 +87,7 @@ $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS)
 
 # Fuzz targets: libFuzzer + ASan/UBSan over the same sources.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=gnu11 -D_GNU_SOURCE
-$(OUTPUT)/fuzz/obj/%.o: src/%.c $(SKELS)
+$(OUTPUT)/fuzz/obj/%.o: src/%.c | $(SKELS)
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INCLUDES) -c $< -o $@
@@ -124,4 +127,5 @@ bench: iommutrace
 clean:
 	rm -rf $(OUTPUT) iommutrace
 
--include $(wildcard $(OUTPUT)/obj/*.d $(OUTPUT)/fuzz/obj/*.d)
+-include $(wildcard $(OUTPUT)/*.bpf.o.d $(OUTPUT)/obj/*.d $(OUTPUT)/obj/cmd/*.d \
+	$(OUTPUT)/fuzz/obj/*.d $(OUTPUT)/fuzz/obj/cmd/*.d $(OUTPUT)/tests/*/*.d)

@@ -157,6 +157,40 @@ static void session_wait(struct it_session *ss, double deadline)
 	}
 }
 
+/*
+ * What every tracing command does before its first read: -d checked, the BPF
+ * side loaded and attached, and a system where no IOMMU translates said so
+ * plainly (and left, unless -f). Returns 0 or an exit code; on failure the
+ * collector is closed.
+ */
+int session_open(struct it_collector *col, struct it_session_opts *o, const char *cmd)
+{
+	int ret;
+
+	ret = session_check_device(o->device);
+	if (ret)
+		return ret;
+	if (!o->copts.pmu_device)
+		o->copts.pmu_device = o->device;
+	ret = collector_open(col, &o->copts);
+	if (ret) {
+		it_warn("%s", col->fail_msg);
+		collector_close(col);
+		return ret;
+	}
+	if (col->sys.xlate != IT_XLATE_ACTIVE) {
+		it_warn("%s", sysinfo_xlate_message(&col->sys));
+		if (!o->force) {
+			it_warn("%s: nothing to trace; use -f to trace anyway (VFIO or unmanaged "
+				"domains may still appear)", cmd);
+			ret = sysinfo_exit_code(&col->sys);
+			collector_close(col);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx)
 {
 	struct it_session *ss = calloc(1, sizeof(*ss));
@@ -173,25 +207,9 @@ int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx)
 	ret = IT_EXIT_ERROR;
 	if (!ss->cur || !ss->prev || !ss->delta)
 		goto out;
-	ret = session_check_device(o->device);
+	ret = session_open(&ss->col, o, o->cmd_name);
 	if (ret)
 		goto out;
-
-	o->copts.pmu_device = o->device;
-	ret = collector_open(&ss->col, &o->copts);
-	if (ret) {
-		it_warn("%s", ss->col.fail_msg);
-		goto out;
-	}
-	if (ss->col.sys.xlate != IT_XLATE_ACTIVE) {
-		it_warn("%s", sysinfo_xlate_message(&ss->col.sys));
-		if (!o->force) {
-			it_warn("nothing to trace; use -f to trace anyway (VFIO or unmanaged "
-				"domains may still appear)");
-			ret = sysinfo_exit_code(&ss->col.sys);
-			goto out;
-		}
-	}
 	session_header(ss);
 	session_pmu_note(&ss->col, o);
 

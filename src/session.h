@@ -17,6 +17,7 @@ struct it_session_opts {
 	char **cmd;			/* -- COMMAND ARGS */
 	bool force;			/* run even if no IOMMU translates */
 	bool quiet_header;
+	const char *cmd_name;		/* for messages: "stat", "top", ... */
 	struct it_collector_opts copts;
 };
 
@@ -43,6 +44,7 @@ enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU };
 
 /* Common options of every tracing subcommand; returns 0, or an exit code. */
 int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const char *cmd);
+int session_open(struct it_collector *col, struct it_session_opts *o, const char *cmd);
 int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx);
 /* On stderr, once: why there are no hardware counters, or what failed */
 void session_pmu_note(const struct it_collector *col, const struct it_session_opts *o);

@@ -244,7 +244,7 @@ SESSION_PMU_HELP
 "  -- COMMAND [ARGS]    record while COMMAND runs; exit with its status\n"
 "Example:\n"
 "  iommutrace record -o lazy.itr -F IOPS=@fio.kv -- sh -c 'fio ... > fio.kv'\n";
-	struct it_session_opts o = { .interval = 1 };
+	struct it_session_opts o = { .cmd_name = "record", .interval = 1 };
 	const char *figure_args[IT_REC_MAX_FIGURES];
 	struct it_rec_figure figs[IT_REC_MAX_FIGURES];
 	struct record_ctx *rc;

@@ -762,7 +762,7 @@ static int live_run(struct live_group *g, struct cmp_side *side, char **cmd,
 		    const struct cmp_side *before)
 {
 	/* ticks only to learn when tracing began (see live_tick) */
-	struct it_session_opts o = { .cmd = cmd, .interval = 0.5, .copts = *copts,
+	struct it_session_opts o = { .cmd_name = "compare", .cmd = cmd, .interval = 0.5, .copts = *copts,
 				     .device = g->dev };	/* its own counters: this one */
 	struct live_ctx lc = { .side = side, .cmd = cmd };
 	const struct it_pmu_view *prev_pmu = before ? &before->rec.summary->pmu : NULL;

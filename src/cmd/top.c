@@ -677,25 +677,11 @@ static int top_open(struct top *t, struct it_session_opts *o)
 {
 	int ret;
 
-	ret = session_check_device(o->device);
-	if (ret)
-		return ret;
 	/* bpf_stats costs a little on every BPF program: only while top runs */
 	o->copts.bpf_stats = true;
-	o->copts.pmu_device = o->device;
-	ret = collector_open(&t->col, &o->copts);
-	if (ret) {
-		it_warn("%s", t->col.fail_msg);
+	ret = session_open(&t->col, o, "top");
+	if (ret)
 		return ret;
-	}
-	if (t->col.sys.xlate != IT_XLATE_ACTIVE) {
-		it_warn("%s", sysinfo_xlate_message(&t->col.sys));
-		if (!o->force) {
-			it_warn("nothing to trace; use -f to trace anyway (VFIO or unmanaged "
-				"domains may still appear)");
-			return sysinfo_exit_code(&t->col.sys);
-		}
-	}
 	top_describe_system(t);
 	/* the curses view says it on its PMU line instead */
 	if (t->batch)

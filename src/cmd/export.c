@@ -44,9 +44,8 @@ struct snapbuf {
 
 struct exporter {
 	struct it_collector col;
-	struct it_collector_opts copts;
+	struct it_session_opts opts;	/* -f, -S, -W, PMU options; no -d */
 	double interval;
-	bool force;
 	const char *listen;
 	const char *path;
 	char index_html[1024];
@@ -127,7 +126,7 @@ static int export_collect(struct exporter *ex)
  */
 static void export_pmu_note(struct exporter *ex, const struct it_pmu_view *v)
 {
-	if (ex->pmu_noted || ex->copts.no_pmu || !v->msg[0])
+	if (ex->pmu_noted || ex->opts.copts.no_pmu || !v->msg[0])
 		return;
 	ex->pmu_noted = true;
 	if (v->nr_rows)
@@ -383,12 +382,10 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 	}
 	if (so.interval)
 		ex->interval = so.interval;
-	ex->force = so.force;
-	ex->copts = so.copts;
-	ex->copts.bpf_stats = true;	/* iommutrace_bpf_run_time_seconds_total */
+	ex->opts = so;
+	ex->opts.copts.bpf_stats = true;	/* iommutrace_bpf_run_time_seconds_total */
 	/* no -d here: every device seen gets counters, up to IT_PMU_DEV_ROWS */
-	ex->copts.pmu_device = NULL;
-	ex->pstate.pmu_disabled = ex->copts.no_pmu;
+	ex->pstate.pmu_disabled = ex->opts.copts.no_pmu;
 	return 0;
 }
 
@@ -427,22 +424,9 @@ static int export_run(struct exporter *ex)
 	ret = export_parse_listen(ex->listen, &ss, &sslen);
 	if (ret)
 		return ret;
-	ret = collector_open(&ex->col, &ex->copts);
-	if (ret) {
-		it_warn("%s", ex->col.fail_msg);
-		collector_close(&ex->col);
+	ret = session_open(&ex->col, &ex->opts, "export");
+	if (ret)
 		return ret;
-	}
-	if (ex->col.sys.xlate != IT_XLATE_ACTIVE) {
-		it_warn("%s", sysinfo_xlate_message(&ex->col.sys));
-		if (!ex->force) {
-			it_warn("export: nothing to trace; use -f to export anyway (VFIO or "
-				"unmanaged domains may still appear)");
-			ret = sysinfo_exit_code(&ex->col.sys);
-			collector_close(&ex->col);
-			return ret;
-		}
-	}
 	export_pmu_note(ex, &ex->col.pmu_view);
 	/* the first snapshot exists before the first scrape can arrive */
 	ret = export_collect(ex);

@@ -269,7 +269,7 @@ int cmd_faults(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct it_session_opts o = {};
+	struct it_session_opts o = { .cmd_name = "faults" };
 	struct faults_ctx fc = { .o = &o };
 	int opt, ret;
 

@@ -71,7 +71,7 @@ static int session_cmd(int argc, char **argv, const char *name, const char *usag
 		{ "op", required_argument, NULL, 'o' },
 		{},
 	};
-	struct it_session_opts o = {};
+	struct it_session_opts o = { .cmd_name = name };
 	struct stat_ctx sc = { .hist_kind = with_hist ? IT_HIST_DMA_MAP : -1 };
 	int opt, ret;
 
