@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "model.h"
 
 static const char *const op_names[IT_OP_MAX] = {
@@ -200,6 +201,11 @@ double hist_percentile(const __u64 *hist, int nr, double pct)
 	return ldexp(1.0, nr);
 }
 
+double rate_per_sec(double n, double secs)
+{
+	return secs > 0 ? n / secs : NAN;
+}
+
 double op_avg_ns(const struct it_op_stats *op)
 {
 	return op->lat_count ? (double)op->lat_sum_ns / op->lat_count : NAN;
@@ -235,6 +241,13 @@ __s64 dev_live_bytes(const struct it_dev *d)
 	return (__s64)d->ops[IT_OP_MAP].bytes - (__s64)d->ops[IT_OP_UNMAP].bytes;
 }
 
+double dev_flushes_per_unmap(const struct it_dev *d)
+{
+	__u64 unmaps = d->ops[IT_OP_UNMAP].count;
+
+	return unmaps ? (double)dev_flushes(d) / unmaps : NAN;
+}
+
 double dev_freed_per_flush(const struct it_dev *d)
 {
 	__u64 flushes = d->ops[IT_OP_FQ_FLUSH].count;
@@ -252,19 +265,19 @@ bool dev_has_activity(const struct it_dev *d)
 	return false;
 }
 
-bool device_matches(const char *name, const char *driver, const char *filter)
-{
-	char norm[64];
-
-	if (!filter || !*filter)
-		return true;
-	device_name_normalize(filter, norm, sizeof(norm));
-	return !strcmp(name, norm) || !strcmp(driver, filter);
-}
-
 bool dev_matches(const struct it_dev *d, const char *filter)
 {
-	return device_matches(d->name, d->meta.driver, filter);
+	return devfilter_match(filter, d->name, d->meta.driver);
+}
+
+const char *snapshot_dev_driver(const struct it_snapshot *s, const char *name)
+{
+	int i;
+
+	for (i = 0; s && i < s->nr_devs; i++)
+		if (!strcmp(s->devs[i].name, name))
+			return s->devs[i].meta.driver;
+	return "";
 }
 
 static void pmu_row_have(const struct it_pmu_row *r, bool have[PMU_ROLE_MAX])

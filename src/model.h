@@ -89,18 +89,26 @@ __u64 snapshot_lost_total(const struct it_snapshot *s);
 double hist_percentile(const __u64 *hist, int nr, double pct);
 __u64 hist_total(const __u64 *hist, int nr);
 
+/*
+ * Derived figures, computed here only. One rule for empty input: a figure
+ * with nothing to derive it from (no time, no unmaps, no allocations) is NaN,
+ * which every renderer shows as "-" (JSON null), never as 0.
+ */
+double rate_per_sec(double n, double secs);
 double op_avg_ns(const struct it_op_stats *op);
 /* latency shown for map/unmap: the DMA-API call when timed, else iommu_map() */
 const struct it_op_stats *dev_map_latency(const struct it_dev *d);
 const struct it_op_stats *dev_unmap_latency(const struct it_dev *d);
 double dev_rcache_hit_pct(const struct it_dev *d);	/* NaN if no allocations */
 __u64 dev_flushes(const struct it_dev *d);		/* strict syncs + lazy flushes */
+double dev_flushes_per_unmap(const struct it_dev *d);	/* NaN if no unmap */
 __s64 dev_live_bytes(const struct it_dev *d);		/* mapped - unmapped */
 double dev_freed_per_flush(const struct it_dev *d);	/* NaN if no lazy flush */
 bool dev_has_activity(const struct it_dev *d);
+/* -d DEV (src/devfilter.h) */
 bool dev_matches(const struct it_dev *d, const char *filter);
-/* -d DEV: a device name ("00:04.0" accepted) or a driver name */
-bool device_matches(const char *name, const char *driver, const char *filter);
+/* the bound driver of a device of @s by name; "" if none or unknown */
+const char *snapshot_dev_driver(const struct it_snapshot *s, const char *name);
 
 /* hardware counter figures (NaN where not counted); false if no such row */
 bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "json.h"
+#include "devfilter.h"
 #include "render.h"
 
 static const char *const hist_names[IT_HIST_MAX] = {
@@ -92,7 +93,7 @@ static bool dev_visible(const struct it_dev *d, const struct it_render_opts *o)
 static void fmt_count(char *buf, size_t size, __u64 n, double secs, bool rates)
 {
 	if (rates && secs > 0)
-		snprintf(buf, size, "%.0f/s", n / secs);
+		snprintf(buf, size, "%.0f/s", rate_per_sec(n, secs));
 	else
 		snprintf(buf, size, "%llu", (unsigned long long)n);
 }
@@ -206,17 +207,6 @@ static void table_dev(FILE *f, const struct it_snapshot *s, const struct it_dev 
 	fputc('\n', f);
 }
 
-/* the bound driver of a per-device row's device, so that -d nvme keeps its row */
-static const char *pmu_row_driver(const struct it_snapshot *s, const struct it_pmu_row *r)
-{
-	int i;
-
-	for (i = 0; i < s->nr_devs; i++)
-		if (!strcmp(s->devs[i].name, r->device))
-			return s->devs[i].meta.driver;
-	return "";
-}
-
 /* one line per counted unit and device, all figures; then what went wrong */
 static void table_pmu(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o)
 {
@@ -230,7 +220,7 @@ static void table_pmu(FILE *f, const struct it_snapshot *s, const struct it_rend
 	for (i = 0; i < s->pmu.nr_rows; i++) {
 		const struct it_pmu_row *r = &s->pmu.rows[i];
 
-		if (r->device[0] && !device_matches(r->device, pmu_row_driver(s, r), o->device))
+		if (r->device[0] && !devfilter_match(o->device, r->device, snapshot_dev_driver(s, r->device)))
 			continue;
 		if (r->device[0])
 			snprintf(name, sizeof(name), " %s", r->device);
@@ -292,7 +282,7 @@ void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *
 	jw_begin_object(jw, key);
 	jw_u64(jw, "count", op->count);
 	jw_u64(jw, "bytes", op->bytes);
-	jw_double(jw, "per_sec", secs > 0 ? op->count / secs : NAN);
+	jw_double(jw, "per_sec", rate_per_sec(op->count, secs));
 	jw_u64(jw, "lat_count", op->lat_count);
 	jw_u64(jw, "lat_sum_ns", op->lat_sum_ns);
 	jw_double(jw, "lat_avg_ns", op_avg_ns(op));
@@ -309,9 +299,8 @@ static void json_dev_body(struct json_writer *jw, const struct it_dev *d, double
 		json_op(jw, it_op_name(op), &d->ops[op], secs);
 	jw_begin_object(jw, "flush");
 	jw_u64(jw, "count", dev_flushes(d));
-	jw_double(jw, "per_sec", secs > 0 ? dev_flushes(d) / secs : NAN);
-	jw_double(jw, "per_unmap", d->ops[IT_OP_UNMAP].count ?
-		  (double)dev_flushes(d) / d->ops[IT_OP_UNMAP].count : NAN);
+	jw_double(jw, "per_sec", rate_per_sec(dev_flushes(d), secs));
+	jw_double(jw, "per_unmap", dev_flushes_per_unmap(d));
 	jw_double(jw, "iovas_freed_per_flush", dev_freed_per_flush(d));
 	jw_end_object(jw);
 	jw_double(jw, "iova_rcache_hit_pct", dev_rcache_hit_pct(d));

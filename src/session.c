@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "session.h"
 
 static volatile sig_atomic_t exiting;
@@ -71,7 +72,7 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 
 int session_check_device(const char *device)
 {
-	if (!device || sysinfo_device_exists("", device))
+	if (!device || devfilter_exists("", device))
 		return 0;
 	it_warn("unknown device '%s': not a device name (e.g. 0000:00:04.0 or 00:04.0) "
 		"nor a driver with bound devices", device);

@@ -212,38 +212,6 @@ void devmeta_read(const char *root, const char *dev, struct it_devmeta *m)
 	}
 }
 
-void device_name_normalize(const char *in, char *out, int size)
-{
-	unsigned int bus, dev, fn;
-	char tail;
-
-	if (sscanf(in, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3 && strlen(in) <= 7)
-		snprintf(out, size, "0000:%02x:%02x.%x", bus, dev, fn);
-	else
-		snprintf(out, size, "%s", in);
-}
-
-bool sysinfo_device_exists(const char *root, const char *name)
-{
-	char dir[300], norm[64], path[300];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	device_name_normalize(name, norm, sizeof(norm));
-	if (device_dir(root, norm, dir, sizeof(dir)))
-		return true;
-	/* a driver name: any PCI device bound to it */
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers/%s", root, name);
-	d = opendir(path);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d)))
-		found = strchr(de->d_name, ':') != NULL;
-	closedir(d);
-	return found;
-}
-
 const char *domain_type_from_bits(unsigned int bits)
 {
 	if (bits & IT_DOMAIN_PT)

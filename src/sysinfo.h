@@ -36,10 +36,7 @@ int sysinfo_read(const char *root, struct it_sysinfo *si);
 const char *sysinfo_xlate_message(const struct it_sysinfo *si);
 int sysinfo_exit_code(const struct it_sysinfo *si);
 void devmeta_read(const char *root, const char *dev, struct it_devmeta *m);
-/* Does a device by this name (or with this driver) exist? "00:04.0" is accepted. */
-bool sysinfo_device_exists(const char *root, const char *name);
-/* "00:04.0" -> "0000:00:04.0"; other names unchanged */
-void device_name_normalize(const char *in, char *out, int size);
+
 /* the last component of a symlink's target ("" when it is no link) */
 void link_basename(const char *path, char *out, int size);
 /* domain type spelling from iommu_domain.type bits */

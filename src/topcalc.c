@@ -29,11 +29,6 @@ const struct top_col_info top_cols[TOP_COL_MAX] = {
 	[TOP_COL_WALKS]     = { "WALKS/s",  'w',  8, false, true,  2, true },
 };
 
-double top_rate(__u64 count, double secs)
-{
-	return secs > 0 ? count / secs : 0;
-}
-
 void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it_dev *cum,
 		  double secs)
 {
@@ -46,9 +41,9 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	for (i = 0; i < TOP_COL_MAX; i++)
 		r->v[i] = NAN;
 	r->v[TOP_COL_GROUP] = delta->meta.group >= 0 ? delta->meta.group : NAN;
-	r->v[TOP_COL_MAPS] = top_rate(delta->ops[IT_OP_MAP].count, secs);
-	r->v[TOP_COL_UNMAPS] = top_rate(delta->ops[IT_OP_UNMAP].count, secs);
-	r->v[TOP_COL_MBS] = top_rate(delta->ops[IT_OP_MAP].bytes, secs) / 1e6;
+	r->v[TOP_COL_MAPS] = rate_per_sec(delta->ops[IT_OP_MAP].count, secs);
+	r->v[TOP_COL_UNMAPS] = rate_per_sec(delta->ops[IT_OP_UNMAP].count, secs);
+	r->v[TOP_COL_MBS] = rate_per_sec(delta->ops[IT_OP_MAP].bytes, secs) / 1e6;
 	/* a gauge: what is mapped now, so counted since start, not per interval */
 	r->v[TOP_COL_LIVE] = dev_live_bytes(cum);
 	r->v[TOP_COL_MAP_P50] = hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 50);
@@ -56,7 +51,7 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->v[TOP_COL_UNMAP_P50] = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 50);
 	r->v[TOP_COL_UNMAP_P99] = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 99);
 	r->v[TOP_COL_RCACHE] = dev_rcache_hit_pct(delta);
-	r->v[TOP_COL_INV] = top_rate(dev_flushes(delta), secs);
+	r->v[TOP_COL_INV] = rate_per_sec(dev_flushes(delta), secs);
 	/* faults are rare: keep one on screen after its interval */
 	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
 }
@@ -76,14 +71,6 @@ bool top_col_shown(int col, bool have_pmu)
 	return !top_cols[col].pmu || have_pmu;
 }
 
-bool top_dev_match(const struct it_dev *d, const char *filter)
-{
-	if (!filter || !*filter)
-		return true;
-	return dev_matches(d, filter) || strstr(d->name, filter) ||
-	       strstr(d->meta.driver, filter);
-}
-
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
 		   const struct it_snapshot *cum, const char *filter, bool all)
 {
@@ -94,7 +81,7 @@ int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delt
 		const struct it_dev *d = &delta->devs[i];
 		const struct it_dev *c = cum && i < cum->nr_devs ? &cum->devs[i] : NULL;
 
-		if (!top_dev_match(d, filter))
+		if (!dev_matches(d, filter))
 			continue;
 		if (!all && !dev_has_activity(c ? c : d))
 			continue;
@@ -193,10 +180,10 @@ void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
 
 	memset(t, 0, sizeof(*t));
 	t->secs = secs;
-	t->maps = top_rate(d->ops[IT_OP_MAP].count, secs);
-	t->unmaps = top_rate(d->ops[IT_OP_UNMAP].count, secs);
-	t->mbs = top_rate(d->ops[IT_OP_MAP].bytes, secs) / 1e6;
-	t->inv = top_rate(dev_flushes(d), secs);
+	t->maps = rate_per_sec(d->ops[IT_OP_MAP].count, secs);
+	t->unmaps = rate_per_sec(d->ops[IT_OP_UNMAP].count, secs);
+	t->mbs = rate_per_sec(d->ops[IT_OP_MAP].bytes, secs) / 1e6;
+	t->inv = rate_per_sec(dev_flushes(d), secs);
 	t->live = dev_live_bytes(c);
 	t->faults = c->ops[IT_OP_FAULT].count;
 	t->lost = snapshot_lost_total(delta);

@@ -65,13 +65,11 @@ struct top_totals {
 	struct pmu_figures pmu;		/* every counted unit, NaN without counters */
 };
 
-/* count per second of @secs; 0 for an empty interval */
-double top_rate(__u64 count, double secs);
 /* @delta: the interval; @cum: the same device since start (may be NULL) */
 void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it_dev *cum,
 		  double secs);
 /*
- * Rows for the devices of @delta that match @filter (top_dev_match) and have
+ * Rows for the devices of @delta that match @filter (dev_matches) and have
  * been active since start (or all, with @all). Returns the number filled.
  */
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
@@ -81,7 +79,6 @@ void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta);
 /* @col is shown: not a hardware column, or there are hardware counters */
 bool top_col_shown(int col, bool have_pmu);
 /* @filter: exact name/driver as -d, or a substring of either */
-bool top_dev_match(const struct it_dev *d, const char *filter);
 /*
  * Order by @col (top_cols[col].desc: largest first, else smallest or A-Z);
  * @reverse flips it; NaN always last; ties by device name.

@@ -16,6 +16,7 @@
 #include <dirent.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "json.h"
 #include "recfile.h"
 #include "render.h"
@@ -111,24 +112,22 @@ static void metrics_of(const struct it_snapshot *snap, const struct it_dev *d,
 {
 	const struct it_op_stats *ml, *ul;
 	double secs = snapshot_seconds(snap);
-	__u64 unmaps;
 
 	metrics_none(m);
 	if (!d)
 		return;
 	ml = dev_map_latency(d);
 	ul = dev_unmap_latency(d);
-	unmaps = d->ops[IT_OP_UNMAP].count;
 
 	m->maps = d->ops[IT_OP_MAP].count;
-	m->ops_s = secs > 0 ? m->maps / secs : NAN;
+	m->ops_s = rate_per_sec(m->maps, secs);
 	m->map_p50 = hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 50);
 	m->map_p99 = hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 99);
 	m->unmap_p50 = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 50);
 	m->unmap_p99 = hist_percentile(ul->lat_hist, IT_LAT_SLOTS, 99);
 	m->rc_hit = dev_rcache_hit_pct(d);
-	m->inv_per_unmap = unmaps ? (double)dev_flushes(d) / unmaps : NAN;
-	m->inv_s = secs > 0 ? dev_flushes(d) / secs : NAN;
+	m->inv_per_unmap = dev_flushes_per_unmap(d);
+	m->inv_s = rate_per_sec(dev_flushes(d), secs);
 	m->freed_per_flush = dev_freed_per_flush(d);
 	metrics_pmu(snap, d, m);
 }
@@ -588,7 +587,7 @@ static int group_open(struct live_group *g, const char *arg, char *why, size_t s
 	memset(g, 0, sizeof(*g));
 	if (it_parse_uint(arg, &id)) {
 		/* a device name: its group */
-		device_name_normalize(arg, norm, sizeof(norm));
+		devfilter_normalize(arg, norm, sizeof(norm));
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", norm);
 		if (!realpath(path, g->devdir) || !strrchr(g->devdir, '/') ||
 		    it_parse_uint(strrchr(g->devdir, '/') + 1, &id)) {

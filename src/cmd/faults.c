@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "faultdecode.h"
 #include "json.h"
 #include "session.h"
@@ -146,7 +147,7 @@ static void fault_emit(struct faults_ctx *fc, const struct it_fault_event *e)
 
 	fault_device_name(e, dev, sizeof(dev));
 	devmeta_read("", dev, &m);
-	if (!device_matches(dev, m.driver, fc->o->device)) {
+	if (!devfilter_match(fc->o->device, dev, m.driver)) {
 		fc->filtered++;
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "recfile.h"
 #include "render.h"
 #include "session.h"
@@ -426,7 +427,7 @@ static void report_faults(const struct it_recording *r, const char *device)
 	for (i = 0; i < r->nr_faults_kept; i++) {
 		const struct it_rec_fault *f = &r->faults[i];
 
-		if (device && strcmp(f->device, device))
+		if (!devfilter_match(device, f->device, snapshot_dev_driver(r->summary, f->device)))
 			continue;
 		printf("  %.6f %-14s %s iova 0x%llx reason 0x%02x%s%s\n", f->t,
 		       f->device[0] ? f->device : "unknown", f->is_write ? "write" : "read",

@@ -114,9 +114,9 @@ static void test_rates(void)
 {
 	struct top_row r;
 
-	CHECK(top_rate(100, 2) == 50, "rate: 100 in 2 s is 50/s");
-	CHECK(top_rate(100, 0) == 0, "rate: an empty interval gives 0, not inf");
-	CHECK(fabs(top_rate(1, 0.5) - 2) < 1e-12, "rate: fractional interval");
+	CHECK(rate_per_sec(100, 2) == 50, "rate: 100 in 2 s is 50/s");
+	CHECK(isnan(rate_per_sec(100, 0)), "rate: an empty interval gives NaN (shown -), not inf");
+	CHECK(fabs(rate_per_sec(1, 0.5) - 2) < 1e-12, "rate: fractional interval");
 
 	top_row_fill(&r, &delta.devs[1], &cur.devs[1], snapshot_seconds(&delta));
 	CHECK(snapshot_seconds(&delta) == 2, "interval is cur - prev = 2 s");
@@ -170,7 +170,7 @@ static void test_build(void)
 	CHECK(n == 1 && !strcmp(rows[0].dev->name, "0000:00:05.0"), "filter by short address");
 	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "virtio", false);
 	CHECK(n == 1 && !strcmp(rows[0].dev->meta.driver, "virtio-pci"),
-	      "filter by part of a driver name");
+	      "filter by a driver's first word (virtio: virtio-pci)");
 	n = top_rows_build(rows, IT_MAX_DEVS, &delta, &cur, "nosuch", true);
 	CHECK(n == 0, "filter matching nothing");
 	n = top_rows_build(rows, 1, &delta, &cur, NULL, true);
