@@ -11,8 +11,13 @@
  * flushes run from a timer with no device around: they are charged through
  * the flush queue's cookie->fq_domain.
  *
- * Every hook comes as fentry/fexit and kprobe/kretprobe twins; userspace
- * loads the best one the running kernel allows (src/probes.c).
+ * Scopes are kept per execution context (task, softirq, hardirq): a DMA-API
+ * call in an interrupt that lands on a task inside its own DMA-API call opens
+ * a scope of its own instead of nesting into the task's.
+ *
+ * Every function hook of include/it_hooks.h comes as fentry/fexit and
+ * kprobe/kretprobe twins; userspace loads the best one the running kernel
+ * allows, for the hooks of the chosen mode (src/probes.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,6 +25,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "iommutrace.h"
+#include "it_hooks.h"
 #include "bits.bpf.h"
 #include "vendor.bpf.h"
 
@@ -29,6 +35,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 lat_sample_every = 1;	/* time 1 in N operations */
 const volatile __u32 iommu_vendor = IT_VENDOR_GENERIC;
 const volatile bool walk_maps = true;		/* page-size walk on every map */
+const volatile bool deep = false;		/* --deep: every layer timed, IOVA hooks */
 const volatile bool faults_from_console = false; /* no register-level fault hook */
 
 __u32 next_slot = 1;	/* slot 0 is "unattributed" */
@@ -96,31 +103,49 @@ struct {
 
 struct it_scope {
 	__u64 key;	/* device, domain, iovad or cookie: matches exit to entry */
-	__u64 t0;	/* 0: not timed (sampled out) */
+	__u64 t0;	/* 0: not timed (sampled out, or nested) */
 	__u32 slot;
-	__u32 op;
+	__u32 op;	/* enum it_op; device scopes add IT_SCOPE_* bits */
 };
 
-struct it_task_ctx {
+/*
+ * Scope stacks of one execution context: a task, or a CPU's softirq or
+ * hardirq context. Each context nests only into itself, so its stacks are
+ * strictly LIFO whatever the other contexts do.
+ */
+struct it_scope_ctx {
 	__u32 dev_depth;
 	__u32 op_depth;
 	struct it_scope dev[IT_SCOPE_DEPTH];
 	struct it_scope op[IT_SCOPE_DEPTH];
+	/* lean mode: the domain of the last map/unmap outside the DMA API */
+	__u64 direct_key[2];
+	__u32 direct_slot[2];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct it_task_ctx);
+	__type(value, struct it_scope_ctx);
 } task_ctx SEC(".maps");
 
-/* Timer and flush-queue context: softirq, never preempted, so per CPU */
+/* [0] softirq, [1] hardirq and NMI: neither migrates nor nests into itself */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct it_scope_ctx);
+} irq_ctx SEC(".maps");
+
+/* Timer and flush-queue context: softirq or irqs off, never preempted: per CPU */
 struct it_cpu_ctx {
 	__u32 in_fq_timeout;
 	__u32 fq_slot1;		/* slot + 1 of the flush or ring free running */
 	__u32 sample_ctr;
-	__u32 pad;
+	__u32 fq_head0;		/* fq->head when fq_ring_free() began */
+	__u64 fq;		/* the struct iova_fq * being freed */
+	__u64 pc_addr;		/* this CPU's preempt count; 0: not found yet */
 };
 
 struct {
@@ -153,15 +178,61 @@ static __always_inline struct it_cpu_ctx *cpu_ctx_get(void)
 	return bpf_map_lookup_elem(&cpu_ctx, &zero);
 }
 
-static __always_inline struct it_task_ctx *task_ctx_get(void)
-{
-	struct it_task_ctx *tc;
+/*
+ * The preempt count says which context runs: 6.1 and 6.15+ keep it in the
+ * per-CPU __preempt_count, 6.2 to 6.14 in pcpu_hot (x86). Untyped weak ksyms:
+ * libbpf resolves them from kallsyms, 0 where the kernel does not list them
+ * (no CONFIG_KALLSYMS_ALL); then every hook runs in the task's context, as a
+ * kernel without the per-CPU symbols gives no better.
+ */
+extern const void __preempt_count __ksym __weak;
+extern const void pcpu_hot __ksym __weak;
+extern const void __per_cpu_offset __ksym __weak;
 
-	tc = bpf_task_storage_get(&task_ctx, bpf_get_current_task_btf(), 0,
+#define IT_SOFTIRQ_OFFSET	0x100		/* serving a softirq (not just bh off) */
+#define IT_HARDIRQ_NMI_MASK	0xff0000
+
+/* This CPU's preempt count, its address found once per CPU */
+static __always_inline __u32 it_preempt_count(void)
+{
+	struct it_cpu_ctx *cc = cpu_ctx_get();
+	__u64 base = 0, var;
+	__u32 pc = 0, cpu;
+
+	if (!cc || !&__per_cpu_offset)
+		return 0;
+	if (!cc->pc_addr) {
+		if (bpf_core_type_exists(struct pcpu_hot___it) && &pcpu_hot)
+			var = (__u64)&pcpu_hot + bpf_core_field_offset(struct pcpu_hot___it,
+								      preempt_count);
+		else if (&__preempt_count)
+			var = (__u64)&__preempt_count;
+		else
+			return 0;
+		cpu = bpf_get_smp_processor_id();
+		if (bpf_probe_read_kernel(&base, sizeof(base),
+					  (const char *)&__per_cpu_offset + 8ULL * cpu))
+			return 0;
+		cc->pc_addr = base + var;
+	}
+	bpf_probe_read_kernel(&pc, sizeof(pc), (const void *)cc->pc_addr);
+	return pc;
+}
+
+static __always_inline struct it_scope_ctx *scope_ctx_get(void)
+{
+	struct it_scope_ctx *sc;
+	__u32 pc = it_preempt_count(), idx;
+
+	if (pc & (IT_HARDIRQ_NMI_MASK | IT_SOFTIRQ_OFFSET)) {
+		idx = pc & IT_HARDIRQ_NMI_MASK ? 1 : 0;
+		return bpf_map_lookup_elem(&irq_ctx, &idx);
+	}
+	sc = bpf_task_storage_get(&task_ctx, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!tc)
+	if (!sc)
 		lost_inc(IT_LOST_TASK_CTX);
-	return tc;
+	return sc;
 }
 
 static __always_inline __u64 it_now_sampled(void)
@@ -185,16 +256,22 @@ static __always_inline struct it_op_stats *op_stats_get(__u32 slot, __u32 op)
 	return bpf_map_lookup_elem(&op_stats, &key);
 }
 
-static __always_inline void op_count(__u32 slot, __u32 op, __u64 bytes)
+/* @n operations, @bytes in all */
+static __always_inline void op_add(__u32 slot, __u32 op, __u64 n, __u64 bytes)
 {
 	struct it_op_stats *s = op_stats_get(slot, op);
 
 	if (!s)
 		return;
-	/* atomics: a nested program (irq) may update the same per-CPU cell */
-	__sync_fetch_and_add(&s->count, 1);
+	/* atomics: a program in an interrupt may update the same per-CPU cell */
+	__sync_fetch_and_add(&s->count, n);
 	if (bytes)
 		__sync_fetch_and_add(&s->bytes, bytes);
+}
+
+static __always_inline void op_count(__u32 slot, __u32 op, __u64 bytes)
+{
+	op_add(slot, op, 1, bytes);
 }
 
 static __always_inline void op_latency(__u32 slot, __u32 op, __u64 t0)
@@ -431,7 +508,7 @@ static __always_inline int scope_find(struct it_scope *stack, __u32 depth, __u64
 	return -1;
 }
 
-static __always_inline __u32 current_dev_slot(struct it_task_ctx *tc, bool *found)
+static __always_inline __u32 current_dev_slot(struct it_scope_ctx *tc, bool *found)
 {
 	struct it_scope *top = tc ? scope_top(tc->dev, tc->dev_depth) : NULL;
 
@@ -439,35 +516,23 @@ static __always_inline __u32 current_dev_slot(struct it_task_ctx *tc, bool *foun
 	return top ? top->slot : IT_SLOT_UNKNOWN;
 }
 
-/*
- * Claims the next entry of a scope stack. Interrupts stay enabled while a
- * BPF program runs, and a hook in an interrupt pushes onto the interrupted
- * task's stack: so the entry is claimed in one atomic step before it is
- * written. Reading the depth and storing depth + 1 after filling the entry
- * let an interrupt's push land on the same entry, and the outer exit then
- * found no entry of its own (counted as unpaired). -1: the stack is full.
- */
+/* Claims the next entry of a scope stack; -1 when it is full. */
 static __always_inline int scope_claim(__u32 *depth)
 {
-	__u32 d;
+	__u32 d = *depth;
 
-	if (*depth >= IT_SCOPE_DEPTH) {
-		lost_inc(IT_LOST_SCOPE_DEPTH);
-		return -1;
-	}
-	d = __sync_fetch_and_add(depth, 1);
 	if (d >= IT_SCOPE_DEPTH) {
-		__sync_fetch_and_sub(depth, 1);
 		lost_inc(IT_LOST_SCOPE_DEPTH);
 		return -1;
 	}
+	*depth = d + 1;
 	return d;
 }
 
-/* DMA-API entry: the device is known from here down. */
-static __always_inline int dev_scope_enter(struct device *dev, __u32 op)
+/* DMA-API entry: the device is known from here down. @arg: op | IT_SCOPE_* */
+static __always_inline int dev_scope_enter(struct device *dev, __u32 arg)
 {
-	struct it_task_ctx *tc = task_ctx_get();
+	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
 	int d;
 
@@ -479,32 +544,45 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 op)
 	sc = &tc->dev[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->key = (__u64)dev;
 	sc->slot = dev_slot(dev);
-	sc->op = op;
+	sc->op = arg;
 	/* nested DMA-API calls (map_page -> __iommu_dma_map): time the outer */
-	sc->t0 = d == 0 ? it_now_sampled() : 0;
+	sc->t0 = d == 0 && !(arg & IT_SCOPE_NOCOUNT) ? it_now_sampled() : 0;
 	return 0;
 }
 
-static __always_inline int dev_scope_exit(struct device *dev, __u32 op)
+/*
+ * The outermost DMA-API call of a context is one op. In the lean mode no
+ * allocator hook runs: each DMA-API call that allocates an IOVA range
+ * (map_page, map_sg, dma_iova_try_alloc...) counts as one allocation.
+ */
+static __always_inline void dev_scope_account(const struct it_scope *sc)
 {
-	struct it_task_ctx *tc = task_ctx_get();
-	struct it_scope *sc;
+	__u32 op = sc->op & IT_SCOPE_OP_MASK;
+
+	if (!(sc->op & IT_SCOPE_NOCOUNT)) {
+		op_count(sc->slot, op, 0);
+		op_latency(sc->slot, op, sc->t0);
+	}
+	if (!deep && (sc->op & IT_SCOPE_IOVA) && op == IT_OP_DMA_MAP)
+		op_count(sc->slot, IT_OP_IOVA_ALLOC, 0);
+}
+
+static __always_inline int dev_scope_exit(struct device *dev, __u32 arg)
+{
+	struct it_scope_ctx *tc = scope_ctx_get();
 	int idx;
 
 	if (!tc)
 		return 0;
-	idx = scope_find(tc->dev, tc->dev_depth, (__u64)dev, op, false);
+	idx = scope_find(tc->dev, tc->dev_depth, (__u64)dev, arg, false);
 	if (idx < 0) {
 		lost_inc(IT_LOST_UNPAIRED);
 		return 0;
 	}
 	if (tc->dev_depth - 1 > (__u32)idx)
 		lost_add(IT_LOST_UNPAIRED, tc->dev_depth - 1 - idx);
-	sc = &tc->dev[it_bounded(idx, IT_SCOPE_DEPTH)];
-	if (idx == 0) {
-		op_count(sc->slot, sc->op, 0);
-		op_latency(sc->slot, sc->op, sc->t0);
-	}
+	if (idx == 0)
+		dev_scope_account(&tc->dev[0]);
 	tc->dev_depth = idx;
 	return 0;
 }
@@ -524,8 +602,6 @@ static __always_inline __u32 op_slot_fallback(__u32 op, __u64 key)
 		return slot;
 	case IT_OP_IOTLB_SYNC:
 		return domain_slot(key);
-	case IT_OP_FQ_FLUSH:
-		return domain_slot(cookie_domain(key));
 	default:
 		/* IOVA frees and invalidation commands inside a lazy flush */
 		cc = cpu_ctx_get();
@@ -535,28 +611,44 @@ static __always_inline __u32 op_slot_fallback(__u32 op, __u64 key)
 	}
 }
 
-static __always_inline bool op_counted_at_entry(__u32 op)
+static __always_inline bool op_is_map_event(__u32 op)
 {
 	/* map/unmap are counted by their tracepoints, per event */
-	return op != IT_OP_MAP && op != IT_OP_UNMAP;
+	return op == IT_OP_MAP || op == IT_OP_UNMAP;
 }
 
-static __always_inline int op_enter(__u64 key, __u32 op)
+/*
+ * Lean entry of a hook whose exit is attached only in --deep: count, and for
+ * iommu_map/unmap outside the DMA API (VFIO) leave the domain's device for
+ * the tracepoint event that follows. Inside a DMA-API scope it costs one
+ * lookup: the device is known already.
+ */
+static __always_inline int op_note(struct it_scope_ctx *tc, __u64 key, __u32 op)
 {
-	struct it_task_ctx *tc = task_ctx_get();
-	struct it_scope *sc;
 	bool in_dev;
-	__u32 slot;
+	__u32 slot = current_dev_slot(tc, &in_dev), i;
+
+	if (!in_dev)
+		slot = op_slot_fallback(op, key);
+	if (!op_is_map_event(op)) {
+		op_count(slot, op, 0);
+		return 0;
+	}
+	if (in_dev || !tc)
+		return 0;
+	i = op == IT_OP_UNMAP;
+	tc->direct_key[i] = key;
+	tc->direct_slot[i] = slot;
+	return 0;
+}
+
+/* Counts @op on @slot (map events: their tracepoint does) and opens its scope. */
+static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op, __u32 slot)
+{
+	struct it_scope *sc;
 	int d;
 
-	slot = current_dev_slot(tc, &in_dev);
-	if (in_dev) {
-		if (op == IT_OP_MAP || op == IT_OP_UNMAP)
-			domain_learn(slot, key);
-	} else {
-		slot = op_slot_fallback(op, key);
-	}
-	if (op_counted_at_entry(op))
+	if (!op_is_map_event(op))
 		op_count(slot, op, 0);
 	if (!tc)
 		return 0;
@@ -571,9 +663,28 @@ static __always_inline int op_enter(__u64 key, __u32 op)
 	return 0;
 }
 
+/* @exit_deep: the hook's exit runs only in --deep (IT_HF_EXIT_DEEP) */
+static __always_inline int op_enter(__u64 key, __u32 op, bool exit_deep)
+{
+	struct it_scope_ctx *tc = scope_ctx_get();
+	bool in_dev;
+	__u32 slot;
+
+	if (exit_deep && !deep)
+		return op_note(tc, key, op);
+	slot = current_dev_slot(tc, &in_dev);
+	if (in_dev) {
+		if (op_is_map_event(op))
+			domain_learn(slot, key);
+	} else {
+		slot = op_slot_fallback(op, key);
+	}
+	return op_begin(tc, key, op, slot);
+}
+
 static __always_inline int op_exit(__u64 key, __u32 op)
 {
-	struct it_task_ctx *tc = task_ctx_get();
+	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
 	int idx;
 
@@ -677,10 +788,10 @@ static __always_inline void pgsize_account(__u32 slot, __u64 domain, __u64 iova)
 /* The innermost map/unmap call in flight gives the slot (and the domain). */
 static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 {
-	struct it_task_ctx *tc = task_ctx_get();
+	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
 	bool in_dev;
-	__u32 slot;
+	__u32 slot, i = op == IT_OP_UNMAP;
 
 	*domain = 0;
 	sc = tc ? scope_top(tc->op, tc->op_depth) : NULL;
@@ -689,6 +800,11 @@ static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 		return sc->slot;
 	}
 	slot = current_dev_slot(tc, &in_dev);
+	if (!in_dev && tc && tc->direct_key[i]) {
+		/* lean: iommu_map() outside the DMA API just said whose domain */
+		*domain = tc->direct_key[i];
+		slot = tc->direct_slot[i];
+	}
 	return slot;
 }
 
@@ -751,54 +867,33 @@ int tp__unmap(struct trace_event_raw_unmap *ctx)
 
 /* ---- function hooks: fentry/fexit and kprobe/kretprobe twins ---- */
 
-#define IT_HOOK(name, fn, enter, exit)					\
-SEC("fentry/" #fn)							\
-int BPF_PROG(fentry__##name, void *arg0) { return enter; }		\
-SEC("fexit/" #fn)							\
-int BPF_PROG(fexit__##name, void *arg0) { return exit; }		\
-SEC("kprobe/" #fn)							\
-int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }		\
-SEC("kretprobe/" #fn)							\
+/*
+ * Sections carry no target: userspace sets it from include/it_hooks.h for the
+ * name this kernel has (bpf_program__set_attach_target, attach_kprobe).
+ */
+#define IT_FUNC_PROGS(name, enter, exit)					\
+SEC("fentry")									\
+int BPF_PROG(fentry__##name, void *arg0) { return enter; }			\
+SEC("fexit")									\
+int BPF_PROG(fexit__##name, void *arg0) { return exit; }			\
+SEC("kprobe")									\
+int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }			\
+SEC("kretprobe")								\
 int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exit; }
 
-#define IT_HOOK_ENTRY(name, fn, enter)					\
-SEC("fentry/" #fn)							\
-int BPF_PROG(fentry__##name, void *arg0) { return enter; }		\
-SEC("kprobe/" #fn)							\
-int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }
+#define DEV_SCOPE(name, arg, flags)						\
+	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg), dev_scope_exit(arg0, arg))
+#define OP_SCOPE(name, arg, flags)						\
+	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP),	\
+		      op_exit((__u64)arg0, arg))
+#define CUSTOM(name, arg, flags)	/* written out below */
+#define IT_HOOK_PROGS(name, role, handler, arg, flags, vendor, ...) handler(name, arg, flags)
 
-#define DEV_SCOPE(name, fn, op) \
-	IT_HOOK(name, fn, dev_scope_enter(arg0, op), dev_scope_exit(arg0, op))
-#define OP_SCOPE(name, fn, op) \
-	IT_HOOK(name, fn, op_enter((__u64)arg0, op), op_exit((__u64)arg0, op))
-
-/* DMA API (device known). Renamed targets are set by userspace at load. */
-DEV_SCOPE(dma_map_page, iommu_dma_map_page, IT_OP_DMA_MAP)
-DEV_SCOPE(dma_map_core, __iommu_dma_map, IT_OP_DMA_MAP)
-DEV_SCOPE(dma_map_sg, iommu_dma_map_sg, IT_OP_DMA_MAP)
-DEV_SCOPE(dma_map_resource, iommu_dma_map_resource, IT_OP_DMA_MAP)
-DEV_SCOPE(dma_alloc, iommu_dma_alloc, IT_OP_DMA_MAP)
-DEV_SCOPE(dma_unmap_page, iommu_dma_unmap_page, IT_OP_DMA_UNMAP)
-DEV_SCOPE(dma_unmap_core, __iommu_dma_unmap, IT_OP_DMA_UNMAP)
-DEV_SCOPE(dma_unmap_sg, iommu_dma_unmap_sg, IT_OP_DMA_UNMAP)
-DEV_SCOPE(dma_unmap_resource, iommu_dma_unmap_resource, IT_OP_DMA_UNMAP)
-DEV_SCOPE(dma_free, iommu_dma_free, IT_OP_DMA_UNMAP)
-
-/* IOMMU core (domain known) */
-OP_SCOPE(iommu_map, iommu_map, IT_OP_MAP)
-OP_SCOPE(iommu_map_atomic, iommu_map_atomic, IT_OP_MAP)
-OP_SCOPE(iommu_map_sg, iommu_map_sg, IT_OP_MAP)
-OP_SCOPE(iommu_map_sg_atomic, iommu_map_sg_atomic, IT_OP_MAP)
-OP_SCOPE(iommu_unmap, iommu_unmap, IT_OP_UNMAP)
-OP_SCOPE(iommu_unmap_fast, iommu_unmap_fast, IT_OP_UNMAP)
-
-/* IOVA allocator */
-OP_SCOPE(alloc_iova_fast, alloc_iova_fast, IT_OP_IOVA_ALLOC)
-OP_SCOPE(alloc_iova, alloc_iova, IT_OP_IOVA_SLOW)
+IT_FUNC_HOOKS(IT_HOOK_PROGS)
 
 static __always_inline int iova_free_count(void)
 {
-	struct it_task_ctx *tc = task_ctx_get();
+	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_cpu_ctx *cc = cpu_ctx_get();
 	bool in_dev;
 	__u32 slot;
@@ -806,7 +901,6 @@ static __always_inline int iova_free_count(void)
 	/* a free inside fq_ring_free() is a lazy free: charge the queue's domain */
 	if (cc && cc->fq_slot1) {
 		op_count(cc->fq_slot1 - 1, IT_OP_IOVA_FREE, 0);
-		op_count(cc->fq_slot1 - 1, IT_OP_FQ_FREED, 0);
 		return 0;
 	}
 	slot = current_dev_slot(tc, &in_dev);
@@ -814,40 +908,81 @@ static __always_inline int iova_free_count(void)
 	return 0;
 }
 
-IT_HOOK_ENTRY(free_iova_fast, free_iova_fast, iova_free_count())
+SEC("fentry")
+int BPF_PROG(fentry__free_iova_fast) { return iova_free_count(); }
+SEC("kprobe")
+int BPF_KPROBE(kprobe__free_iova_fast) { return iova_free_count(); }
 
-/* Strict invalidation: one vendor iotlb_sync per unmap */
-OP_SCOPE(iotlb_sync_intel, intel_iommu_tlb_sync, IT_OP_IOTLB_SYNC)
-OP_SCOPE(iotlb_sync_amd, amd_iommu_iotlb_sync, IT_OP_IOTLB_SYNC)
-
-/* Hardware invalidation submission (waits for completion on Intel) */
-OP_SCOPE(inv_cmd_intel, qi_submit_sync, IT_OP_INV_CMD)
-OP_SCOPE(inv_cmd_amd, __iommu_queue_command_sync, IT_OP_INV_CMD)
-
-/* Lazy mode: the flush queue */
-static __always_inline int fq_flush_enter(__u64 cookie)
+/* Lazy mode: the flush queue's flush, timed, charged to the queue's domain */
+static __always_inline int fq_flush_begin(__u64 domain, __u64 key)
 {
 	struct it_cpu_ctx *cc = cpu_ctx_get();
-	__u32 slot = domain_slot(cookie_domain(cookie));
+	__u32 slot = domain_slot(domain);
 
 	if (cc) {
 		cc->fq_slot1 = slot + 1;
 		if (cc->in_fq_timeout)
 			op_count(slot, IT_OP_FQ_TIMEOUT, 0);
 	}
-	return op_enter(cookie, IT_OP_FQ_FLUSH);
+	return op_begin(scope_ctx_get(), key, IT_OP_FQ_FLUSH, slot);
 }
 
-static __always_inline int fq_flush_exit(__u64 cookie)
+static __always_inline int fq_flush_end(__u64 key)
 {
 	struct it_cpu_ctx *cc = cpu_ctx_get();
 
 	if (cc)
 		cc->fq_slot1 = 0;
-	return op_exit(cookie, IT_OP_FQ_FLUSH);
+	return op_exit(key, IT_OP_FQ_FLUSH);
 }
 
-IT_HOOK(fq_flush_iotlb, fq_flush_iotlb, fq_flush_enter((__u64)arg0), fq_flush_exit((__u64)arg0))
+static __always_inline int fq_flush_enter(__u64 cookie)
+{
+	return fq_flush_begin(cookie_domain(cookie), cookie);
+}
+
+SEC("fentry")
+int BPF_PROG(fentry__fq_flush_iotlb, void *cookie) { return fq_flush_enter((__u64)cookie); }
+SEC("fexit")
+int BPF_PROG(fexit__fq_flush_iotlb, void *cookie) { return fq_flush_end((__u64)cookie); }
+SEC("kprobe")
+int BPF_KPROBE(kprobe__fq_flush_iotlb, void *cookie) { return fq_flush_enter((__u64)cookie); }
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe__fq_flush_iotlb) { return fq_flush_end(0); }
+
+/*
+ * Where fq_flush_iotlb() is inlined (6.16+), the flush queue's flush is the
+ * domain's flush_iotlb_all callback. Other callers flush domains that have no
+ * flush queue (attach, VFIO): only DMA-FQ domains count as lazy flushes.
+ */
+static __always_inline bool domain_is_fq(__u64 domain)
+{
+	return domain && (BPF_CORE_READ((struct iommu_domain *)domain, type) & IT_DOMAIN_DMA_FQ);
+}
+
+static __always_inline int flush_all_enter(__u64 domain)
+{
+	return domain_is_fq(domain) ? fq_flush_begin(domain, domain) : 0;
+}
+
+static __always_inline int flush_all_exit(__u64 domain)
+{
+	return domain_is_fq(domain) ? fq_flush_end(domain) : 0;
+}
+
+#define FLUSH_ALL_PROGS(name)								\
+SEC("fentry")										\
+int BPF_PROG(fentry__##name, void *domain) { return flush_all_enter((__u64)domain); }	\
+SEC("fexit")										\
+int BPF_PROG(fexit__##name, void *domain) { return flush_all_exit((__u64)domain); }	\
+SEC("kprobe")										\
+int BPF_KPROBE(kprobe__##name, void *domain) { return flush_all_enter((__u64)domain); }	\
+SEC("kretprobe")									\
+int BPF_KRETPROBE(kretprobe__##name) { return fq_flush_end(0); }
+
+FLUSH_ALL_PROGS(flush_all_intel)
+FLUSH_ALL_PROGS(flush_all_amd)
+FLUSH_ALL_PROGS(flush_all_virtio)
 
 static __always_inline int fq_timeout_mark(int delta)
 {
@@ -858,18 +993,73 @@ static __always_inline int fq_timeout_mark(int delta)
 	return 0;
 }
 
-IT_HOOK(fq_flush_timeout, fq_flush_timeout, fq_timeout_mark(1), fq_timeout_mark(-1))
+SEC("fentry")
+int BPF_PROG(fentry__fq_flush_timeout) { return fq_timeout_mark(1); }
+SEC("fexit")
+int BPF_PROG(fexit__fq_flush_timeout) { return fq_timeout_mark(-1); }
+SEC("kprobe")
+int BPF_KPROBE(kprobe__fq_flush_timeout) { return fq_timeout_mark(1); }
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe__fq_flush_timeout) { return fq_timeout_mark(-1); }
 
-static __always_inline int fq_ring_free_mark(__u64 cookie)
+/*
+ * fq_ring_free(cookie, fq) releases the entries whose flush completed by
+ * moving fq->head: entries freed = how far head moved (the ring never holds
+ * more than size - 1 entries, so the distance is unambiguous). It runs with
+ * the queue's lock held, irqs off: the per-CPU context holds until its exit.
+ */
+static __always_inline __u32 fq_ring_mask(struct iova_fq___it *fq)
+{
+	if (bpf_core_field_exists(fq->mod_mask))
+		return BPF_CORE_READ(fq, mod_mask);
+	return IT_IOVA_FQ_SIZE_OLD - 1;
+}
+
+static __always_inline int fq_ring_free_enter(__u64 cookie, __u64 fq)
 {
 	struct it_cpu_ctx *cc = cpu_ctx_get();
 
-	if (cc)
-		cc->fq_slot1 = cookie ? domain_slot(cookie_domain(cookie)) + 1 : 0;
+	if (!cc)
+		return 0;
+	cc->fq_slot1 = domain_slot(cookie_domain(cookie)) + 1;
+	cc->fq = fq;
+	cc->fq_head0 = fq ? BPF_CORE_READ((struct iova_fq___it *)fq, head) : 0;
 	return 0;
 }
 
-IT_HOOK(fq_ring_free, fq_ring_free, fq_ring_free_mark((__u64)arg0), fq_ring_free_mark(0))
+static __always_inline int fq_ring_free_exit(void)
+{
+	struct it_cpu_ctx *cc = cpu_ctx_get();
+	struct iova_fq___it *fq;
+	__u32 freed;
+
+	if (!cc || !cc->fq_slot1)
+		return 0;
+	fq = (void *)cc->fq;
+	if (fq) {
+		freed = (BPF_CORE_READ(fq, head) - cc->fq_head0) & fq_ring_mask(fq);
+		if (freed)
+			op_add(cc->fq_slot1 - 1, IT_OP_FQ_FREED, freed, 0);
+	}
+	cc->fq_slot1 = 0;
+	cc->fq = 0;
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(fentry__fq_ring_free, void *cookie, void *fq)
+{
+	return fq_ring_free_enter((__u64)cookie, (__u64)fq);
+}
+SEC("fexit")
+int BPF_PROG(fexit__fq_ring_free) { return fq_ring_free_exit(); }
+SEC("kprobe")
+int BPF_KPROBE(kprobe__fq_ring_free, void *cookie, void *fq)
+{
+	return fq_ring_free_enter((__u64)cookie, (__u64)fq);
+}
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe__fq_ring_free) { return fq_ring_free_exit(); }
 
 /* Attach: learn domain -> device for maps made outside the DMA API */
 static __always_inline int attach_learn(__u64 domain, struct device *dev)
@@ -878,13 +1068,13 @@ static __always_inline int attach_learn(__u64 domain, struct device *dev)
 	return 0;
 }
 
-SEC("fentry/__iommu_attach_device")
+SEC("fentry")
 int BPF_PROG(fentry__attach_device, void *domain, void *dev)
 {
 	return attach_learn((__u64)domain, dev);
 }
 
-SEC("kprobe/__iommu_attach_device")
+SEC("kprobe")
 int BPF_KPROBE(kprobe__attach_device, void *domain, void *dev)
 {
 	return attach_learn((__u64)domain, dev);
@@ -1036,13 +1226,13 @@ static __always_inline int on_dmar_fault(struct intel_iommu___it *iommu)
 	return 0;
 }
 
-SEC("fentry/dmar_fault")
+SEC("fentry")
 int BPF_PROG(fentry__dmar_fault, int irq, void *dev_id)
 {
 	return on_dmar_fault(dev_id);
 }
 
-SEC("kprobe/dmar_fault")
+SEC("kprobe")
 int BPF_KPROBE(kprobe__dmar_fault, int irq, void *dev_id)
 {
 	return on_dmar_fault(dev_id);
@@ -1129,41 +1319,65 @@ int BPF_PROG(raw_tp__console, const char *text, size_t len)
  * ever runs: they drive the same inline helpers as the real hooks.
  * Never attached; autoload is off outside tests/bpf.
  */
-enum it_test_action {
-	IT_TEST_DEV_ENTER,
-	IT_TEST_DEV_EXIT,
-	IT_TEST_OP_ENTER,
-	IT_TEST_OP_EXIT,
-	IT_TEST_ATTACH,
-	IT_TEST_IOVA_FREE,
-	IT_TEST_FQ_TIMEOUT_ENTER,
-	IT_TEST_FQ_TIMEOUT_EXIT,
-	IT_TEST_FQ_RING_FREE_ENTER,
-	IT_TEST_FQ_RING_FREE_EXIT,
-	IT_TEST_RID_SLOT,		/* key: segment << 16 | requester id */
-	IT_TEST_PCI_NAME,		/* key, arg: the name's 16 bytes */
-};
+/* Kernel memory the tests can shape: a flush queue ring, an iommu_domain */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, char[512]);
+} test_objs SEC(".maps");
+
+/* @ptr, or the address of test object 0 (fq) / 1 (domain) for IT_TEST_OBJ_* */
+static __always_inline __u64 test_ptr(__u64 ptr)
+{
+	__u32 idx = ptr == IT_TEST_OBJ_DOMAIN;
+	void *obj;
+
+	if (ptr != IT_TEST_OBJ_FQ && ptr != IT_TEST_OBJ_DOMAIN)
+		return ptr;
+	obj = bpf_map_lookup_elem(&test_objs, &idx);
+	return (__u64)obj;
+}
+
+static __always_inline int test_objs_set(__u64 fq_head, __u64 domain_type)
+{
+	__u32 zero = 0, one = 1;
+	struct iova_fq___it *fq = bpf_map_lookup_elem(&test_objs, &zero);
+	struct iommu_domain *dom = bpf_map_lookup_elem(&test_objs, &one);
+
+	if (!fq || !dom)
+		return 0;
+	fq->head = fq_head;
+	if (bpf_core_field_exists(fq->mod_mask))
+		fq->mod_mask = IT_IOVA_FQ_SIZE_OLD - 1;
+	dom->type = domain_type;
+	return 0;
+}
 
 SEC("raw_tp/it_test")
 int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 {
+	if (action == IT_TEST_OBJS_SET)
+		return test_objs_set(key, arg);
 	switch (action) {
 	case IT_TEST_DEV_ENTER: return dev_scope_enter((void *)key, arg);
 	case IT_TEST_DEV_EXIT: return dev_scope_exit((void *)key, arg);
 	case IT_TEST_OP_ENTER:
 		if (arg == IT_OP_FQ_FLUSH)
 			return fq_flush_enter(key);
-		return op_enter(key, arg);
+		return op_enter(key, arg & IT_SCOPE_OP_MASK, arg & IT_TEST_EXIT_DEEP);
 	case IT_TEST_OP_EXIT:
 		if (arg == IT_OP_FQ_FLUSH)
-			return fq_flush_exit(key);
+			return fq_flush_end(key);
 		return op_exit(key, arg);
-	case IT_TEST_ATTACH: return attach_learn(key, (void *)arg);
+	case IT_TEST_ATTACH: return attach_learn(test_ptr(key), (void *)arg);
 	case IT_TEST_IOVA_FREE: return iova_free_count();
 	case IT_TEST_FQ_TIMEOUT_ENTER: return fq_timeout_mark(1);
 	case IT_TEST_FQ_TIMEOUT_EXIT: return fq_timeout_mark(-1);
-	case IT_TEST_FQ_RING_FREE_ENTER: return fq_ring_free_mark(key);
-	case IT_TEST_FQ_RING_FREE_EXIT: return fq_ring_free_mark(0);
+	case IT_TEST_FQ_RING_FREE_ENTER: return fq_ring_free_enter(key, test_ptr(arg));
+	case IT_TEST_FQ_RING_FREE_EXIT: return fq_ring_free_exit();
+	case IT_TEST_FLUSH_ALL_ENTER: return flush_all_enter(test_ptr(key));
+	case IT_TEST_FLUSH_ALL_EXIT: return flush_all_exit(test_ptr(key));
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
 	case IT_TEST_PCI_NAME: {
 		__u64 name[3] = { key, arg, 0 };

@@ -40,6 +40,19 @@ struct iommu_dma_cookie___it {
 	struct iommu_domain *fq_domain;
 } __attribute__((preserve_access_index));
 
+/* drivers/iommu/dma-iommu.c: the flush-queue ring (5.17+; mod_mask 6.6+) */
+struct iova_fq___it {
+	unsigned int head;
+	unsigned int mod_mask;
+} __attribute__((preserve_access_index));
+
+#define IT_IOVA_FQ_SIZE_OLD	256	/* fixed ring size before mod_mask */
+
+/* arch/x86: the per-CPU preempt count, 6.2 to 6.14 (anonymous struct member) */
+struct pcpu_hot___it {
+	int preempt_count;
+} __attribute__((preserve_access_index));
+
 /* VT-d register layout (spec 11.4) */
 #define IT_DMAR_RTADDR_REG	0x20
 #define IT_DMAR_FSTS_REG	0x34

@@ -20,7 +20,7 @@
 #define IT_SIZE_SLOTS		32	/* log2(bytes) */
 #define IT_NAME_LEN		32
 #define IT_COMM_LEN		16
-#define IT_SCOPE_DEPTH		4	/* nested DMA-API scopes per task */
+#define IT_SCOPE_DEPTH		6	/* nested scopes per execution context */
 #define IT_WALK_MAX_LEVELS	6
 #define IT_FAULT_TEXT_LEN	160
 
@@ -90,7 +90,7 @@ struct it_dev_info {
 enum it_lost {
 	IT_LOST_SLOTS_FULL,	/* more devices than IT_MAX_DEVS: counted as unknown */
 	IT_LOST_TASK_CTX,	/* no task storage: op not timed or not attributed */
-	IT_LOST_SCOPE_DEPTH,	/* nesting deeper than IT_SCOPE_DEPTH */
+	IT_LOST_SCOPE_DEPTH,	/* nesting deeper than IT_SCOPE_DEPTH in one context */
 	IT_LOST_UNPAIRED,	/* exit without entry (tracer started mid-call) */
 	IT_LOST_RINGBUF,	/* fault events that did not fit the ring buffer */
 	IT_LOST_MAX,
@@ -100,6 +100,8 @@ enum it_vendor {
 	IT_VENDOR_GENERIC,	/* iommu:io_page_fault */
 	IT_VENDOR_INTEL,
 	IT_VENDOR_AMD,
+	IT_VENDOR_VIRTIO,	/* virtio-iommu (paravirtual) */
+	IT_VENDOR_MAX,
 };
 
 /* Walk results: why translation stopped */

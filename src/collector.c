@@ -83,7 +83,9 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	}
 	skel->rodata->lat_sample_every = o->sample_every > 1 ? o->sample_every : 1;
 	skel->rodata->iommu_vendor = c->sys.vendor;
-	skel->rodata->walk_maps = !o->no_walk;
+	skel->rodata->deep = o->deep;
+	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
+	skel->rodata->walk_maps = o->deep && !o->no_walk;
 	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;
 }
 
@@ -268,7 +270,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	if (ret)
 		return ret;
 	sysinfo_read("", &c->sys);
-	err = probes_init(&c->probes, c->sys.vendor);
+	err = probes_init(&c->probes, c->sys.vendor, o->deep);
 	if (err) {
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot read kernel BTF: %s",
 			 strerror(-err));

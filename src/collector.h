@@ -17,7 +17,8 @@ typedef int (*it_fault_cb)(void *ctx, const struct it_fault_event *e);
 struct it_collector_opts {
 	unsigned int sample_every;	/* time 1 in N ops; 0 or 1: all */
 	bool bpf_stats;			/* kernel.bpf_stats_enabled while open */
-	bool no_walk;			/* skip the page-size walk on maps */
+	bool no_walk;			/* skip the page-size walk on maps (--deep) */
+	bool deep;			/* every hook, every layer timed, walker on maps */
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */
 	bool no_pmu;			/* leave the hardware counters closed */

@@ -21,84 +21,46 @@
 
 struct it_hook {
 	const char *name;
-	const char *desc;
-	const char *targets[3];		/* candidates, newest name first */
-	bool has_exit;
+	int role;			/* enum it_role */
+	unsigned int flags;		/* IT_HF_* */
 	int vendor;			/* IT_VENDOR_GENERIC: any IOMMU */
+	const char *targets[3];		/* candidates, newest name first */
 };
 
 struct it_tp {
 	const char *name;
-	const char *desc;
+	int role;
+	unsigned int flags;
 	const char *category;
 	bool has_classic;		/* a tracepoint/ twin exists */
 };
 
-static const struct it_hook it_hooks[] = {
-	{ "dma_map_page", "DMA-API map_page: device scope, latency",
-	  { "iommu_dma_map_phys", "iommu_dma_map_page" }, true },
-	{ "dma_map_core", "DMA-API __iommu_dma_map: device scope",
-	  { "__iommu_dma_map" }, true },
-	{ "dma_map_sg", "DMA-API map_sg: device scope, latency",
-	  { "iommu_dma_map_sg" }, true },
-	{ "dma_map_resource", "DMA-API map_resource: device scope",
-	  { "iommu_dma_map_resource" }, true },
-	{ "dma_alloc", "DMA-API coherent alloc: device scope",
-	  { "iommu_dma_alloc" }, true },
-	{ "dma_unmap_page", "DMA-API unmap_page: device scope, latency",
-	  { "iommu_dma_unmap_phys", "iommu_dma_unmap_page" }, true },
-	{ "dma_unmap_core", "DMA-API __iommu_dma_unmap: device scope",
-	  { "__iommu_dma_unmap" }, true },
-	{ "dma_unmap_sg", "DMA-API unmap_sg: device scope, latency",
-	  { "iommu_dma_unmap_sg" }, true },
-	{ "dma_unmap_resource", "DMA-API unmap_resource: device scope",
-	  { "iommu_dma_unmap_resource" }, true },
-	{ "dma_free", "DMA-API coherent free: device scope",
-	  { "iommu_dma_free" }, true },
-	{ "iommu_map", "iommu_map(): map latency, domain",
-	  { "iommu_map" }, true },
-	{ "iommu_map_atomic", "iommu_map_atomic() (before 6.3): map latency",
-	  { "iommu_map_atomic" }, true },
-	{ "iommu_map_sg", "iommu_map_sg(): map latency",
-	  { "iommu_map_sg" }, true },
-	{ "iommu_map_sg_atomic", "iommu_map_sg_atomic() (before 6.3)",
-	  { "iommu_map_sg_atomic" }, true },
-	{ "iommu_unmap", "iommu_unmap(): unmap latency",
-	  { "iommu_unmap" }, true },
-	{ "iommu_unmap_fast", "iommu_unmap_fast(): unmap latency (DMA API)",
-	  { "iommu_unmap_fast" }, true },
-	{ "alloc_iova_fast", "IOVA allocation (per-CPU rcache first)",
-	  { "alloc_iova_fast" }, true },
-	{ "alloc_iova", "IOVA slow path: global rbtree (rcache miss)",
-	  { "alloc_iova" }, true },
-	{ "free_iova_fast", "IOVA free",
-	  { "free_iova_fast" }, false },
-	{ "iotlb_sync_intel", "strict IOTLB invalidation (Intel)",
-	  { "intel_iommu_tlb_sync" }, true, IT_VENDOR_INTEL },
-	{ "iotlb_sync_amd", "strict IOTLB invalidation (AMD)",
-	  { "amd_iommu_iotlb_sync" }, true, IT_VENDOR_AMD },
-	{ "inv_cmd_intel", "invalidation queue submit+wait (Intel)",
-	  { "qi_submit_sync" }, true, IT_VENDOR_INTEL },
-	{ "inv_cmd_amd", "command buffer submit (AMD)",
-	  { "__iommu_queue_command_sync" }, true, IT_VENDOR_AMD },
-	{ "fq_flush_iotlb", "lazy: flush-queue domain flush",
-	  { "fq_flush_iotlb" }, true },
-	{ "fq_flush_timeout", "lazy: flush-queue timer (cause of a flush)",
-	  { "fq_flush_timeout" }, true },
-	{ "fq_ring_free", "lazy: IOVAs freed after a flush",
-	  { "fq_ring_free" }, true },
-	{ "attach_device", "domain attach: domain -> device for VFIO maps",
-	  { "__iommu_attach_device" }, false },
-	{ "dmar_fault", "Intel fault registers (DMAR faults)",
-	  { "dmar_fault" }, false, IT_VENDOR_INTEL },
-};
+#define IT_HOOK_ROW(name, role, handler, arg, flags, vendor, ...)		\
+	{ #name, IT_ROLE_##role, flags, IT_VENDOR_##vendor, { __VA_ARGS__ } },
+static const struct it_hook it_hooks[] = { IT_FUNC_HOOKS(IT_HOOK_ROW) };
+#undef IT_HOOK_ROW
 
-static const struct it_tp it_tps[] = {
-	{ "map", "iommu:map: map count and bytes", "iommu", true },
-	{ "unmap", "iommu:unmap: unmap count and bytes", "iommu", true },
-	{ "io_page_fault", "iommu:io_page_fault: generic faults", "iommu", false },
-	{ "console", "printk:console: kernel fault lines (fallback, AMD flags)", "printk", false },
-};
+#define IT_TP_ROW(name, role, flags, category, classic)			\
+	{ #name, IT_ROLE_##role, flags, category, classic },
+static const struct it_tp it_tps[] = { IT_TP_HOOKS(IT_TP_ROW) };
+#undef IT_TP_ROW
+
+#define IT_ROLE_ROW(id, name, desc) { name, desc },
+static const struct {
+	const char *name;
+	const char *desc;
+} it_roles[IT_ROLE_MAX] = { IT_ROLES(IT_ROLE_ROW) };
+#undef IT_ROLE_ROW
+
+const char *it_role_name(int role)
+{
+	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].name : "?";
+}
+
+const char *it_role_desc(int role)
+{
+	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].desc : "?";
+}
 
 static const char *const kind_names[] = {
 	[IT_KIND_NONE] = "none",
@@ -206,6 +168,11 @@ static bool tracefs_has_event(const char *category, const char *event)
 	return access(tracefs_file(rel, buf, sizeof(buf)), F_OK) == 0;
 }
 
+static bool probe_in_mode(const struct it_probes *p, unsigned int flags)
+{
+	return p->deep || (flags & IT_HF_LEAN);
+}
+
 /* Pick the best kind a function hook can have, given what failed before. */
 static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct sym_state *st)
 {
@@ -216,10 +183,22 @@ static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct s
 
 	pr->kind = IT_KIND_NONE;
 	pr->target[0] = '\0';
+	pr->state = IT_PROBE_WRONG_DRIVER;
 	if (h->vendor != IT_VENDOR_GENERIC && h->vendor != p->caps.vendor) {
 		snprintf(pr->why, sizeof(pr->why), "not the active IOMMU's driver");
 		return;
 	}
+	pr->state = IT_PROBE_OFF;
+	if (!probe_in_mode(p, pr->flags)) {
+		snprintf(pr->why, sizeof(pr->why), "--deep only");
+		return;
+	}
+	if (!p->deep && (pr->flags & IT_HF_DIRECT) && !p->caps.direct_users) {
+		snprintf(pr->why, sizeof(pr->why), "no VFIO or iommufd loaded: no maps outside the "
+			 "DMA API to attribute (--deep attaches it anyway)");
+		return;
+	}
+	pr->state = IT_PROBE_MISSING;
 	for (i = 0; i < 3 && h->targets[i]; i++) {
 		if (st[i].in_kallsyms || st[i].clone[0]) {
 			s = &st[i];
@@ -239,6 +218,7 @@ static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct s
 			 h->targets[0], h->targets[1] ? "/" : "", h->targets[1] ? h->targets[1] : "");
 		return;
 	}
+	pr->state = IT_PROBE_UNTRACEABLE;
 	if (s->in_kallsyms && p->caps.fentry && !pr->kind_failed[IT_KIND_FENTRY] &&
 	    btf_has_func(p->vmlinux_btf, name) && (!p->caps.ftrace_list || s->in_ftrace)) {
 		pr->kind = IT_KIND_FENTRY;
@@ -271,10 +251,17 @@ static void tp_choose(struct it_probes *p, struct it_probe *pr)
 
 	pr->kind = IT_KIND_NONE;
 	snprintf(pr->target, sizeof(pr->target), "%s:%s", t->category, t->name);
+	pr->state = IT_PROBE_OFF;
+	if (!probe_in_mode(p, pr->flags)) {
+		snprintf(pr->why, sizeof(pr->why), "--deep only");
+		return;
+	}
+	pr->state = IT_PROBE_MISSING;
 	if (!exists) {
 		snprintf(pr->why, sizeof(pr->why), "tracepoint %s not in this kernel", pr->target);
 		return;
 	}
+	pr->state = IT_PROBE_UNTRACEABLE;
 	if (!pr->kind_failed[IT_KIND_TP_BTF] && btf_has_tp(p->vmlinux_btf, t->name))
 		pr->kind = IT_KIND_TP_BTF;
 	else if (!pr->kind_failed[IT_KIND_RAW_TP])
@@ -287,22 +274,60 @@ static void tp_choose(struct it_probes *p, struct it_probe *pr)
 
 static struct sym_state (*hook_syms)[3];
 
-static void probes_choose_all(struct it_probes *p)
+/* A primary hook of @role that will attach (as far as can be known before load) */
+static const struct it_probe *role_primary(const struct it_probes *p, int role)
 {
 	int i;
 
 	for (i = 0; i < p->nr; i++) {
-		struct it_probe *pr = &p->probes[i];
+		const struct it_probe *pr = &p->probes[i];
 
-		pr->why[0] = '\0';
-		if (pr->hook)
-			hook_choose(p, pr, hook_syms[i]);
-		else
-			tp_choose(p, pr);
+		if (pr->role == role && !(pr->flags & IT_HF_FALLBACK) && pr->kind != IT_KIND_NONE)
+			return pr;
+	}
+	return NULL;
+}
+
+/*
+ * Primary hooks first; a fallback only stands in for a role that no primary
+ * hook can serve on this kernel (fq_flush_iotlb inlined: the domain's
+ * flush-all callback instead).
+ */
+static void probes_choose_all(struct it_probes *p)
+{
+	const struct it_probe *primary;
+	int i, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < p->nr; i++) {
+			struct it_probe *pr = &p->probes[i];
+
+			if (!!(pr->flags & IT_HF_FALLBACK) != pass)
+				continue;
+			pr->why[0] = '\0';
+			primary = pass ? role_primary(p, pr->role) : NULL;
+			if (primary) {
+				pr->kind = IT_KIND_NONE;
+				pr->state = IT_PROBE_OFF;
+				snprintf(pr->why, sizeof(pr->why), "fallback: %s serves %s",
+					 primary->target, it_role_name(pr->role));
+			} else if (pr->hook) {
+				hook_choose(p, pr, hook_syms[i]);
+			} else {
+				tp_choose(p, pr);
+			}
+		}
 	}
 }
 
-int probes_init(struct it_probes *p, int vendor)
+/* Maps outside the DMA API come from VFIO (type1) or iommufd users */
+static bool direct_users_loaded(void)
+{
+	return access("/sys/module/vfio_iommu_type1", F_OK) == 0 ||
+	       access("/sys/module/iommufd", F_OK) == 0;
+}
+
+int probes_init(struct it_probes *p, int vendor, bool deep)
 {
 	int nh = ARRAY_SIZE(it_hooks), nt = ARRAY_SIZE(it_tps), i, j, n = 0;
 	const char *names[ARRAY_SIZE(it_hooks) * 3];
@@ -316,7 +341,9 @@ int probes_init(struct it_probes *p, int vendor)
 	flat = calloc(ARRAY_SIZE(names), sizeof(*flat));
 	if (!p->probes || !hook_syms || !flat)
 		return -ENOMEM;
+	p->deep = deep;
 	caps_detect(&p->caps, vendor);
+	p->caps.direct_users = direct_users_loaded();
 	p->vmlinux_btf = btf__load_vmlinux_btf();
 	if (!p->vmlinux_btf)
 		return -errno ? -errno : -ENOENT;
@@ -335,7 +362,8 @@ int probes_init(struct it_probes *p, int vendor)
 
 		pr->hook = &it_hooks[i];
 		pr->name = it_hooks[i].name;
-		pr->desc = it_hooks[i].desc;
+		pr->role = it_hooks[i].role;
+		pr->flags = it_hooks[i].flags;
 		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
 			hook_syms[i][j] = flat[n++];
 	}
@@ -344,7 +372,8 @@ int probes_init(struct it_probes *p, int vendor)
 
 		pr->tp = &it_tps[i];
 		pr->name = it_tps[i].name;
-		pr->desc = it_tps[i].desc;
+		pr->role = it_tps[i].role;
+		pr->flags = it_tps[i].flags;
 	}
 	free(flat);
 	probes_choose_all(p);
@@ -372,7 +401,14 @@ static struct bpf_program *prog_find(struct bpf_object *obj, const char *prefix,
 	return bpf_object__find_program_by_name(obj, full);
 }
 
-static void probe_programs(struct it_probe *pr, struct bpf_object *obj)
+/* Lean mode times only the DMA API: other hooks there count at entry */
+static bool probe_has_exit(const struct it_probes *p, const struct it_probe *pr)
+{
+	return (pr->flags & IT_HF_EXIT) && (p->deep || !(pr->flags & IT_HF_EXIT_DEEP));
+}
+
+static void probe_programs(const struct it_probes *p, struct it_probe *pr,
+			   struct bpf_object *obj)
 {
 	const char *entry = NULL, *exit = NULL;
 
@@ -385,7 +421,7 @@ static void probe_programs(struct it_probe *pr, struct bpf_object *obj)
 	case IT_KIND_NONE: break;
 	}
 	pr->progs[0] = entry ? prog_find(obj, entry, pr->name) : NULL;
-	pr->progs[1] = exit && pr->hook->has_exit ? prog_find(obj, exit, pr->name) : NULL;
+	pr->progs[1] = exit && probe_has_exit(p, pr) ? prog_find(obj, exit, pr->name) : NULL;
 	snprintf(pr->prog_names[0], sizeof(pr->prog_names[0]), "%s",
 		 pr->progs[0] ? bpf_program__name(pr->progs[0]) : "");
 	snprintf(pr->prog_names[1], sizeof(pr->prog_names[1]), "%s",
@@ -403,7 +439,7 @@ int probes_configure(struct it_probes *p, struct bpf_object *obj)
 	for (i = 0; i < p->nr; i++) {
 		struct it_probe *pr = &p->probes[i];
 
-		probe_programs(pr, obj);
+		probe_programs(p, pr, obj);
 		for (j = 0; j < 2; j++) {
 			if (!pr->progs[j])
 				continue;
@@ -462,6 +498,7 @@ int probes_attach(struct it_probes *p)
 {
 	int i, j, attached = 0;
 
+	p->attached = true;
 	for (i = 0; i < p->nr; i++) {
 		struct it_probe *pr = &p->probes[i];
 
@@ -510,7 +547,8 @@ int probes_nr_attached(const struct it_probes *p)
 	int i, n = 0;
 
 	for (i = 0; i < p->nr; i++)
-		n += p->probes[i].links[0] != NULL;
+		n += p->attached ? p->probes[i].links[0] != NULL :
+				   p->probes[i].kind != IT_KIND_NONE;
 	return n;
 }
 
@@ -552,46 +590,178 @@ const char *probes_walker_status(const struct it_probes *p)
 	return "unavailable (no Intel or AMD IOMMU active)";
 }
 
+static const char *const role_state_names[] = {
+	[IT_ROLE_TRACED] = "traced",
+	[IT_ROLE_LEAN_OFF] = "lean-off",
+	[IT_ROLE_NOT_TRACEABLE] = "not traceable",
+	[IT_ROLE_NO_DRIVER] = "no driver",
+};
+
+const char *it_role_state_name(int state)
+{
+	return state >= 0 && state <= IT_ROLE_NO_DRIVER ? role_state_names[state] : "?";
+}
+
+static bool probe_serves(const struct it_probes *p, const struct it_probe *pr)
+{
+	return p->attached ? pr->links[0] != NULL : pr->kind != IT_KIND_NONE;
+}
+
+static void str_append(char *buf, size_t size, const char *sep, const char *text)
+{
+	size_t len = strlen(buf);
+
+	if (len + strlen(sep) + strlen(text) + 1 < size)
+		snprintf(buf + len, size - len, "%s%s", len ? sep : "", text);
+}
+
+/* One role from its hooks: served by the attached ones, else the best reason why not. */
+static void role_view(const struct it_probes *p, int role, struct it_role_view *v)
+{
+	enum it_probe_state best = IT_PROBE_WRONG_DRIVER;
+	char item[160];
+	int i;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < p->nr; i++) {
+		const struct it_probe *pr = &p->probes[i];
+
+		if (pr->role != role)
+			continue;
+		if (probe_serves(p, pr)) {
+			snprintf(item, sizeof(item), "%s (%s)", pr->target, probe_kind_str(pr->kind));
+			str_append(v->served_by, sizeof(v->served_by), ", ", item);
+			continue;
+		}
+		if (pr->state < best)
+			best = pr->state;
+	}
+	if (v->served_by[0]) {
+		v->state = IT_ROLE_TRACED;
+		return;
+	}
+	for (i = 0; i < p->nr; i++) {
+		const struct it_probe *pr = &p->probes[i];
+
+		if (pr->role != role || pr->state != best)
+			continue;
+		snprintf(item, sizeof(item), "%s%s%s%s%s", pr->hook ? pr->hook->targets[0] : pr->target,
+			 pr->why[0] ? ": " : "", pr->why, pr->failure[0] ? "; " : "", pr->failure);
+		str_append(v->why, sizeof(v->why), "; ", item);
+	}
+	switch (best) {
+	case IT_PROBE_WRONG_DRIVER:
+		v->state = IT_ROLE_NO_DRIVER;
+		snprintf(v->why, sizeof(v->why), "no hook for the active IOMMU driver");
+		break;
+	case IT_PROBE_OFF:
+		v->state = IT_ROLE_LEAN_OFF;
+		break;
+	default:
+		v->state = IT_ROLE_NOT_TRACEABLE;
+		break;
+	}
+}
+
+void probes_roles(const struct it_probes *p, struct it_role_view roles[IT_ROLE_MAX])
+{
+	int role;
+
+	for (role = 0; role < IT_ROLE_MAX; role++)
+		role_view(p, role, &roles[role]);
+	/* lean: each DMA-API map that allocates counts as one IOVA allocation */
+	if (roles[IT_ROLE_IOVA_ALLOC].state == IT_ROLE_LEAN_OFF &&
+	    roles[IT_ROLE_DMA_MAP].state == IT_ROLE_TRACED) {
+		roles[IT_ROLE_IOVA_ALLOC].state = IT_ROLE_TRACED;
+		snprintf(roles[IT_ROLE_IOVA_ALLOC].served_by, sizeof(roles[0].served_by),
+			 "DMA-API map calls, one IOVA range each (--deep: alloc_iova_fast)");
+	}
+}
+
+static void roles_print(const struct it_probes *p, FILE *f)
+{
+	struct it_role_view roles[IT_ROLE_MAX];
+	int role;
+
+	probes_roles(p, roles);
+	fprintf(f, "%-22s %-14s %s\n", "ROLE", "STATE", "SERVED BY / WHY NOT");
+	for (role = 0; role < IT_ROLE_MAX; role++) {
+		const struct it_role_view *v = &roles[role];
+
+		fprintf(f, "%-22s %-14s %s\n", it_role_name(role), it_role_state_name(v->state),
+			v->state == IT_ROLE_TRACED ? v->served_by : v->why);
+	}
+}
+
 void probes_print(const struct it_probes *p, FILE *f)
 {
 	int i;
 
-	fprintf(f, "kernel %s: fentry %s, kprobes %s\n", p->caps.release,
+	fprintf(f, "kernel %s: fentry %s, kprobes %s; %s mode\n", p->caps.release,
 		p->caps.fentry ? "allowed" : "refused",
-		p->caps.kprobes ? "available" : "unavailable");
-	fprintf(f, "%-20s %-10s %-30s %s\n", "HOOK", "KIND", "TARGET", "NOTE");
+		p->caps.kprobes ? "available" : "unavailable", p->deep ? "deep" : "lean");
+	roles_print(p, f);
+	fprintf(f, "\n%-20s %-18s %-10s %-30s %s\n", "HOOK", "ROLE", "KIND", "TARGET", "NOTE");
 	for (i = 0; i < p->nr; i++) {
 		const struct it_probe *pr = &p->probes[i];
-		bool on = pr->links[0] != NULL;
+		bool on = probe_serves(p, pr);
 
-		fprintf(f, "%-20s %-10s %-30s %s%s%s%s\n", pr->name,
+		fprintf(f, "%-20s %-18s %-10s %-30s %s%s%s%s\n", pr->name, it_role_name(pr->role),
 			on ? probe_kind_str(pr->kind) : "-",
 			pr->target[0] ? pr->target : "-",
-			pr->why[0] ? pr->why : (on ? pr->desc : ""),
+			pr->why[0] ? pr->why : (on && pr->progs[1] ? "entry and exit" :
+						on ? "entry only" : ""),
 			pr->failure[0] && pr->why[0] ? "; " : "", pr->failure,
 			!on && !pr->why[0] && !pr->failure[0] ? "not attached" : "");
 	}
 	fprintf(f, "page-table walker: %s\n", probes_walker_status(p));
-	fprintf(f, "%d of %d hooks attached\n", probes_nr_attached(p), p->nr);
+	fprintf(f, "%d of %d hooks %s\n", probes_nr_attached(p), p->nr,
+		p->attached ? "attached" : "would attach (dry run)");
 }
 
 void probes_json(const struct it_probes *p, struct json_writer *jw)
 {
+	struct it_role_view roles[IT_ROLE_MAX];
 	int i;
 
+	probes_roles(p, roles);
+	jw_string(jw, "mode", p->deep ? "deep" : "lean");
+	roles_json(roles, jw);
 	jw_begin_array(jw, "probes");
 	for (i = 0; i < p->nr; i++) {
 		const struct it_probe *pr = &p->probes[i];
-		bool on = pr->links[0] != NULL;
+		bool on = probe_serves(p, pr);
 
 		jw_begin_object(jw, NULL);
 		jw_string(jw, "hook", pr->name);
+		jw_string(jw, "role", it_role_name(pr->role));
 		jw_string(jw, "kind", on ? probe_kind_str(pr->kind) : "none");
 		jw_string(jw, "target", pr->target);
 		jw_bool(jw, "attached", on);
+		jw_bool(jw, "exit", on && pr->progs[1]);
 		jw_string(jw, "reason", pr->why);
 		jw_string(jw, "failure", pr->failure);
-		jw_string(jw, "description", pr->desc);
+		jw_end_object(jw);
+	}
+	jw_end_array(jw);
+}
+
+void roles_json(const struct it_role_view *roles, struct json_writer *jw)
+{
+	int role;
+
+	jw_begin_array(jw, "roles");
+	for (role = 0; role < IT_ROLE_MAX; role++) {
+		const struct it_role_view *v = &roles[role];
+
+		jw_begin_object(jw, NULL);
+		jw_string(jw, "role", it_role_name(role));
+		jw_string(jw, "state", it_role_state_name(v->state));
+		jw_bool(jw, "traceable", v->state == IT_ROLE_TRACED);
+		if (v->state == IT_ROLE_TRACED)
+			jw_string(jw, "served_by", v->served_by);
+		else
+			jw_string(jw, "why", v->why);
 		jw_end_object(jw);
 	}
 	jw_end_array(jw);

@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <linux/types.h>
+
+#include "it_hooks.h"
 
 struct bpf_object;
 struct bpf_program;
@@ -27,11 +30,21 @@ enum it_kind {
 struct it_hook;
 struct it_tp;
 
+/* Why a hook is (not) attached, from the best case down */
+enum it_probe_state {
+	IT_PROBE_UNTRACEABLE,		/* exists here; attached unless every kind failed */
+	IT_PROBE_MISSING,		/* no candidate function in this kernel */
+	IT_PROBE_OFF,			/* not in this mode, or a fallback not needed */
+	IT_PROBE_WRONG_DRIVER,		/* belongs to another IOMMU's driver */
+};
+
 struct it_probe {
 	const char *name;		/* hook name, suffix of the program names */
-	const char *desc;
+	int role;			/* enum it_role */
+	unsigned int flags;		/* IT_HF_* */
 	const struct it_hook *hook;	/* function hook, or */
 	const struct it_tp *tp;		/* tracepoint */
+	enum it_probe_state state;
 	enum it_kind kind;		/* chosen, then attached (NONE if not) */
 	char target[64];		/* resolved symbol: may be a .isra clone */
 	char why[160];			/* why not attached, or a note */
@@ -48,18 +61,38 @@ struct it_kernel_caps {
 	bool fentry;			/* false once the kernel refused one */
 	bool kprobes;
 	bool ftrace_list;		/* available_filter_functions was readable */
+	bool direct_users;		/* VFIO type1 or iommufd loaded: maps outside the DMA API */
 	int vendor;			/* enum it_vendor of the active IOMMU */
 	char release[64];
+};
+
+/*
+ * Whether the tracer answers a role's question on this kernel, in this mode.
+ * Renderers show a role that is not TRACED as "n/a", never as 0.
+ */
+enum it_role_state {
+	IT_ROLE_TRACED,
+	IT_ROLE_LEAN_OFF,		/* not in the lean default: --deep */
+	IT_ROLE_NOT_TRACEABLE,		/* no hook can serve it on this kernel */
+	IT_ROLE_NO_DRIVER,		/* only another IOMMU driver has it */
+};
+
+struct it_role_view {
+	__u8 state;			/* enum it_role_state */
+	char served_by[96];		/* "fq_flush_iotlb (fentry)", when traced */
+	char why[160];			/* why not, when not */
 };
 
 struct it_probes {
 	struct it_probe *probes;
 	int nr;
+	bool deep;			/* --deep: every hook, every layer timed */
+	bool attached;			/* probes_attach() ran (else: what would attach) */
 	struct it_kernel_caps caps;
 	struct btf *vmlinux_btf;
 };
 
-int probes_init(struct it_probes *p, int vendor);
+int probes_init(struct it_probes *p, int vendor, bool deep);
 void probes_free(struct it_probes *p);
 /* autoload and attach targets for one load attempt */
 int probes_configure(struct it_probes *p, struct bpf_object *obj);
@@ -75,5 +108,12 @@ void probes_print(const struct it_probes *p, FILE *f);
 void probes_json(const struct it_probes *p, struct json_writer *jw);
 /* walker support of the running kernel, from its BTF */
 const char *probes_walker_status(const struct it_probes *p);
+/* every role's state once attached (or loaded, for a dry run) */
+void probes_roles(const struct it_probes *p, struct it_role_view roles[IT_ROLE_MAX]);
+const char *it_role_name(int role);
+const char *it_role_desc(int role);
+const char *it_role_state_name(int state);
+/* the "roles" array of every JSON output */
+void roles_json(const struct it_role_view *roles, struct json_writer *jw);
 
 #endif

@@ -66,6 +66,9 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	case IT_OPT_NO_PMU:
 		o->copts.no_pmu = true;
 		return 0;
+	case IT_OPT_DEEP:
+		o->copts.deep = true;
+		return 0;
 	}
 	return -1;
 }

@@ -94,14 +94,26 @@ grep -q "^total" /tmp/it-cli-term.$$ && [ "$rc" -eq 0 ] && ok "SIGTERM: summary 
 rm -f /tmp/it-cli-term.$$
 
 out=$($bin probes 2>&1)
-echo "$out" | grep -Eq "^map +(tp_btf|raw_tp|tracepoint) +iommu:map" &&
+echo "$out" | grep -Eq "^map +map events +(tp_btf|raw_tp|tracepoint) +iommu:map" &&
 	ok "probes lists iommu:map as attached" || nok "probes: $out"
+echo "$out" | grep -Eq "^lazy flushes +not traceable +fq_flush_iotlb: fq_flush_iotlb not in this kernel" &&
+	ok "probes: a role no hook serves says so, with the reason" || nok "probes roles: $out"
 $bin probes -j | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 assert any(p["hook"] == "map" and p["attached"] for p in d["probes"])
 assert all(p["attached"] or p["reason"] or p["failure"] for p in d["probes"])
-' && ok "probes -j: every unattached hook says why" || nok "probes -j"
+roles = {r["role"]: r for r in d["roles"]}
+assert roles["map events"]["traceable"] and roles["map events"]["served_by"].startswith("iommu:map (")
+assert not roles["lazy flushes"]["traceable"] and roles["lazy flushes"]["why"]
+assert d["mode"] == "lean"
+' && ok "probes -j: every unattached hook and untraced role says why" || nok "probes -j"
+$bin probes -j --deep | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["mode"] == "deep"
+assert not any(p["reason"] == "--deep only" for p in d["probes"])
+' && ok "probes --deep: no hook left out for the mode" || nok "probes --deep"
 
 $bin hist -f -o size -- true >/dev/null 2>&1 && ok "hist -o size runs" || nok "hist -o size"
 

@@ -134,6 +134,7 @@ int cmd_probes(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "deep", no_argument, NULL, IT_OPT_DEEP },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -147,12 +148,16 @@ int cmd_probes(int argc, char **argv)
 		switch (opt) {
 		case 'j': json = true; break;
 		case 'n': co.no_attach = true; break;
+		case IT_OPT_DEEP: co.deep = true; break;
 		case 'h':
-			printf("Usage: iommutrace probes [-j] [-n]\n"
-			       "Every hook, the kind it attaches as on this kernel (fentry, kprobe,\n"
-			       "tp_btf, raw_tp, tracepoint), or why it cannot.\n"
+			printf("Usage: iommutrace probes [-j] [-n] [--deep]\n"
+			       "Every role (a question the tracer answers: lazy flushes, DMA-API\n"
+			       "maps...) and which hooks serve it on this kernel, or why none can;\n"
+			       "then every hook, the kind it attaches as (fentry, kprobe, tp_btf,\n"
+			       "raw_tp, tracepoint), or why it cannot.\n"
 			       "  -j, --json     JSON\n"
-			       "  -n, --dry-run  load but do not attach\n");
+			       "  -n, --dry-run  load but do not attach\n"
+			       "      --deep     the hooks of --deep instead of the lean default\n");
 			return IT_EXIT_OK;
 		default:
 			return IT_EXIT_USAGE;

@@ -15,13 +15,20 @@
 #include "collector.h"
 #include "common.h"
 #include "iommutrace.skel.h"
+#include "it_hooks.h"
 #include "unit.h"
 
-/* must match enum it_test_action in bpf/iommutrace.bpf.c */
+/* the raw_tp/it_test actions (include/it_hooks.h) */
 enum {
-	T_DEV_ENTER, T_DEV_EXIT, T_OP_ENTER, T_OP_EXIT, T_ATTACH, T_IOVA_FREE,
-	T_FQ_TIMEOUT_ENTER, T_FQ_TIMEOUT_EXIT, T_FQ_RING_FREE_ENTER, T_FQ_RING_FREE_EXIT,
-	T_RID_SLOT, T_PCI_NAME,
+	T_DEV_ENTER = IT_TEST_DEV_ENTER, T_DEV_EXIT = IT_TEST_DEV_EXIT,
+	T_OP_ENTER = IT_TEST_OP_ENTER, T_OP_EXIT = IT_TEST_OP_EXIT,
+	T_ATTACH = IT_TEST_ATTACH, T_IOVA_FREE = IT_TEST_IOVA_FREE,
+	T_FQ_TIMEOUT_ENTER = IT_TEST_FQ_TIMEOUT_ENTER, T_FQ_TIMEOUT_EXIT = IT_TEST_FQ_TIMEOUT_EXIT,
+	T_FQ_RING_FREE_ENTER = IT_TEST_FQ_RING_FREE_ENTER,
+	T_FQ_RING_FREE_EXIT = IT_TEST_FQ_RING_FREE_EXIT,
+	T_RID_SLOT = IT_TEST_RID_SLOT, T_PCI_NAME = IT_TEST_PCI_NAME,
+	T_FLUSH_ALL_ENTER = IT_TEST_FLUSH_ALL_ENTER, T_FLUSH_ALL_EXIT = IT_TEST_FLUSH_ALL_EXIT,
+	T_OBJS_SET = IT_TEST_OBJS_SET,
 };
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -61,12 +68,14 @@ struct fixture {
 	struct it_snapshot snap;
 };
 
-static int fixture_load(struct fixture *fx, unsigned int sample_every)
+/* @deep: the --deep programs' behaviour (every layer scoped and timed) */
+static int fixture_load(struct fixture *fx, unsigned int sample_every, bool deep)
 {
 	struct bpf_program *prog;
 	int err;
 
 	memset(fx, 0, sizeof(*fx));
+	it_verbose = getenv("IT_TEST_VERBOSE") ? 1 : 0;
 	fx->skel = iommutrace_bpf__open();
 	if (!fx->skel)
 		return -errno;
@@ -77,9 +86,13 @@ static int fixture_load(struct fixture *fx, unsigned int sample_every)
 	bpf_program__set_autoload(fx->skel->progs.raw_tp__unmap, true);
 	bpf_program__set_autoload(fx->skel->progs.raw_tp__io_page_fault, true);
 	fx->skel->rodata->lat_sample_every = sample_every;
+	fx->skel->rodata->deep = deep;
 	err = iommutrace_bpf__load(fx->skel);
-	if (err)
+	if (err) {
+		iommutrace_bpf__destroy(fx->skel);
+		fx->skel = NULL;
 		return err;
+	}
 	/* the model reads through a collector: give it this skeleton */
 	fx->col.skel = fx->skel;
 	fx->col.nr_cpus = libbpf_num_possible_cpus();
@@ -131,7 +144,7 @@ static void test_dma_attribution(void)
 	struct fixture fx;
 	const struct it_dev *a;
 
-	CHECK(fixture_load(&fx, 1) == 0, "test programs load (CO-RE against host BTF)");
+	CHECK(fixture_load(&fx, 1, true) == 0, "test programs load (CO-RE against host BTF)");
 	if (!fx.skel)
 		return;
 	/* DMA-API map of 4 KiB on device A through domain 1 */
@@ -210,7 +223,7 @@ static void test_scopes(void)
 	struct fixture fx;
 	int i;
 
-	if (fixture_load(&fx, 1))
+	if (fixture_load(&fx, 1, true))
 		return;
 	/* map_page -> __iommu_dma_map: the outer call is the one timed */
 	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
@@ -276,20 +289,26 @@ static void test_lazy_flush(void)
 	struct fixture fx;
 	const struct it_dev *u;
 
-	if (fixture_load(&fx, 1))
+	if (fixture_load(&fx, 1, true))
 		return;
 	/* a timer-driven flush, then the ring free that releases two IOVAs */
+	T(T_OBJS_SET, 250, 0);
 	T(T_FQ_TIMEOUT_ENTER, 0, 0);
 	T(T_OP_ENTER, COOKIE, IT_OP_FQ_FLUSH);
 	T(T_OP_EXIT, COOKIE, IT_OP_FQ_FLUSH);
-	T(T_FQ_RING_FREE_ENTER, COOKIE, 0);
+	T(T_FQ_RING_FREE_ENTER, COOKIE, IT_TEST_OBJ_FQ);
 	T(T_IOVA_FREE, 0, 0);
 	T(T_IOVA_FREE, 0, 0);
+	/* fq->head moved 250 -> 252 -> wraps at 256: 6 entries released */
+	T(T_OBJS_SET, 0, 0);
+	T(T_OBJS_SET, 0x100 + 0, 0);
 	T(T_FQ_RING_FREE_EXIT, 0, 0);
 	T(T_FQ_TIMEOUT_EXIT, 0, 0);
-	/* a queue-full flush: no timer around it */
+	/* a queue-full flush: no timer around it; its ring free releases nothing */
 	T(T_OP_ENTER, COOKIE, IT_OP_FQ_FLUSH);
 	T(T_OP_EXIT, COOKIE, IT_OP_FQ_FLUSH);
+	T(T_FQ_RING_FREE_ENTER, COOKIE, IT_TEST_OBJ_FQ);
+	T(T_FQ_RING_FREE_EXIT, 0, 0);
 	/* a strict free outside any flush */
 	T(T_IOVA_FREE, 0, 0);
 	fixture_read(&fx);
@@ -297,9 +316,103 @@ static void test_lazy_flush(void)
 	CHECK(u->ops[IT_OP_FQ_FLUSH].count == 2 && u->ops[IT_OP_FQ_FLUSH].lat_count == 2,
 	      "lazy flushes counted and timed");
 	CHECK(u->ops[IT_OP_FQ_TIMEOUT].count == 1, "one flush attributed to the timer");
-	CHECK(u->ops[IT_OP_FQ_FREED].count == 2 && u->ops[IT_OP_IOVA_FREE].count == 3,
-	      "IOVAs freed by the flush queue told apart from direct frees");
-	CHECK(dev_freed_per_flush(u) == 1.0, "IOVAs freed per flush = 1.0");
+	CHECK(u->ops[IT_OP_FQ_FREED].count == 6,
+	      "entries freed = how far fq->head moved, across the ring's wrap (%llu)",
+	      (unsigned long long)u->ops[IT_OP_FQ_FREED].count);
+	CHECK(u->ops[IT_OP_IOVA_FREE].count == 3, "IOVA frees counted in and out of the queue");
+	CHECK(dev_freed_per_flush(u) == 3.0, "IOVAs freed per flush = 3.0 (%.1f)",
+	      dev_freed_per_flush(u));
+	fixture_free(&fx);
+}
+
+/*
+ * 6.16+ inline fq_flush_iotlb(): the domain's flush-all callback stands in,
+ * but only flushes of a DMA-FQ domain are lazy flushes.
+ */
+static void test_flush_all_fallback(void)
+{
+	struct fixture fx;
+	const struct it_dev *e;
+
+	if (fixture_load(&fx, 1, false))
+		return;
+	T(T_OBJS_SET, 0, IT_DOMAIN_PAGING | IT_DOMAIN_DMA_API | IT_DOMAIN_DMA_FQ);
+	T(T_ATTACH, IT_TEST_OBJ_DOMAIN, DEV_E);
+	T(T_FQ_TIMEOUT_ENTER, 0, 0);
+	T(T_FLUSH_ALL_ENTER, IT_TEST_OBJ_DOMAIN, 0);
+	T(T_FLUSH_ALL_EXIT, IT_TEST_OBJ_DOMAIN, 0);
+	T(T_FQ_TIMEOUT_EXIT, 0, 0);
+	T(T_FLUSH_ALL_ENTER, IT_TEST_OBJ_DOMAIN, 0);
+	T(T_FLUSH_ALL_EXIT, IT_TEST_OBJ_DOMAIN, 0);
+	/* the same domain turned strict (DMA): its flush-all is not lazy */
+	T(T_OBJS_SET, 0, IT_DOMAIN_PAGING | IT_DOMAIN_DMA_API);
+	T(T_FLUSH_ALL_ENTER, IT_TEST_OBJ_DOMAIN, 0);
+	T(T_FLUSH_ALL_EXIT, IT_TEST_OBJ_DOMAIN, 0);
+	fixture_read(&fx);
+	e = fx.snap.nr_devs > 1 ? &fx.snap.devs[1] : &fx.snap.devs[0];
+	CHECK(fx.snap.nr_devs == 2 && e->ops[IT_OP_FQ_FLUSH].count == 2 &&
+	      e->ops[IT_OP_FQ_FLUSH].lat_count == 2,
+	      "flush-all of a DMA-FQ domain: a lazy flush on its device, timed (%llu)",
+	      (unsigned long long)e->ops[IT_OP_FQ_FLUSH].count);
+	CHECK(e->ops[IT_OP_FQ_TIMEOUT].count == 1, "the timer's flush told apart");
+	CHECK(fx.snap.total.ops[IT_OP_FQ_FLUSH].count == 2, "a strict domain's flush-all not counted");
+	CHECK(snapshot_lost_total(&fx.snap) == 0, "no unpaired exits from skipped domains");
+	fixture_free(&fx);
+}
+
+/*
+ * The lean default: no exit programs below the DMA API. Its calls count
+ * the IOVA allocation, strict syncs count at entry, and iommu_map() outside
+ * the DMA API (VFIO) names the domain for the map event that follows.
+ */
+static void test_lean(void)
+{
+	struct fixture fx;
+	const struct it_dev *a, *e;
+
+	if (fixture_load(&fx, 1, false))
+		return;
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP | IT_SCOPE_IOVA);
+	T(T_OP_ENTER, DOM_1, IT_OP_MAP | IT_TEST_EXIT_DEEP);
+	run(fx.skel->progs.raw_tp__map, 0x1000, 0x1000, 4096);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP | IT_SCOPE_IOVA);
+	/* dma_iova_try_alloc + two links: one allocation, two DMA-API maps */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP | IT_SCOPE_IOVA | IT_SCOPE_NOCOUNT);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP | IT_SCOPE_IOVA | IT_SCOPE_NOCOUNT);
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x2000, 0x1000, 4096);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_MAP);
+	run(fx.skel->progs.raw_tp__map, 0x3000, 0x1000, 4096);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_MAP);
+	/* strict unmap: the sync counts at entry, no exit runs */
+	T(T_DEV_ENTER, DEV_A, IT_OP_DMA_UNMAP | IT_SCOPE_IOVA);
+	run(fx.skel->progs.raw_tp__unmap, 0x1000, 4096, 4096);
+	T(T_OP_ENTER, DOM_1, IT_OP_IOTLB_SYNC | IT_TEST_EXIT_DEEP);
+	T(T_DEV_EXIT, DEV_A, IT_OP_DMA_UNMAP | IT_SCOPE_IOVA);
+	/* VFIO: attach, then iommu_map() with no DMA-API scope */
+	T(T_ATTACH, DOM_3, DEV_E);
+	T(T_OP_ENTER, DOM_3, IT_OP_MAP | IT_TEST_EXIT_DEEP);
+	run(fx.skel->progs.raw_tp__map, 0x5000, 0x1000, 8192);
+	T(T_OP_ENTER, DOM_3, IT_OP_UNMAP | IT_TEST_EXIT_DEEP);
+	run(fx.skel->progs.raw_tp__unmap, 0x5000, 8192, 8192);
+	fixture_read(&fx);
+	a = &fx.snap.devs[1];
+	e = fx.snap.nr_devs > 2 ? &fx.snap.devs[2] : &fx.snap.devs[0];
+	CHECK(a->ops[IT_OP_DMA_MAP].count == 3 && a->ops[IT_OP_DMA_MAP].lat_count == 3,
+	      "DMA-API maps counted and timed (%llu)", (unsigned long long)a->ops[IT_OP_DMA_MAP].count);
+	CHECK(a->ops[IT_OP_IOVA_ALLOC].count == 2,
+	      "one IOVA allocation per allocating DMA-API call (%llu)",
+	      (unsigned long long)a->ops[IT_OP_IOVA_ALLOC].count);
+	CHECK(a->ops[IT_OP_MAP].count == 3 && a->ops[IT_OP_MAP].lat_count == 0,
+	      "map events on their device; iommu_map() untimed in lean");
+	CHECK(a->ops[IT_OP_IOTLB_SYNC].count == 1 && a->ops[IT_OP_IOTLB_SYNC].lat_count == 0,
+	      "strict sync counted at entry");
+	CHECK(e->ops[IT_OP_MAP].count == 1 && e->ops[IT_OP_MAP].bytes == 8192 &&
+	      e->ops[IT_OP_UNMAP].count == 1, "VFIO map and unmap on the attached device");
+	CHECK(e->flags & IT_DEVF_DIRECT_MAPS, "VFIO maps mark the device");
+	CHECK(snapshot_lost_total(&fx.snap) == 0, "lean sequences lose nothing (%llu)",
+	      (unsigned long long)snapshot_lost_total(&fx.snap));
 	fixture_free(&fx);
 }
 
@@ -308,7 +421,7 @@ static void test_sampling(void)
 	struct fixture fx;
 	int i;
 
-	if (fixture_load(&fx, 4))
+	if (fixture_load(&fx, 4, true))
 		return;
 	for (i = 0; i < 8; i++) {
 		T(T_OP_ENTER, IOVAD, IT_OP_IOVA_ALLOC);
@@ -337,7 +450,7 @@ static void test_fault_event(void)
 	struct ring_buffer *rb;
 	struct fixture fx;
 
-	if (fixture_load(&fx, 1))
+	if (fixture_load(&fx, 1, false))
 		return;
 	rb = ring_buffer__new(bpf_map__fd(fx.skel->maps.fault_events), on_fault, NULL, NULL);
 	run(fx.skel->progs.raw_tp__io_page_fault, DEV_E, 0xabc000, 1);
@@ -364,7 +477,7 @@ static void test_fault_requester(void)
 	struct fixture fx;
 	long slot, again;
 
-	if (fixture_load(&fx, 1))
+	if (fixture_load(&fx, 1, false))
 		return;
 	CHECK(pci_name(&fx, "0000:00:04.0") == 0x20, "PCI name 0000:00:04.0 -> rid 0x20");
 	CHECK(pci_name(&fx, "0001:6a:1f.7") == 0x16aff, "segment, bus, device, function");
@@ -394,6 +507,8 @@ int main(void)
 	test_dma_attribution();
 	test_scopes();
 	test_lazy_flush();
+	test_flush_all_fallback();
+	test_lean();
 	test_sampling();
 	test_fault_event();
 	test_fault_requester();
