@@ -299,6 +299,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 			 "(see `iommutrace probes`)");
 		return IT_EXIT_NO_PROBES;
 	}
+	probes_roles(&c->probes, c->roles);
 	collector_pmu_open(c, o);
 	c->t_open = it_now();
 	return IT_EXIT_OK;
@@ -448,6 +449,7 @@ int collector_read(struct it_collector *c, struct it_snapshot *s)
 	}
 	s->nr_probes = probes_nr_attached(&c->probes);
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);
+	snapshot_set_roles(s, c->roles);
 	collector_pmu_read(c, s);
 	snapshot_totals(s);
 out:

@@ -38,6 +38,7 @@ struct it_collector {
 	double t_open;
 	void *percpu_buf;
 	size_t percpu_buf_size;
+	struct it_role_view roles[IT_ROLE_MAX];	/* once attached */
 	struct it_devmeta meta[IT_MAX_DEVS];
 	double meta_time[IT_MAX_DEVS];
 	char fail_msg[256];

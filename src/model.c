@@ -93,13 +93,77 @@ static void hists_sub(struct it_dev_hists *out, const struct it_dev_hists *a,
 		out->pgsize[i] = sub_u64(a->pgsize[i], b->pgsize[i]);
 }
 
+/* The role whose hooks count each op (include/it_hooks.h) */
+static const __u8 op_roles[IT_OP_MAX] = {
+	[IT_OP_MAP] = IT_ROLE_MAP_EVENTS,
+	[IT_OP_UNMAP] = IT_ROLE_UNMAP_EVENTS,
+	[IT_OP_DMA_MAP] = IT_ROLE_DMA_MAP,
+	[IT_OP_DMA_UNMAP] = IT_ROLE_DMA_UNMAP,
+	[IT_OP_IOVA_ALLOC] = IT_ROLE_IOVA_ALLOC,
+	[IT_OP_IOVA_SLOW] = IT_ROLE_IOVA_SLOW,
+	[IT_OP_IOVA_FREE] = IT_ROLE_IOVA_FREE,
+	[IT_OP_IOTLB_SYNC] = IT_ROLE_STRICT_SYNC,
+	[IT_OP_FQ_FLUSH] = IT_ROLE_LAZY_FLUSH,
+	[IT_OP_FQ_TIMEOUT] = IT_ROLE_LAZY_TIMER,
+	[IT_OP_FQ_FREED] = IT_ROLE_LAZY_FREED,
+	[IT_OP_INV_CMD] = IT_ROLE_INV_CMD,
+	[IT_OP_FAULT] = IT_ROLE_FAULTS,
+};
+
+int it_op_role(int op)
+{
+	return op >= 0 && op < IT_OP_MAX ? op_roles[op] : -1;
+}
+
+void snapshot_set_roles(struct it_snapshot *s, const struct it_role_view *roles)
+{
+	__u32 untraced = 0;
+	int op, i;
+
+	memcpy(s->roles, roles, sizeof(s->roles));
+	s->have_roles = true;
+	for (op = 0; op < IT_OP_MAX; op++)
+		if (roles[op_roles[op]].state != IT_ROLE_TRACED)
+			untraced |= 1u << op;
+	/* a timer flush is only seen inside a lazy flush */
+	if (untraced & (1u << IT_OP_FQ_FLUSH))
+		untraced |= 1u << IT_OP_FQ_TIMEOUT;
+	for (i = 0; i < s->nr_devs; i++)
+		s->devs[i].untraced = untraced;
+	s->total.untraced = untraced;
+}
+
+bool dev_op_traced(const struct it_dev *d, int op)
+{
+	return !(d->untraced & (1u << op));
+}
+
+/* strict domains flush per unmap, DMA-FQ ones through the queue; unknown: both */
+bool dev_flushes_traced(const struct it_dev *d)
+{
+	const char *type = d->meta.domain_type;
+
+	if (!strcmp(type, "DMA"))
+		return dev_op_traced(d, IT_OP_IOTLB_SYNC);
+	if (!strcmp(type, "DMA-FQ"))
+		return dev_op_traced(d, IT_OP_FQ_FLUSH);
+	return dev_op_traced(d, IT_OP_IOTLB_SYNC) && dev_op_traced(d, IT_OP_FQ_FLUSH);
+}
+
 void snapshot_totals(struct it_snapshot *s)
 {
+	__u32 untraced = s->total.untraced;
 	int i, op;
 
 	memset(&s->total, 0, sizeof(s->total));
 	snprintf(s->total.name, sizeof(s->total.name), "total");
 	s->total.meta.group = -1;
+	s->total.untraced = untraced;
+	/* the total's flushes are of the system's mode */
+	if (!strcmp(s->mode, "lazy"))
+		snprintf(s->total.meta.domain_type, sizeof(s->total.meta.domain_type), "DMA-FQ");
+	else if (!strcmp(s->mode, "strict"))
+		snprintf(s->total.meta.domain_type, sizeof(s->total.meta.domain_type), "DMA");
 	for (i = 0; i < s->nr_devs; i++) {
 		for (op = 0; op < IT_OP_MAX; op++)
 			op_add(&s->total.ops[op], &s->devs[i].ops[op]);
@@ -226,7 +290,7 @@ double dev_rcache_hit_pct(const struct it_dev *d)
 {
 	__u64 alloc = d->ops[IT_OP_IOVA_ALLOC].count, slow = d->ops[IT_OP_IOVA_SLOW].count;
 
-	if (!alloc)
+	if (!alloc || !dev_op_traced(d, IT_OP_IOVA_ALLOC) || !dev_op_traced(d, IT_OP_IOVA_SLOW))
 		return NAN;
 	return slow >= alloc ? 0 : 100.0 * (alloc - slow) / alloc;
 }
@@ -245,14 +309,16 @@ double dev_flushes_per_unmap(const struct it_dev *d)
 {
 	__u64 unmaps = d->ops[IT_OP_UNMAP].count;
 
-	return unmaps ? (double)dev_flushes(d) / unmaps : NAN;
+	return unmaps && dev_flushes_traced(d) ? (double)dev_flushes(d) / unmaps : NAN;
 }
 
 double dev_freed_per_flush(const struct it_dev *d)
 {
 	__u64 flushes = d->ops[IT_OP_FQ_FLUSH].count;
 
-	return flushes ? (double)d->ops[IT_OP_FQ_FREED].count / flushes : NAN;
+	if (!flushes || !dev_op_traced(d, IT_OP_FQ_FREED))
+		return NAN;
+	return (double)d->ops[IT_OP_FQ_FREED].count / flushes;
 }
 
 bool dev_has_activity(const struct it_dev *d)

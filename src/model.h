@@ -11,8 +11,26 @@
 #include <linux/types.h>
 
 #include "iommutrace.h"
+#include "it_hooks.h"
 #include "pmu.h"
 #include "sysinfo.h"
+
+/*
+ * Whether the tracer answers a role's question on this kernel, in this mode.
+ * Renderers show an op whose role is not TRACED as "n/a", never as 0.
+ */
+enum it_role_state {
+	IT_ROLE_TRACED,
+	IT_ROLE_LEAN_OFF,		/* not in the lean default: --deep */
+	IT_ROLE_NOT_TRACEABLE,		/* no hook can serve it on this kernel */
+	IT_ROLE_NO_DRIVER,		/* only another IOMMU driver has it */
+};
+
+struct it_role_view {
+	__u8 state;			/* enum it_role_state */
+	char served_by[96];		/* "fq_flush_iotlb (fentry)", when traced */
+	char why[160];			/* why not, when not */
+};
 
 struct it_dev {
 	__u32 slot;
@@ -21,6 +39,7 @@ struct it_dev {
 	__u32 flags;
 	__u32 owner_pid;
 	char owner_comm[IT_COMM_LEN];
+	__u32 untraced;			/* 1 << op: no hook counts it here (n/a, not 0) */
 	struct it_op_stats ops[IT_OP_MAX];
 	struct it_dev_hists hists;
 };
@@ -72,13 +91,21 @@ struct it_snapshot {
 	int nr_hooks;
 	struct it_hook_stat hooks[IT_MAX_HOOKS];
 	char mode[32];			/* IOMMU mode when taken */
+	bool have_roles;		/* roles[] filled (live; not in old recordings) */
+	struct it_role_view roles[IT_ROLE_MAX];
 	struct it_pmu_view pmu;		/* nr_rows 0: no hardware counters */
 };
 
 const char *it_op_name(int op);
 int it_op_by_name(const char *name);	/* -1 if unknown */
+int it_op_role(int op);			/* enum it_role whose hooks count it */
 
 void snapshot_totals(struct it_snapshot *s);
+/* the ops no hook traces, from the roles: into every device and the total */
+void snapshot_set_roles(struct it_snapshot *s, const struct it_role_view *roles);
+bool dev_op_traced(const struct it_dev *d, int op);
+/* strict syncs and lazy flushes both counted, where the device's domain needs them */
+bool dev_flushes_traced(const struct it_dev *d);
 /* out = cur - prev, counters only; metadata from cur. out may not alias. */
 void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *prev,
 		    struct it_snapshot *out);
@@ -99,11 +126,11 @@ double op_avg_ns(const struct it_op_stats *op);
 /* latency shown for map/unmap: the DMA-API call when timed, else iommu_map() */
 const struct it_op_stats *dev_map_latency(const struct it_dev *d);
 const struct it_op_stats *dev_unmap_latency(const struct it_dev *d);
-double dev_rcache_hit_pct(const struct it_dev *d);	/* NaN if no allocations */
+double dev_rcache_hit_pct(const struct it_dev *d);	/* NaN if no allocations or untraced */
 __u64 dev_flushes(const struct it_dev *d);		/* strict syncs + lazy flushes */
 double dev_flushes_per_unmap(const struct it_dev *d);	/* NaN if no unmap */
 __s64 dev_live_bytes(const struct it_dev *d);		/* mapped - unmapped */
-double dev_freed_per_flush(const struct it_dev *d);	/* NaN if no lazy flush */
+double dev_freed_per_flush(const struct it_dev *d);	/* NaN if no lazy flush or untraced */
 bool dev_has_activity(const struct it_dev *d);
 /* -d DEV (src/devfilter.h) */
 bool dev_matches(const struct it_dev *d, const char *filter);

@@ -12,6 +12,7 @@
 #include <linux/types.h>
 
 #include "it_hooks.h"
+#include "model.h"
 
 struct bpf_object;
 struct bpf_program;
@@ -64,23 +65,6 @@ struct it_kernel_caps {
 	bool direct_users;		/* VFIO type1 or iommufd loaded: maps outside the DMA API */
 	int vendor;			/* enum it_vendor of the active IOMMU */
 	char release[64];
-};
-
-/*
- * Whether the tracer answers a role's question on this kernel, in this mode.
- * Renderers show a role that is not TRACED as "n/a", never as 0.
- */
-enum it_role_state {
-	IT_ROLE_TRACED,
-	IT_ROLE_LEAN_OFF,		/* not in the lean default: --deep */
-	IT_ROLE_NOT_TRACEABLE,		/* no hook can serve it on this kernel */
-	IT_ROLE_NO_DRIVER,		/* only another IOMMU driver has it */
-};
-
-struct it_role_view {
-	__u8 state;			/* enum it_role_state */
-	char served_by[96];		/* "fq_flush_iotlb (fentry)", when traced */
-	char why[160];			/* why not, when not */
 };
 
 struct it_probes {

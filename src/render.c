@@ -6,6 +6,7 @@
 #include "common.h"
 #include "json.h"
 #include "devfilter.h"
+#include "probes.h"
 #include "render.h"
 
 static const char *const hist_names[IT_HIST_MAX] = {
@@ -89,10 +90,12 @@ static bool dev_visible(const struct it_dev *d, const struct it_render_opts *o)
 	return o->all_devices || dev_has_activity(d);
 }
 
-/* count, or count per second in interval mode */
-static void fmt_count(char *buf, size_t size, __u64 n, double secs, bool rates)
+/* count, or count per second in interval mode; "n/a" when no hook counts it */
+static void fmt_count(char *buf, size_t size, __u64 n, double secs, bool rates, bool traced)
 {
-	if (rates && secs > 0)
+	if (!traced)
+		snprintf(buf, size, "n/a");
+	else if (rates && secs > 0)
 		snprintf(buf, size, "%.0f/s", rate_per_sec(n, secs));
 	else
 		snprintf(buf, size, "%llu", (unsigned long long)n);
@@ -149,9 +152,11 @@ static void table_row(FILE *f, const struct it_dev *d, double secs, bool rates)
 	char flush[24], grp[12], rc[12];
 	double hit = dev_rcache_hit_pct(d);
 
-	fmt_count(maps, sizeof(maps), d->ops[IT_OP_MAP].count, secs, rates);
-	fmt_count(unmaps, sizeof(unmaps), d->ops[IT_OP_UNMAP].count, secs, rates);
-	fmt_count(flush, sizeof(flush), dev_flushes(d), secs, rates);
+	fmt_count(maps, sizeof(maps), d->ops[IT_OP_MAP].count, secs, rates,
+		  dev_op_traced(d, IT_OP_MAP));
+	fmt_count(unmaps, sizeof(unmaps), d->ops[IT_OP_UNMAP].count, secs, rates,
+		  dev_op_traced(d, IT_OP_UNMAP));
+	fmt_count(flush, sizeof(flush), dev_flushes(d), secs, rates, dev_flushes_traced(d));
 	fmt_bytes(d->ops[IT_OP_MAP].bytes, bytes, sizeof(bytes));
 	fmt_bytes(dev_live_bytes(d), live, sizeof(live));
 	fmt_ns(hist_percentile(ml->lat_hist, IT_LAT_SLOTS, 50), p50m, sizeof(p50m));
@@ -162,7 +167,9 @@ static void table_row(FILE *f, const struct it_dev *d, double secs, bool rates)
 		snprintf(grp, sizeof(grp), "%d", d->meta.group);
 	else
 		snprintf(grp, sizeof(grp), "-");
-	if (isnan(hit))
+	if (!dev_op_traced(d, IT_OP_IOVA_ALLOC) || !dev_op_traced(d, IT_OP_IOVA_SLOW))
+		snprintf(rc, sizeof(rc), "n/a");
+	else if (isnan(hit))
 		snprintf(rc, sizeof(rc), "-");
 	else
 		snprintf(rc, sizeof(rc), "%.1f", hit);
@@ -189,6 +196,32 @@ static void lost_line(FILE *f, const struct it_snapshot *s)
 		fprintf(f, ")");
 	}
 	fputc('\n', f);
+}
+
+/*
+ * What reads "n/a" above, and why: roles no hook can serve on this kernel,
+ * then those the lean default leaves to --deep. Other drivers' roles are
+ * for `probes`.
+ */
+void roles_lines(FILE *f, const struct it_snapshot *s)
+{
+	char off[160] = "";
+	int role, n = 0;
+
+	if (!s->have_roles)
+		return;
+	for (role = 0; role < IT_ROLE_MAX; role++) {
+		const struct it_role_view *v = &s->roles[role];
+
+		if (v->state == IT_ROLE_NOT_TRACEABLE)
+			fprintf(f, "%s: not traceable on this kernel (%s)\n", it_role_name(role),
+				v->why);
+		else if (v->state == IT_ROLE_LEAN_OFF)
+			n += snprintf(off + n, n < (int)sizeof(off) ? sizeof(off) - n : 0, "%s%s",
+				      n ? ", " : "", it_role_name(role));
+	}
+	if (off[0])
+		fprintf(f, "not traced in the lean default (--deep traces them): %s\n", off);
 }
 
 /* a device row, with the hardware columns when there are counters */
@@ -237,7 +270,7 @@ void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_o
 {
 	double secs = snapshot_seconds(s);
 	const struct it_dev *t = &s->total;
-	char inv[32], freed[32];
+	char inv[32], freed[32], sync[24], lazy[24], timer[24], cmds[24];
 	int i, shown = 0;
 
 	if (o->header)
@@ -258,18 +291,21 @@ void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_o
 		fprintf(f, "(no IOMMU activity%s%s)\n", o->device ? " for " : "",
 			o->device ? o->device : "");
 	table_dev(f, s, t, true, o->rates);
-	snprintf(inv, sizeof(inv), "%.3f", t->ops[IT_OP_UNMAP].count ?
-		 (double)dev_flushes(t) / t->ops[IT_OP_UNMAP].count : 0.0);
-	if (isnan(dev_freed_per_flush(t)))
-		snprintf(freed, sizeof(freed), "-");
-	else
-		snprintf(freed, sizeof(freed), "%.1f", dev_freed_per_flush(t));
-	fprintf(f, "%.1fs: flushes/unmap %s (strict syncs %llu, lazy flushes %llu of which timer %llu), "
-		"IOVAs freed/flush %s, invalidation cmds %llu\n", secs, inv,
-		(unsigned long long)t->ops[IT_OP_IOTLB_SYNC].count,
-		(unsigned long long)t->ops[IT_OP_FQ_FLUSH].count,
-		(unsigned long long)t->ops[IT_OP_FQ_TIMEOUT].count, freed,
-		(unsigned long long)t->ops[IT_OP_INV_CMD].count);
+	fmt_fig(dev_flushes_per_unmap(t), "%.3f", inv, sizeof(inv));
+	fmt_fig(dev_freed_per_flush(t), "%.1f", freed, sizeof(freed));
+	fmt_count(sync, sizeof(sync), t->ops[IT_OP_IOTLB_SYNC].count, 0, false,
+		  dev_op_traced(t, IT_OP_IOTLB_SYNC));
+	fmt_count(lazy, sizeof(lazy), t->ops[IT_OP_FQ_FLUSH].count, 0, false,
+		  dev_op_traced(t, IT_OP_FQ_FLUSH));
+	fmt_count(timer, sizeof(timer), t->ops[IT_OP_FQ_TIMEOUT].count, 0, false,
+		  dev_op_traced(t, IT_OP_FQ_TIMEOUT));
+	fmt_count(cmds, sizeof(cmds), t->ops[IT_OP_INV_CMD].count, 0, false,
+		  dev_op_traced(t, IT_OP_INV_CMD));
+	fprintf(f, "%.1fs: flushes/unmap %s (strict syncs %s, lazy flushes %s of which timer %s), "
+		"IOVAs freed/flush %s, invalidation cmds %s\n", secs,
+		dev_flushes_traced(t) ? inv : "n/a", sync, lazy, timer,
+		dev_op_traced(t, IT_OP_FQ_FREED) ? freed : "n/a", cmds);
+	roles_lines(f, s);
 	table_pmu(f, s, o);
 	lost_line(f, s);
 	fflush(f);
@@ -277,9 +313,24 @@ void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_o
 
 /* ---- JSON ---- */
 
+/* an op no hook counts: every figure null, "traced": false */
+static void json_op_untraced(struct json_writer *jw, const char *key)
+{
+	static const char *const keys[] = { "count", "bytes", "per_sec", "lat_count",
+		"lat_sum_ns", "lat_avg_ns", "lat_p50_ns", "lat_p99_ns" };
+	size_t i;
+
+	jw_begin_object(jw, key);
+	jw_bool(jw, "traced", false);
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		jw_null(jw, keys[i]);
+	jw_end_object(jw);
+}
+
 void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs)
 {
 	jw_begin_object(jw, key);
+	jw_bool(jw, "traced", true);
 	jw_u64(jw, "count", op->count);
 	jw_u64(jw, "bytes", op->bytes);
 	jw_double(jw, "per_sec", rate_per_sec(op->count, secs));
@@ -295,11 +346,20 @@ static void json_dev_body(struct json_writer *jw, const struct it_dev *d, double
 {
 	int op, i;
 
-	for (op = 0; op < IT_OP_MAX; op++)
-		json_op(jw, it_op_name(op), &d->ops[op], secs);
+	for (op = 0; op < IT_OP_MAX; op++) {
+		if (dev_op_traced(d, op))
+			json_op(jw, it_op_name(op), &d->ops[op], secs);
+		else
+			json_op_untraced(jw, it_op_name(op));
+	}
 	jw_begin_object(jw, "flush");
-	jw_u64(jw, "count", dev_flushes(d));
-	jw_double(jw, "per_sec", rate_per_sec(dev_flushes(d), secs));
+	if (dev_flushes_traced(d)) {
+		jw_u64(jw, "count", dev_flushes(d));
+		jw_double(jw, "per_sec", rate_per_sec(dev_flushes(d), secs));
+	} else {
+		jw_null(jw, "count");
+		jw_null(jw, "per_sec");
+	}
 	jw_double(jw, "per_unmap", dev_flushes_per_unmap(d));
 	jw_double(jw, "iovas_freed_per_flush", dev_freed_per_flush(d));
 	jw_end_object(jw);
@@ -400,6 +460,8 @@ static void json_head(struct json_writer *jw, const struct it_snapshot *s,
 		jw_u64(jw, lost_names[i], s->lost[i]);
 	jw_u64(jw, "bpf_recursion", s->lost_recursion);
 	jw_end_object(jw);
+	if (s->have_roles)
+		roles_json(s->roles, jw);
 	jw_u64(jw, "bpf_run_ns", s->bpf_run_ns);
 	jw_u64(jw, "bpf_run_cnt", s->bpf_run_cnt);
 	jw_bool(jw, "bpf_stats", s->bpf_stats);

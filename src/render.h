@@ -37,6 +37,8 @@ void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit);
 /* "1.2us", "350ns", "-" for NaN */
 const char *fmt_ns(double ns, char *buf, size_t size);
 const char *fmt_bytes(double bytes, char *buf, size_t size);
+/* lines saying which roles read "n/a" on this kernel or mode, and why */
+void roles_lines(FILE *f, const struct it_snapshot *s);
 void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs);
 void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
 		 double secs);

@@ -29,6 +29,24 @@ const struct top_col_info top_cols[TOP_COL_MAX] = {
 	[TOP_COL_WALKS]     = { "WALKS/s",  'w',  8, false, true,  2, true },
 };
 
+/* the columns no hook counts on this kernel or in this mode */
+static __u32 top_row_untraced(const struct it_dev *d)
+{
+	__u32 cols = 0;
+
+	if (!dev_op_traced(d, IT_OP_MAP))
+		cols |= 1u << TOP_COL_MAPS | 1u << TOP_COL_MBS | 1u << TOP_COL_LIVE;
+	if (!dev_op_traced(d, IT_OP_UNMAP))
+		cols |= 1u << TOP_COL_UNMAPS | 1u << TOP_COL_LIVE;
+	if (!dev_op_traced(d, IT_OP_IOVA_ALLOC) || !dev_op_traced(d, IT_OP_IOVA_SLOW))
+		cols |= 1u << TOP_COL_RCACHE;
+	if (!dev_flushes_traced(d))
+		cols |= 1u << TOP_COL_INV;
+	if (!dev_op_traced(d, IT_OP_FAULT))
+		cols |= 1u << TOP_COL_FAULTS;
+	return cols;
+}
+
 void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it_dev *cum,
 		  double secs)
 {
@@ -54,6 +72,7 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->v[TOP_COL_INV] = rate_per_sec(dev_flushes(delta), secs);
 	/* faults are rare: keep one on screen after its interval */
 	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
+	r->untraced = top_row_untraced(delta);
 }
 
 void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
@@ -183,7 +202,7 @@ void top_totals_fill(struct top_totals *t, const struct it_snapshot *delta,
 	t->maps = rate_per_sec(d->ops[IT_OP_MAP].count, secs);
 	t->unmaps = rate_per_sec(d->ops[IT_OP_UNMAP].count, secs);
 	t->mbs = rate_per_sec(d->ops[IT_OP_MAP].bytes, secs) / 1e6;
-	t->inv = rate_per_sec(dev_flushes(d), secs);
+	t->inv = dev_flushes_traced(d) ? rate_per_sec(dev_flushes(d), secs) : NAN;
 	t->live = dev_live_bytes(c);
 	t->faults = c->ops[IT_OP_FAULT].count;
 	t->lost = snapshot_lost_total(delta);

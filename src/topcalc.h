@@ -50,11 +50,12 @@ extern const struct top_col_info top_cols[TOP_COL_MAX];
 struct top_row {
 	const struct it_dev *dev;	/* of the delta snapshot: name and metadata */
 	double v[TOP_COL_MAX];		/* numeric columns; NaN: no data */
+	__u32 untraced;			/* 1 << col: no hook counts it here ("n/a") */
 };
 
 struct top_totals {
 	double secs;
-	double maps, unmaps, mbs, inv;	/* per second */
+	double maps, unmaps, mbs, inv;	/* per second; inv NaN when untraced */
 	__s64 live;
 	__u64 faults;
 	__u64 lost, lost_total;		/* in the interval / since start */

@@ -235,6 +235,10 @@ static void top_cell(const struct top_row *r, int col, char *buf, size_t size)
 	const struct it_dev *d = r->dev;
 	double v = r->v[col];
 
+	if (r->untraced & (1u << col)) {
+		snprintf(buf, size, "n/a");
+		return;
+	}
 	switch (col) {
 	case TOP_COL_DEVICE:
 		snprintf(buf, size, "%s", d->name);
@@ -372,10 +376,22 @@ static void top_pmu_line(struct top *t, int y)
 	top_line(y, "%s", buf);
 }
 
+/* the roles no hook serves on this kernel: why some cells read n/a */
+static void top_roles_untraceable(const struct it_snapshot *s, char *buf, size_t size)
+{
+	size_t len = 0;
+	int role;
+
+	buf[0] = '\0';
+	for (role = 0; s->have_roles && role < IT_ROLE_MAX; role++)
+		if (s->roles[role].state == IT_ROLE_NOT_TRACEABLE)
+			top_append(buf, size, &len, "%s%s", len ? ", " : "", it_role_name(role));
+}
+
 static void top_draw_header(struct top *t)
 {
 	struct top_totals tt;
-	char clk[16], live[16], over[96], hw[64] = "";
+	char clk[16], live[16], over[96], hw[64] = "", inv[16], untraceable[160];
 
 	top_line(0, "iommutrace top - %s  %s  every %.1fs%s", top_clock(clk, sizeof(clk)),
 		 t->system, t->interval, t->paused ? "  [PAUSED]" : "");
@@ -387,12 +403,18 @@ static void top_draw_header(struct top *t)
 		if (tt.have_pmu && !isnan(tt.pmu.hit_pct))
 			snprintf(hw, sizeof(hw), ", IOTLB hit %.1f%%, %.0f walks/s",
 				 tt.pmu.hit_pct, tt.pmu.misses_per_s);
+		if (isnan(tt.inv))
+			snprintf(inv, sizeof(inv), "n/a");
+		else
+			snprintf(inv, sizeof(inv), "%.0f", tt.inv);
 		top_line(1, "Total: %.0f maps/s, %.0f unmaps/s, %.1f MB/s, live %s, "
-			 "%.0f inv/s, %llu faults%s", tt.maps, tt.unmaps, tt.mbs,
-			 fmt_bytes(tt.live, live, sizeof(live)), tt.inv,
+			 "%s inv/s, %llu faults%s", tt.maps, tt.unmaps, tt.mbs,
+			 fmt_bytes(tt.live, live, sizeof(live)), inv,
 			 (unsigned long long)tt.faults, hw);
-		top_line(2, "Lost: %llu (since start %llu)   Overhead: %s",
-			 (unsigned long long)tt.lost, (unsigned long long)tt.lost_total, over);
+		top_roles_untraceable(t->delta, untraceable, sizeof(untraceable));
+		top_line(2, "Lost: %llu (since start %llu)   Overhead: %s%s%s",
+			 (unsigned long long)tt.lost, (unsigned long long)tt.lost_total, over,
+			 untraceable[0] ? "   Not traceable here (n/a): " : "", untraceable);
 	}
 	top_pmu_line(t, 4);
 	top_line(3, "Sort: %s %s   Filter: %s%s   %s", top_cols[t->sort_col].title,
@@ -420,7 +442,8 @@ static const char *const top_help_text[] = {
 	"minus unmapped since top started; FAULTS counts since top started; INV/s is",
 	"IOTLB invalidations (strict syncs + lazy flush-queue flushes). IOTLB% and",
 	"WALKS/s come from the IOMMU's own counters (perf), for devices the PMU can",
-	"filter; the PMU line has each unit's, or why there are none.",
+	"filter; the PMU line has each unit's, or why there are none. n/a: no hook",
+	"can count it on this kernel (line 3 names the roles; `iommutrace probes`).",
 	"",
 	"Any key returns.",
 };

@@ -35,13 +35,15 @@ tsum_off() {
 }
 
 # traced FILE CMD...: CMD (a program or a lib.sh function) runs under
-# `iommutrace stat -B -j`, so every kernel counter CMD takes is inside the
-# tracer's window; CMD's output, then the tracer's JSON, go to FILE.
+# `iommutrace stat -B -j $TRACE_OPTS` (e.g. TRACE_OPTS=--deep), so every
+# kernel counter CMD takes is inside the tracer's window; CMD's output, then
+# the tracer's JSON, go to FILE.
 traced() {
 	local f=$1
 	shift
-	$IT stat -B -j -- /bin/sh -c '. tests/vm/lib.sh; . tests/vm/tracer-lib.sh; "$@"' sh "$@" \
-		> "$f" 2> "$f.err"
+	# shellcheck disable=SC2086
+	$IT stat -B -j ${TRACE_OPTS:-} -- /bin/sh -c '. tests/vm/lib.sh; . tests/vm/tracer-lib.sh; "$@"' \
+		sh "$@" > "$f" 2> "$f.err"
 }
 
 # workloads for traced runs
