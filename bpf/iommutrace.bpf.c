@@ -118,9 +118,13 @@ struct it_scope_ctx {
 	__u32 op_depth;
 	struct it_scope dev[IT_SCOPE_DEPTH];
 	struct it_scope op[IT_SCOPE_DEPTH];
-	/* lean mode: the domain of the last map/unmap outside the DMA API */
-	__u64 direct_key[2];
-	__u32 direct_slot[2];
+	/*
+	 * lean mode: the domain of the last iommu_map() or iommu_unmap() outside
+	 * the DMA API (VFIO). Unmaps through iommu_unmap_fast(), not hooked in
+	 * lean, are charged to the domain this context mapped last.
+	 */
+	__u64 direct_key;
+	__u32 direct_slot;
 };
 
 struct {
@@ -626,7 +630,7 @@ static __always_inline bool op_is_map_event(__u32 op)
 static __always_inline int op_note(struct it_scope_ctx *tc, __u64 key, __u32 op)
 {
 	bool in_dev;
-	__u32 slot = current_dev_slot(tc, &in_dev), i;
+	__u32 slot = current_dev_slot(tc, &in_dev);
 
 	if (!in_dev)
 		slot = op_slot_fallback(op, key);
@@ -636,9 +640,8 @@ static __always_inline int op_note(struct it_scope_ctx *tc, __u64 key, __u32 op)
 	}
 	if (in_dev || !tc)
 		return 0;
-	i = op == IT_OP_UNMAP;
-	tc->direct_key[i] = key;
-	tc->direct_slot[i] = slot;
+	tc->direct_key = key;
+	tc->direct_slot = slot;
 	return 0;
 }
 
@@ -791,7 +794,7 @@ static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
 	bool in_dev;
-	__u32 slot, i = op == IT_OP_UNMAP;
+	__u32 slot;
 
 	*domain = 0;
 	sc = tc ? scope_top(tc->op, tc->op_depth) : NULL;
@@ -800,10 +803,10 @@ static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 		return sc->slot;
 	}
 	slot = current_dev_slot(tc, &in_dev);
-	if (!in_dev && tc && tc->direct_key[i]) {
+	if (!in_dev && tc && tc->direct_key) {
 		/* lean: iommu_map() outside the DMA API just said whose domain */
-		*domain = tc->direct_key[i];
-		slot = tc->direct_slot[i];
+		*domain = tc->direct_key;
+		slot = tc->direct_slot;
 	}
 	return slot;
 }

@@ -11,7 +11,10 @@
  * role no hook can serve is reported as "not traceable", never as 0.
  *
  * Modes: the lean default attaches IT_HF_LEAN hooks, as few programs per DMA
- * map+unmap pair as answer the common questions; --deep attaches them all.
+ * map+unmap pair as answer the common questions (6 in lazy mode: the DMA-API
+ * call's entry and exit, the map/unmap tracepoints; strict adds the sync's
+ * entry); --deep attaches them all. Left out of lean: fq_ring_free (the flush
+ * queue calls it on every unmap), iommu_unmap_fast (every DMA-API unmap).
  */
 #ifndef IT_HOOKS_H
 #define IT_HOOKS_H
@@ -109,8 +112,8 @@ enum it_role {
 	  "iommu_map_sg_atomic")							\
 	X(iommu_unmap, IOMMU_UNMAP, OP_SCOPE, IT_OP_UNMAP,				\
 	  IT_HF_LEAN | IT_HF_DIRECT | IT_HF_EXIT | IT_HF_EXIT_DEEP, GENERIC, "iommu_unmap") \
-	X(iommu_unmap_fast, IOMMU_UNMAP, OP_SCOPE, IT_OP_UNMAP,			\
-	  IT_HF_LEAN | IT_HF_DIRECT | IT_HF_EXIT | IT_HF_EXIT_DEEP, GENERIC, "iommu_unmap_fast") \
+	X(iommu_unmap_fast, IOMMU_UNMAP, OP_SCOPE, IT_OP_UNMAP, IT_HF_EXIT, GENERIC,	\
+	  "iommu_unmap_fast")								\
 	X(alloc_iova_fast, IOVA_ALLOC, OP_SCOPE, IT_OP_IOVA_ALLOC, IT_HF_EXIT,	\
 	  GENERIC, "alloc_iova_fast")							\
 	X(alloc_iova, IOVA_SLOW, OP_SCOPE, IT_OP_IOVA_SLOW,				\
@@ -133,8 +136,8 @@ enum it_role {
 	  IT_HF_LEAN | IT_HF_EXIT | IT_HF_FALLBACK, VIRTIO, "viommu_flush_iotlb_all") \
 	X(fq_flush_timeout, LAZY_TIMER, CUSTOM, IT_OP_FQ_TIMEOUT,			\
 	  IT_HF_LEAN | IT_HF_EXIT, GENERIC, "fq_flush_timeout")			\
-	X(fq_ring_free, LAZY_FREED, CUSTOM, IT_OP_FQ_FREED,				\
-	  IT_HF_LEAN | IT_HF_EXIT, GENERIC, "fq_ring_free_locked", "fq_ring_free")	\
+	X(fq_ring_free, LAZY_FREED, CUSTOM, IT_OP_FQ_FREED, IT_HF_EXIT, GENERIC,	\
+	  "fq_ring_free_locked", "fq_ring_free")					\
 	X(inv_cmd_intel, INV_CMD, OP_SCOPE, IT_OP_INV_CMD, IT_HF_EXIT, INTEL,		\
 	  "qi_submit_sync")								\
 	X(inv_cmd_amd, INV_CMD, OP_SCOPE, IT_OP_INV_CMD, IT_HF_EXIT, AMD,		\

@@ -85,7 +85,12 @@ print(sum(1 for line in sys.stdin if json.loads(line)))')
 # SIGTERM prints the final summary and exits 0
 $bin stat -f > /tmp/it-cli-term.$$ 2>&1 &
 pid=$!
-sleep 1.5
+# attached once it has said why there are no hardware counters (a loaded
+# machine takes seconds to load the BPF side)
+for _ in $(seq 100); do
+	grep -q "PMU" /tmp/it-cli-term.$$ && break
+	sleep 0.2
+done
 kill -TERM $pid
 wait $pid
 rc=$?

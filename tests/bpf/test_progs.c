@@ -394,7 +394,7 @@ static void test_lean(void)
 	T(T_ATTACH, DOM_3, DEV_E);
 	T(T_OP_ENTER, DOM_3, IT_OP_MAP | IT_TEST_EXIT_DEEP);
 	run(fx.skel->progs.raw_tp__map, 0x5000, 0x1000, 8192);
-	T(T_OP_ENTER, DOM_3, IT_OP_UNMAP | IT_TEST_EXIT_DEEP);
+	/* iommu_unmap_fast() is not hooked in lean: charged to the domain mapped last */
 	run(fx.skel->progs.raw_tp__unmap, 0x5000, 8192, 8192);
 	fixture_read(&fx);
 	a = &fx.snap.devs[1];
