@@ -352,6 +352,24 @@ static __always_inline long pci_name_rid(const char *n)
 		      (b0 << 4 | b1) << 8 | (d0 << 4 | d1) << 3 | fn);
 }
 
+static __always_inline void domain_learn(__u32 slot, __u64 domain);
+
+/*
+ * The domain a device translates through now: in the lean mode no iommu_map()
+ * scope names it, and lazy flushes are charged by domain. Later changes of
+ * domain (VFIO taking the device) come through the attach hook.
+ */
+static __always_inline void dev_domain_learn(__u32 slot, struct device *dev)
+{
+	struct iommu_group *grp;
+
+	if (!bpf_core_field_exists(dev->iommu_group))
+		return;
+	grp = BPF_CORE_READ(dev, iommu_group);
+	if (grp)
+		domain_learn(slot, (__u64)BPF_CORE_READ(grp, domain));
+}
+
 /* A new slot, or -1 when all are taken. */
 static __always_inline long slot_alloc(void)
 {
@@ -396,6 +414,7 @@ static __always_inline __u32 dev_slot(struct device *dev)
 	if (r >= 0)
 		bpf_map_update_elem(&rid_slots, &rid, &slot, BPF_NOEXIST);
 	dev_info_fill(slot, dev);
+	dev_domain_learn(slot, dev);
 	return slot;
 }
 
@@ -728,9 +747,37 @@ static __always_inline __u64 it_phys_to_virt(__u64 phys)
 #define IT_PHYS_TO_VIRT(phys) it_phys_to_virt(phys)
 #include "walk.h"
 
-/* Walk a domain's table (map path): Intel dmar_domain or AMD protection_domain. */
+/* The generic page table (pt_iommu) of a domain: its top table and levels */
+static __always_inline int pt_walk(__u64 top_of_table, __u64 iova, int amd, struct it_walk *w)
+{
+	__u64 table = top_of_table & ~IT_PT_TOP_LEVEL_MASK;
+
+	if (!table) {
+		w->status = IT_WALK_NOT_PRESENT;	/* empty domain: no table yet */
+		return 0;
+	}
+	return it_walk_table(table, (top_of_table & IT_PT_TOP_LEVEL_MASK) + 1, iova, amd, w);
+}
+
+/*
+ * Walk a domain's table (map path): Intel dmar_domain or AMD
+ * protection_domain, their own tables before 6.18, the generic page table
+ * after (the domain is the pt_iommu_<format>: same address).
+ */
 static __always_inline int domain_walk(__u64 domain, __u64 iova, struct it_walk *w)
 {
+	if (iommu_vendor == IT_VENDOR_INTEL &&
+	    bpf_core_field_exists(struct pt_iommu_vtdss___it, vtdss_pt)) {
+		struct pt_iommu_vtdss___it *pt = (void *)domain;
+
+		return pt_walk(BPF_CORE_READ(pt, vtdss_pt.common.top_of_table), iova, 0, w);
+	}
+	if (iommu_vendor == IT_VENDOR_AMD &&
+	    bpf_core_field_exists(struct pt_iommu_amdv1___it, amdpt)) {
+		struct pt_iommu_amdv1___it *pt = (void *)domain;
+
+		return pt_walk(BPF_CORE_READ(pt, amdpt.common.top_of_table), iova, 1, w);
+	}
 	if (iommu_vendor == IT_VENDOR_INTEL) {
 		struct dmar_domain___it *dd = (void *)(domain -
 			bpf_core_field_offset(struct dmar_domain___it, domain));
@@ -1161,7 +1208,17 @@ static __always_inline void intel_fault_walk(struct intel_iommu___it *iommu, __u
 	__u8 bus = e->source_id >> 8, devfn = e->source_id & 0xff;
 
 	if (mmio_read64(reg + IT_DMAR_RTADDR_REG) & IT_RTADDR_TTM_MASK) {
-		e->walk.status = IT_WALK_UNAVAILABLE;	/* scalable mode */
+		/*
+		 * Scalable mode: the context names a PASID table, not a page
+		 * table. Walk the table of the device's domain instead.
+		 */
+		__u32 slot = e->slot;
+		struct it_dev_info *info = bpf_map_lookup_elem(&dev_info, &slot);
+
+		if (info && info->domain)
+			domain_walk(info->domain, e->iova, &e->walk);
+		else
+			e->walk.status = IT_WALK_UNAVAILABLE;
 		return;
 	}
 	if (!root_va || bpf_probe_read_kernel(&rte, 8, (void *)(root_va + 16ULL * bus)) ||

@@ -10,6 +10,36 @@
 #ifndef IT_VENDOR_BPF_H
 #define IT_VENDOR_BPF_H
 
+/*
+ * drivers/iommu/generic_pt (6.18+ x86): Intel and AMD domains embed a
+ * struct pt_iommu_<format> at offset 0, the struct iommu_domain first, then
+ * the format's struct whose first member is the pt_common. top_of_table is
+ * the top table's kernel address with its level (0: 4 KiB leaves) in the low
+ * PT_TOP_LEVEL_BITS. Second-stage VT-d (vtdss) and first-stage (x86_64)
+ * tables sit at the same place: the walker reads both the same way.
+ */
+#define IT_PT_TOP_LEVEL_MASK	7ULL
+
+struct pt_common___it {
+	unsigned long top_of_table;
+} __attribute__((preserve_access_index));
+
+struct pt_vtdss___it {
+	struct pt_common___it common;
+} __attribute__((preserve_access_index));
+
+struct pt_iommu_vtdss___it {
+	struct pt_vtdss___it vtdss_pt;
+} __attribute__((preserve_access_index));
+
+struct pt_amdv1___it {
+	struct pt_common___it common;
+} __attribute__((preserve_access_index));
+
+struct pt_iommu_amdv1___it {
+	struct pt_amdv1___it amdpt;
+} __attribute__((preserve_access_index));
+
 /* drivers/iommu/intel/iommu.h */
 struct dmar_domain___it {
 	void *pgd;			/* top-level struct dma_pte page */

@@ -575,19 +575,33 @@ void probes_read_stats(struct it_probes *p)
 	}
 }
 
+static bool btf_has_struct(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT) > 0;
+}
+
 const char *probes_walker_status(const struct it_probes *p)
 {
 	const struct btf *btf = p->vmlinux_btf;
 
-	if (p->caps.vendor == IT_VENDOR_INTEL)
-		return btf && btf__find_by_name_kind(btf, "dmar_domain", BTF_KIND_STRUCT) > 0 ?
-		       "intel (dmar_domain pgd/agaw; faults: root/context tables)" :
+	if (p->caps.vendor == IT_VENDOR_INTEL) {
+		if (btf_has_struct(btf, "pt_iommu_vtdss"))
+			return "intel, generic page table (pt_iommu_vtdss top_of_table; faults: "
+			       "root/context tables, scalable mode: the device's domain)";
+		return btf_has_struct(btf, "dmar_domain") ?
+		       "intel (dmar_domain pgd/agaw; faults: root/context tables, scalable mode: "
+		       "the device's domain)" :
 		       "unavailable on this kernel (no struct dmar_domain in BTF)";
-	if (p->caps.vendor == IT_VENDOR_AMD)
-		return btf && btf__find_by_name_kind(btf, "amd_io_pgtable", BTF_KIND_STRUCT) > 0 ?
+	}
+	if (p->caps.vendor == IT_VENDOR_AMD) {
+		if (btf_has_struct(btf, "pt_iommu_amdv1"))
+			return "amd, generic page table (pt_iommu_amdv1 top_of_table)";
+		return btf_has_struct(btf, "amd_io_pgtable") ?
 		       "amd (protection_domain iop.root/mode, v1 table)" :
 		       "unavailable on this kernel (no AMD v1 page table in BTF)";
-	return "unavailable (no Intel or AMD IOMMU active)";
+	}
+	return "unavailable (no Intel or AMD IOMMU active: virtio-iommu keeps its "
+	       "mappings in the host, not in guest page tables)";
 }
 
 static const char *const role_state_names[] = {

@@ -102,7 +102,8 @@ tracer_nvme() {
 
 	# 128 KiB direct reads into a buffer whose pages are not physically
 	# adjacent (sgread), so nvme maps a scatterlist (dma_map_sg) every time
-	traced "$T/sg.out" kcount iommu:map -- "$IT_PROGS/sgread" "$IT_NVME_BLK" 25165824 131072
+	TRACE_OPTS=--deep traced "$T/sg.out" kcount iommu:map -- "$IT_PROGS/sgread" "$IT_NVME_BLK" \
+		25165824 131072
 	hooks_note "$T/sg.out"
 	check_eq "nvme 128k: maps = kernel iommu:map" "$(jget "$T/sg.out" .totals.map.count)" \
 		"$(kv iommu:map "$(cat "$T/sg.out")")"
