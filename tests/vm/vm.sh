@@ -1,15 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm.sh: boot Debian's 6.1 kernel under QEMU (TCG) behind an emulated IOMMU
-# and run one command in it, with the host's / as the guest's root.
+# vm.sh: boot a Debian kernel (6.1, 6.12 or the newest 7.x) under QEMU (TCG)
+# behind an emulated IOMMU and run one command in it, with the host's / as
+# the guest's root.
 #
-#   tests/vm/vm.sh setup
+#   tests/vm/vm.sh setup [--kernel SERIES] [--qemu system|10]
 #	Fetch the kernel (apt-get download, never installed into /boot),
 #	unpack and depmod it, build the busybox initramfs and the guest
-#	programs (build/vm-progs/). Idempotent; fast when cached.
+#	programs (build/vm-progs/); with --qemu 10, fetch and unpack QEMU 10
+#	too. Idempotent; fast when cached.
 #
-#   tests/vm/vm.sh run [--iommu intel|amd|none] [--mode strict|lazy|pt]
+#   tests/vm/vm.sh run [--kernel SERIES] [--qemu system|10]
+#		[--iommu intel|intel-sm|intel-flts|amd|virtio|none]
+#		[--mode strict|lazy|pt]
 #		[--timeout SECS] [--out DIR] [--append "ARGS"] [-v] -- CMD [ARGS...]
 #	Boot, run CMD with /bin/sh -c in the repo root (same path as on the
 #	host), stream its stdout+stderr to our stdout, power off, and exit
@@ -20,22 +24,47 @@
 #	--out DIR: a writable host directory, mounted at the same path in
 #	the guest and exported as $IT_OUT. -v: print boot and run times.
 #
+# Kernels (--kernel, or IT_VM_KERNEL; default 6.1):
+#	6.1	bookworm's linux-image-amd64 ABI, through the system's apt
+#	6.12	the newest linux-image-6.12.*+deb13-amd64 (trixie)
+#	7	the newest linux-image-7.*+deb13-amd64 (trixie-backports), with
+#		the linux-base/binary/modules packages it depends on
+# The newer ones come through a private apt state in CACHE/apt (its own
+# sources.list for trixie, trixie-backports and bookworm-backports on the
+# system's mirror, its own lists and archives): the system's apt state is
+# never touched. The version is resolved when a series is first fetched;
+# the cache then keeps it (CACHE/kver-SERIES) until IT_VM_REFRESH=1.
+#
+# QEMU (--qemu, or IT_VM_QEMU_VERSION): "system" is the installed
+# qemu-system-x86_64 (7.2 on Debian 12); "10" is qemu-system-x86 10.0.x
+# from bookworm-backports, unpacked into CACHE/qemu-VERSION (dpkg -x,
+# never installed) and run from there with -L for its firmware. IOMMUs:
+#	intel		VT-d, legacy mode (intremap=on, caching-mode=off)
+#	intel-sm	VT-d scalable mode, second-stage tables (QEMU 10)
+#	intel-flts	VT-d scalable mode, first-stage translation (QEMU 10)
+#	amd		AMD-Vi; intremap=on on QEMU 7.2, off on QEMU 10 (on
+#			panics 6.1 and 6.12 at boot there)
+#	virtio		virtio-iommu-pci at 00:01.0 (QEMU 10; its driver is a
+#			module the initramfs loads before the root's 9p device)
+#
 # The guest: q35, 2 vCPUs, 1 GiB, TCG (the host's /dev/kvm does not work).
 # Its devices sit at the same PCI addresses whatever the IOMMU:
 #	00:04.0 nvme (1b36:0010)	00:05.0 virtio-blk (1af4:1042)
 #	00:06.0 virtio-net (1af4:1041)	00:07.0 e1000e (8086:10d3)
 #	00:08.0 edu (1234:11e8)		00:10.0-00:12.0 virtio-9p root, ctl, out
-#	00:01.0 the AMD IOMMU's own function (--iommu amd only)
+#	00:01.0 the AMD IOMMU's own function or virtio-iommu-pci
 # virtio-net and e1000e each have a TCP echo peer (10.0.2.100:9 and
 # 10.0.3.100:9; the guest is .15 on each). The environment CMD sees is
 # documented in tests/vm/lib.sh. The kernel, initramfs and per-run
 # scratch directories live in .cache/vm (IT_VM_CACHE overrides).
 #
-# Environment: IT_VM_CACHE (cache directory), IT_VM_KVER (kernel ABI name,
-# e.g. 6.1.0-56-amd64, instead of the cached or apt-resolved one),
+# Environment: IT_VM_CACHE (cache directory), IT_VM_KERNEL (series, as
+# --kernel), IT_VM_KVER (kernel ABI name, e.g. 6.1.0-56-amd64, instead of
+# the cached or apt-resolved one of the series), IT_VM_REFRESH=1 (resolve
+# the newest kernel of the series again), IT_VM_QEMU_VERSION (as --qemu),
 # IT_VM_BOOT_TIMEOUT (seconds allowed from QEMU start to CMD start,
 # default 180), IT_VM_KEEP=1 (keep the run directory with console.log and
-# qemu.log), IT_VM_QEMU (QEMU binary), IT_VM_ACCEL (QEMU's -accel,
+# qemu.log), IT_VM_QEMU (the system QEMU binary), IT_VM_ACCEL (QEMU's -accel,
 # default tcg,thread=single; see qemu_args).
 
 set -u -o pipefail
@@ -44,6 +73,8 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$VM_DIR/../.." && pwd)
 CACHE=${IT_VM_CACHE:-$REPO/.cache/vm}
 QEMU=${IT_VM_QEMU:-qemu-system-x86_64}
+SERIES=${IT_VM_KERNEL:-6.1}
+QEMU_SEL=${IT_VM_QEMU_VERSION:-}
 PROGS_OUT=$REPO/build/vm-progs
 
 # Exit statuses of `run` besides CMD's own.
@@ -53,6 +84,7 @@ EX_NOBOOT=125
 # DEVICE ADDRESSES. Fixed so checks can name devices; slot 1 is left free
 # because QEMU's amd-iommu is itself a PCI function and takes the first
 # free slot (it is placed first on the command line, so that is 00:01.0).
+SLOT_IOMMU=01
 SLOT_NVME=04
 SLOT_VBLK=05
 SLOT_VNET=06
@@ -69,8 +101,13 @@ VNET_NET=10.0.2
 E1000E_NET=10.0.3
 ECHO_PORT=9
 
-# Modules the initramfs needs to mount the 9p root and the overlay.
+# Modules the initramfs needs to mount the 9p root and the overlay (a
+# built-in one is skipped), and those stage 2 loads: the NICs', then the
+# disks' and VFIO's. crc64_rocksoft_generic is gone from 7.x: optional.
 INITRD_MODULES="virtio_pci 9pnet_virtio 9p overlay"
+STAGE2_NET_MODULES="e1000e virtio_net"
+STAGE2_DISK_MODULES="nvme virtio_blk vfio_pci vfio_iommu_type1"
+STAGE2_OPTIONAL_MODULES="crc64_rocksoft_generic"
 
 # die: setup errors end `setup` with 1, and `run` with 125 (CMD never ran).
 die() {
@@ -101,66 +138,193 @@ elapsed() {
 
 # ---------------------------------------------------------------- setup
 
-# kernel_resolve: print the kernel ABI name to use. A cached kernel wins so
-# that runs are reproducible and need no apt lists; IT_VM_KVER overrides.
+# Kernel series the harness knows, and the packages that name their images.
+KERNEL_SERIES="6.1 6.12 7"
+
+# kernel_series_check SERIES: 0 if the harness knows SERIES.
+kernel_series_check() {
+	[[ " $KERNEL_SERIES " == *" $1 "* ]]
+}
+
+# apt_mirror: the system's Debian mirror (the first deb URI of its sources
+# that is not the security archive), so the newer suites come from the
+# same place the system's packages do.
+apt_mirror() {
+	local m=""
+
+	if [[ -r /etc/apt/sources.list.d/debian.sources ]]; then
+		m=$(awk '$1 == "URIs:" && $2 !~ /security/ { print $2; exit }' \
+			/etc/apt/sources.list.d/debian.sources)
+	fi
+	if [[ -z $m && -r /etc/apt/sources.list ]]; then
+		m=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
+			if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
+	fi
+	[[ -n $m ]] || die "no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+	echo "$m"
+}
+
+# apt_priv CMD ARGS...: apt-get or apt-cache on the private state in
+# CACHE/apt, never the system's lists, sources or archives.
+apt_priv() {
+	local cmd=$1 a=$CACHE/apt
+
+	shift
+	"$cmd" -o Dir::Etc::SourceList="$a/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache" \
+		-o APT::Sandbox::User=root "$@"
+}
+
+# apt_priv_ready: write the private sources.list and update its lists,
+# once per vm.sh run and at most once a day.
+apt_priv_ready() {
+	local a=$CACHE/apt m s
+
+	[[ -n ${APT_PRIV_READY:-} ]] && return 0
+	command -v apt-get >/dev/null || die "apt-get not found: cannot fetch newer kernels or QEMU"
+	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+	m=$(apt_mirror) || exit "${DIE_STATUS:-1}"
+	for s in trixie trixie-backports bookworm-backports; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $m $s main"
+	done >"$a/sources.list.new"
+	if ! cmp -s "$a/sources.list.new" "$a/sources.list" ||
+		[[ -z $(find "$a/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null) ]]; then
+		mv "$a/sources.list.new" "$a/sources.list"
+		note "updating the private apt lists in $a (trixie, trixie-backports, bookworm-backports from $m)"
+		apt_priv apt-get -q update >&2 || die "apt-get update of the private lists in $a failed"
+	fi
+	rm -f "$a/sources.list.new"
+	APT_PRIV_READY=1
+}
+
+# kernel_resolve SERIES: print the kernel ABI name to use. A cached kernel
+# wins so that runs are reproducible and need no apt lists; IT_VM_KVER
+# overrides, IT_VM_REFRESH=1 resolves the newest again.
 kernel_resolve() {
-	local kver
+	local series=$1 kver f=$CACHE/kver-$1 re
 
 	if [[ -n ${IT_VM_KVER:-} ]]; then
 		echo "$IT_VM_KVER"
 		return
 	fi
-	if [[ -s $CACHE/kver && -e $CACHE/kernel-$(cat "$CACHE/kver")/.ok ]]; then
-		cat "$CACHE/kver"
+	# Before several series, the 6.1 kernel's name was in CACHE/kver.
+	[[ $series == 6.1 && ! -s $f && -s $CACHE/kver ]] && f=$CACHE/kver
+	if [[ ${IT_VM_REFRESH:-} != 1 && -s $f && -e $CACHE/kernel-$(cat "$f")/.ok ]]; then
+		cat "$f"
 		return
 	fi
-	command -v apt-cache >/dev/null || die "apt-cache not found: cannot resolve the kernel (set IT_VM_KVER)"
-	kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *|\?Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n1)
-	[[ -n $kver ]] || die "cannot resolve the kernel from 'apt-cache depends linux-image-amd64' (run apt-get update, or set IT_VM_KVER)"
+	if [[ $series == 6.1 ]]; then
+		command -v apt-cache >/dev/null || die "apt-cache not found: cannot resolve the kernel (set IT_VM_KVER)"
+		kver=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			sed -n 's/^ *|\?Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n1)
+		[[ -n $kver ]] || die "cannot resolve the kernel from 'apt-cache depends linux-image-amd64' (run apt-get update, or set IT_VM_KVER)"
+		echo "$kver"
+		return
+	fi
+	apt_priv_ready
+	# The newest patch release of the series the lists still carry.
+	re="^linux-image-${series//./\\.}\\.[0-9.]*\\+deb[0-9]*-amd64\$"
+	kver=$(apt_priv apt-cache search --names-only "$re" 2>/dev/null |
+		awk '{ print $1 }' | sed 's/^linux-image-//' | sort -V | tail -n1)
+	[[ -n $kver ]] || die "no linux-image-$series.*-amd64 in the private apt lists ($CACHE/apt)"
 	echo "$kver"
 }
 
-# kernel_fetch KVER: download and unpack linux-image-KVER into
-# $CACHE/kernel-KVER with a modules.dep (the .deb ships none).
+# kernel_pkgs SERIES KVER: the packages that make up the kernel: the image,
+# and on 7.x the base, binary and modules packages the image depends on.
+kernel_pkgs() {
+	local series=$1 kver=$2
+
+	echo "linux-image-$kver"
+	[[ $series == 6.1 ]] && return
+	apt_priv apt-cache depends "linux-image-$kver" 2>/dev/null |
+		sed -n "s/^ *|\\?Depends: \\(linux-\\(base\\|binary\\|modules\\)-$kver\\)\$/\\1/p"
+}
+
+# kernel_fetch SERIES KVER: download and unpack the kernel's packages into
+# $CACHE/kernel-KVER, laid out as the 6.1 one: lib/modules/KVER (a link to
+# usr/lib on merged-/usr packages) with a modules.dep (the .debs ship
+# none), and vmlinuz and config links at the top.
 kernel_fetch() {
-	local kver=$1 kdir=$CACHE/kernel-$1 deb tmp
+	local series=$1 kver=$2 kdir=$CACHE/kernel-$2 deb tmp pkg f
+	local -a pkgs debs=()
 
 	[[ -e $kdir/.ok ]] && return 0
 	command -v depmod >/dev/null || die "depmod not found: install kmod"
 	command -v dpkg >/dev/null || die "dpkg not found"
 	mkdir -p "$CACHE/dl"
-	deb=$(ls "$CACHE/dl/linux-image-${kver}_"*.deb 2>/dev/null | head -n1)
-	if [[ -z $deb ]]; then
-		note "downloading linux-image-$kver (about 70 MB) into $CACHE/dl"
-		(cd "$CACHE/dl" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$kver") >&2 ||
-			die "apt-get download linux-image-$kver failed (apt-get update? network?)"
-		deb=$(ls "$CACHE/dl/linux-image-${kver}_"*.deb 2>/dev/null | head -n1)
-		[[ -n $deb ]] || die "apt-get download left no linux-image-${kver}_*.deb in $CACHE/dl"
-	fi
-	note "unpacking $(basename "$deb")"
+	[[ $series != 6.1 ]] && apt_priv_ready
+	mapfile -t pkgs < <(kernel_pkgs "$series" "$kver")
+	for pkg in "${pkgs[@]}"; do
+		deb=$(ls "$CACHE/dl/${pkg}_"*.deb 2>/dev/null | head -n1)
+		if [[ -z $deb ]]; then
+			note "downloading $pkg into $CACHE/dl"
+			if [[ $series == 6.1 ]]; then
+				(cd "$CACHE/dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2
+			else
+				(cd "$CACHE/dl" && apt_priv apt-get download -q "$pkg") >&2
+			fi || die "apt-get download $pkg failed (apt-get update? network?)"
+			deb=$(ls "$CACHE/dl/${pkg}_"*.deb 2>/dev/null | head -n1)
+			[[ -n $deb ]] || die "apt-get download left no ${pkg}_*.deb in $CACHE/dl"
+		fi
+		debs+=("$deb")
+	done
 	tmp=$kdir.tmp
 	rm -rf "$tmp"
-	dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
-	[[ -r $tmp/boot/vmlinuz-$kver ]] || die "$deb has no boot/vmlinuz-$kver"
+	mkdir -p "$tmp"
+	for deb in "${debs[@]}"; do
+		note "unpacking $(basename "$deb")"
+		dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
+	done
+	# Merged /usr: depmod -b and the guest's modprobe look in lib/modules.
+	if [[ -d $tmp/usr/lib/modules/$kver && ! -e $tmp/lib ]]; then
+		ln -s usr/lib "$tmp/lib"
+	fi
+	kernel_links "$tmp" "$kver"
+	[[ -e $tmp/vmlinuz ]] || die "no vmlinuz for $kver in ${pkgs[*]}"
 	depmod -b "$tmp" "$kver" || die "depmod -b $tmp $kver failed"
 	rm -rf "$kdir"
 	mv "$tmp" "$kdir"
 	touch "$kdir/.ok"
 }
 
+# kernel_links DIR KVER: DIR/vmlinuz and DIR/config point to where the
+# packages put them (boot/ up to 6.12, lib/modules/KVER/ on 7.x). Also
+# run on kernels cached before there were several series.
+kernel_links() {
+	local f
+
+	for f in "boot/vmlinuz-$2" "lib/modules/$2/vmlinuz"; do
+		[[ -r $1/$f && ! -e $1/vmlinuz ]] && ln -sfn "$f" "$1/vmlinuz"
+	done
+	for f in "boot/config-$2" "lib/modules/$2/config"; do
+		[[ -r $1/$f && ! -e $1/config ]] && ln -sfn "$f" "$1/config"
+	done
+	return 0
+}
+
+# kernel_has_pvh ELF KDIR: the kernel has a PVH entry point: CONFIG_PVH in
+# its config, or without a config the Xen PHYS32_ENTRY note (type 18).
+kernel_has_pvh() {
+	if [[ -r $2/config ]]; then
+		grep -q '^CONFIG_PVH=y' "$2/config"
+		return
+	fi
+	readelf -n "$1" 2>/dev/null | grep -Eq 'XEN_ELFNOTE_PHYS32_ENTRY|type: \(?0x0*12\)?'
+}
+
 # kernel_vmlinux KVER: unpack the bzImage's payload into KDIR/vmlinux.
 # QEMU boots that ELF through its PVH entry point (CONFIG_PVH): under TCG
-# this skips the real-mode setup and the xz decompression, about 3.5 s of
-# every boot. Without PVH or a decompressor we boot the bzImage.
+# this skips the real-mode setup and the xz/zstd decompression, about
+# 3.5 s of every boot. Without PVH or a decompressor we boot the bzImage.
 kernel_vmlinux() {
 	local kver=$1 kdir=$CACHE/kernel-$1 bz out
 	local sects off len magic
 
-	bz=$kdir/boot/vmlinuz-$kver
+	bz=$kdir/vmlinuz
 	out=$kdir/vmlinux
 	[[ -s $out || -e $kdir/.bzimage-only ]] && return 0
-	if ! grep -q '^CONFIG_PVH=y' "$kdir/boot/config-$kver" 2>/dev/null; then
+	if [[ -r $kdir/config ]] && ! kernel_has_pvh "" "$kdir"; then
 		note "kernel $kver lacks CONFIG_PVH: booting the bzImage (slower)"
 		touch "$kdir/.bzimage-only"
 		return 0
@@ -183,7 +347,13 @@ kernel_vmlinux() {
 		tail -c +$((off + 1)) "$bz" | head -c "$len" | "${dec[@]}" >"$out.tmp" 2>/dev/null
 		# gzip and zstd complain about the size appended to the payload.
 		if [[ $(od -An -tx1 -N4 "$out.tmp" | tr -d ' ') == 7f454c46 ]]; then
-			mv "$out.tmp" "$out"
+			if kernel_has_pvh "$out.tmp" "$kdir"; then
+				mv "$out.tmp" "$out"
+				return 0
+			fi
+			rm -f "$out.tmp"
+			note "kernel $kver has no PVH entry note: booting the bzImage (slower)"
+			touch "$kdir/.bzimage-only"
 			return 0
 		fi
 	fi
@@ -192,17 +362,54 @@ kernel_vmlinux() {
 	touch "$kdir/.bzimage-only"
 }
 
+# kmod_resolve KVER OPTIONAL? MODULE...: the module files MODULE needs, in
+# load order, as lines "insmod PATH"; nothing for a built-in module (7.x
+# builds in several that 6.1 ships as modules). A module that is neither
+# is an error, unless OPTIONAL is 1 (then it is left out).
+kmod_resolve() {
+	local kver=$1 optional=$2 kdir=$CACHE/kernel-$1 m out
+
+	shift 2
+	for m in "$@"; do
+		if out=$(modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null); then
+			printf '%s\n' "$out" | awk '$1 == "insmod" { print }'
+		elif sed 's/.*\///; s/\.ko.*//; s/-/_/g' "$kdir/lib/modules/$kver/modules.builtin" 2>/dev/null |
+			grep -qx "${m//-/_}"; then
+			:
+		elif [[ $optional != 1 ]]; then
+			die "module $m is neither a module nor built in for $kver"
+		fi
+	done
+}
+
+# kmod_present KVER MODULE...: the MODULEs this kernel has (as a module or
+# built in), for the guest's stage 2 modprobe.
+kmod_present() {
+	local kver=$1 kdir=$CACHE/kernel-$1 m list=""
+
+	shift
+	for m in "$@"; do
+		if modprobe -d "$kdir" -S "$kver" --show-depends "$m" >/dev/null 2>&1; then
+			list+="${list:+ }$m"
+		fi
+	done
+	echo "$list"
+}
+
 # initramfs_build KVER: busybox, tests/vm/init and the modules that mount
-# the root, rebuilt whenever one of those changes.
+# the root, rebuilt whenever one of those changes. virtio_iommu (a module
+# on 6.12 and 7.x, absent on 6.1) is loaded first when the kernel has it:
+# behind a virtio-iommu the root's 9p device is not probed before its
+# IOMMU's driver is there.
 initramfs_build() {
 	local kver=$1 kdir=$CACHE/kernel-$1 out=$CACHE/initramfs-$1.cpio.gz
-	local bb key tmp m
+	local bb key tmp m b
 
 	bb=$(command -v busybox) || die "busybox not found: install busybox-static"
 	if ldd "$bb" >/dev/null 2>&1; then
 		die "$bb is dynamically linked: install busybox-static"
 	fi
-	key=$(cat "$VM_DIR/init" "$bb" | md5sum | cut -d' ' -f1)-$kver-${INITRD_MODULES// /,}
+	key=$(cat "$VM_DIR/init" "$bb" | md5sum | cut -d' ' -f1)-$kver-virtio_iommu,${INITRD_MODULES// /,}
 	[[ -e $out && $(cat "$out.key" 2>/dev/null) == "$key" ]] && return 0
 
 	note "building $out"
@@ -214,14 +421,23 @@ initramfs_build() {
 	chmod 755 "$tmp/init"
 	# modprobe prints the insmod lines in load order, dependencies
 	# first; keep the first occurrence of each module.
-	for m in $INITRD_MODULES; do
-		modprobe -d "$kdir" -S "$kver" --show-depends "$m" ||
-			die "modprobe --show-depends $m failed for $kver"
-	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tmp/modlist"
-	[[ -s $tmp/modlist ]] || die "no modules resolved for the initramfs"
+	{
+		kmod_resolve "$kver" 1 virtio_iommu
+		# shellcheck disable=SC2086
+		kmod_resolve "$kver" 0 $INITRD_MODULES
+	} | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$tmp/modlist" ||
+		die "resolving the initramfs modules for $kver failed"
+	: >"$tmp/modules/order"
+	# busybox insmod reads plain .ko only: 6.12 and 7.x ship .ko.xz.
 	while read -r m; do
-		cp "$m" "$tmp/modules/"
-		basename "$m" >>"$tmp/modules/order"
+		b=$(basename "$m")
+		case $m in
+		*.ko.xz) b=${b%.xz}; xz -dc "$m" >"$tmp/modules/$b" ;;
+		*.ko.zst) b=${b%.zst}; zstd -dcq "$m" >"$tmp/modules/$b" ;;
+		*.ko.gz) b=${b%.gz}; gzip -dc "$m" >"$tmp/modules/$b" ;;
+		*) cp "$m" "$tmp/modules/" ;;
+		esac || die "cannot unpack $m into the initramfs"
+		echo "$b" >>"$tmp/modules/order"
 	done <"$tmp/modlist"
 	rm "$tmp/modlist"
 	(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp" ||
@@ -231,31 +447,94 @@ initramfs_build() {
 	rm -rf "$tmp"
 }
 
+# qemu_fetch: QEMU 10 from bookworm-backports (built against Debian 12's
+# libraries), unpacked into CACHE/qemu-VERSION with the firmware it needs.
+# Sets QEMU and QEMU_L (its -L options).
+qemu_fetch() {
+	local ver dir pkg deb sver tmp
+	local -a debs=()
+
+	if [[ -e $CACHE/qemu10 && -e $(readlink -f "$CACHE/qemu10")/.ok && ${IT_VM_REFRESH:-} != 1 ]]; then
+		dir=$(readlink -f "$CACHE/qemu10")
+	else
+		apt_priv_ready
+		ver=$(apt_priv apt-cache madison qemu-system-x86 2>/dev/null |
+			awk -F' *[|] *' '$2 ~ /^1:10\./ && $3 ~ /bookworm-backports/ { print $2 }' |
+			sort -V | tail -n1)
+		[[ -n $ver ]] || die "no qemu-system-x86 10.x in bookworm-backports (private apt lists in $CACHE/apt)"
+		sver=$(apt_priv apt-cache madison seabios 2>/dev/null |
+			awk -F' *[|] *' '$3 ~ /bookworm-backports/ { print $2 }' | sort -V | tail -n1)
+		dir=$CACHE/qemu-${ver#*:}
+		if [[ ! -e $dir/.ok ]]; then
+			mkdir -p "$CACHE/dl"
+			for pkg in "qemu-system-x86=$ver" "qemu-system-common=$ver" "qemu-system-data=$ver" \
+				"seabios${sver:+=$sver}"; do
+				note "downloading $pkg into $CACHE/dl"
+				(cd "$CACHE/dl" && apt_priv apt-get download -q "$pkg") >&2 ||
+					die "apt-get download $pkg failed"
+			done
+			tmp=$dir.tmp
+			rm -rf "$tmp"
+			mkdir -p "$tmp"
+			debs=("$CACHE"/dl/qemu-system-{x86,common,data}_"${ver#*:}"_*.deb)
+			[[ -n $sver ]] && debs+=("$CACHE"/dl/seabios_"$sver"_*.deb)
+			for deb in "${debs[@]}"; do
+				[[ -e $deb ]] || die "missing $deb after download"
+				dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
+			done
+			if ldd "$tmp/usr/bin/qemu-system-x86_64" | grep -q 'not found'; then
+				die "QEMU $ver needs libraries this system lacks: $(ldd "$tmp/usr/bin/qemu-system-x86_64" | grep 'not found' | tr '\n' ' ')"
+			fi
+			rm -rf "$dir"
+			mv "$tmp" "$dir"
+			touch "$dir/.ok"
+		fi
+		ln -sfn "$(basename "$dir")" "$CACHE/qemu10"
+	fi
+	QEMU=$dir/usr/bin/qemu-system-x86_64
+	QEMU_L=(-L "$dir/usr/share/qemu" -L "$dir/usr/share/seabios")
+}
+
+# qemu_version: "major.minor.patch" of the QEMU in use.
+qemu_version() {
+	"$QEMU" --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([0-9.]*\).*/\1/p'
+}
+
 progs_build() {
 	make -s -C "$VM_DIR/progs" OUT="$PROGS_OUT" >&2 ||
 		die "building tests/vm/progs failed"
 }
 
+# setup: the kernel of SERIES (KVER, KDIR, KIMAGE), the initramfs, the
+# guest programs and the QEMU of QEMU_SEL (QEMU, QEMU_L, QEMU_VER).
 setup() {
 	local kver
 
-	for t in "$QEMU" setpriv cpio gzip flock make cc; do
+	QEMU_L=()
+	for t in setpriv cpio gzip flock make cc; do
 		command -v "$t" >/dev/null || die "$t not found (see tests/deps.sh)"
 	done
 	mkdir -p "$CACHE"
 	exec 9>"$CACHE/setup.lock"
 	flock 9
-	kver=$(kernel_resolve) || exit "${DIE_STATUS:-1}"
-	kernel_fetch "$kver"
+	if [[ $QEMU_SEL == 10 ]]; then
+		qemu_fetch
+	else
+		command -v "$QEMU" >/dev/null || die "$QEMU not found (see tests/deps.sh)"
+	fi
+	kver=$(kernel_resolve "$SERIES") || exit "${DIE_STATUS:-1}"
+	kernel_fetch "$SERIES" "$kver"
+	kernel_links "$CACHE/kernel-$kver" "$kver"
 	kernel_vmlinux "$kver"
-	echo "$kver" >"$CACHE/kver"
+	echo "$kver" >"$CACHE/kver-$SERIES"
 	initramfs_build "$kver"
 	progs_build
 	exec 9>&-
 	KVER=$kver
 	KDIR=$CACHE/kernel-$kver
 	KIMAGE=$KDIR/vmlinux
-	[[ -s $KIMAGE ]] || KIMAGE=$KDIR/boot/vmlinuz-$kver
+	[[ -s $KIMAGE ]] || KIMAGE=$KDIR/vmlinuz
+	QEMU_VER=$(qemu_version)
 }
 
 # ------------------------------------------------------------------ run
@@ -267,8 +546,17 @@ usage() {
 
 usage_error() {
 	echo "vm.sh: $*" >&2
-	echo "usage: vm.sh run [--iommu intel|amd|none] [--mode strict|lazy|pt] [--timeout SECS] [--out DIR] [--append ARGS] [-v] -- CMD [ARGS...]" >&2
+	echo "usage: vm.sh run [--kernel 6.1|6.12|7] [--qemu system|10] [--iommu intel|intel-sm|intel-flts|amd|virtio|none] [--mode strict|lazy|pt] [--timeout SECS] [--out DIR] [--append ARGS] [-v] -- CMD [ARGS...]" >&2
 	exit $EX_NOBOOT
+}
+
+# options_check: --kernel and --qemu (or their IT_VM_ variables) are known.
+options_check() {
+	kernel_series_check "$SERIES" || usage_error "--kernel: '$SERIES' is not one of $KERNEL_SERIES"
+	case ${QEMU_SEL:=system} in
+	system | 10) ;;
+	*) usage_error "--qemu: '$QEMU_SEL' is not system or 10" ;;
+	esac
 }
 
 # qemu_args: the QEMU command line for this run, in QARGS.
@@ -286,16 +574,33 @@ qemu_args() {
 	# hangs within 1-9 runs of `top -n 2` beside nvme dd. Round-robin TCG
 	# has no such window: 0 hangs in 20 runs, each ~15% slower.
 	QARGS=(-machine q35,kernel-irqchip=split -accel "${IT_VM_ACCEL:-tcg,thread=single}" -cpu max -smp 2 -m 1G
-		-nodefaults -display none -no-reboot)
+		-nodefaults -display none -no-reboot "${QEMU_L[@]}")
 	# The IOMMU comes first: amd-iommu takes the first free PCI slot.
 	case $IOMMU in
 	intel)
 		QARGS+=(-device intel-iommu,intremap=on,caching-mode=off)
 		cmdline+=" intel_iommu=on"
 		;;
+	intel-sm)
+		QARGS+=(-device intel-iommu,intremap=on,caching-mode=off,x-scalable-mode=on)
+		cmdline+=" intel_iommu=on,sm_on"
+		;;
+	intel-flts)
+		QARGS+=(-device intel-iommu,intremap=on,caching-mode=off,x-scalable-mode=on,x-flts=on)
+		cmdline+=" intel_iommu=on,sm_on"
+		;;
 	amd)
 		# The 6.1 kernel rejects amd_iommu=on; the IVRS table suffices.
-		QARGS+=(-device amd-iommu,intremap=on)
+		# QEMU 10's interrupt remapping panics 6.1 and 6.12 at boot
+		# ("timer doesn't work through Interrupt-remapped IO-APIC").
+		if [[ $QEMU_SEL == 10 ]]; then
+			QARGS+=(-device amd-iommu,intremap=off)
+		else
+			QARGS+=(-device amd-iommu,intremap=on)
+		fi
+		;;
+	virtio)
+		QARGS+=(-device "virtio-iommu-pci,addr=$SLOT_IOMMU.0")
 		;;
 	esac
 	case $IOMMU-$MODE in
@@ -340,7 +645,12 @@ run_config_write() {
 		echo "IT_REPO=$(sq "$REPO")"
 		echo "IT_KVER=$(sq "$KVER")"
 		echo "IT_KDIR=$(sq "$KDIR")"
-		echo "IT_IOMMU=$(sq "$IOMMU")"
+		echo "IT_KERNEL=$(sq "$SERIES")"
+		echo "IT_QEMU=$(sq "$QEMU_VER")"
+		echo "IT_IOMMU_MODEL=$(sq "$IOMMU")"
+		echo "IT_MODS_NET=$(sq "$(kmod_present "$KVER" $STAGE2_NET_MODULES)")"
+		echo "IT_MODS_DISK=$(sq "$(kmod_present "$KVER" $STAGE2_OPTIONAL_MODULES $STAGE2_DISK_MODULES)")"
+		echo "IT_IOMMU=$(sq "${IOMMU%%-*}")"
 		echo "IT_MODE=$(sq "$MODE")"
 		echo "IT_CONFIG=$(sq "$CONFIG")"
 		echo "IT_OUT=$(sq "${OUT:-/run/it-out}")"
@@ -483,6 +793,8 @@ run() {
 	IOMMU=intel MODE=lazy TIMEOUT=300 OUT="" APPEND="" VERBOSE=""
 	while (($#)); do
 		case $1 in
+		--kernel) SERIES=${2-}; shift 2 || usage_error "--kernel needs a value" ;;
+		--qemu) QEMU_SEL=${2-}; shift 2 || usage_error "--qemu needs a value" ;;
 		--iommu) IOMMU=${2-}; shift 2 || usage_error "--iommu needs a value" ;;
 		--mode) MODE=${2-}; shift 2 || usage_error "--mode needs a value" ;;
 		--timeout) TIMEOUT=${2-}; shift 2 || usage_error "--timeout needs a value" ;;
@@ -494,7 +806,15 @@ run() {
 		*) usage_error "unknown option '$1' (CMD goes after --)" ;;
 		esac
 	done
-	case $IOMMU in intel | amd | none) ;; *) usage_error "--iommu: '$IOMMU' is not intel, amd or none" ;; esac
+	case $IOMMU in
+	intel | amd | none) ;;
+	intel-sm | intel-flts | virtio) QEMU_SEL=${QEMU_SEL:-10} ;;
+	*) usage_error "--iommu: '$IOMMU' is not intel, intel-sm, intel-flts, amd, virtio or none" ;;
+	esac
+	options_check
+	if [[ $QEMU_SEL != 10 ]] && [[ $IOMMU == intel-sm || $IOMMU == intel-flts || $IOMMU == virtio ]]; then
+		usage_error "--iommu $IOMMU needs QEMU 10 (--qemu 10)"
+	fi
 	case $MODE in strict | lazy | pt) ;; *) usage_error "--mode: '$MODE' is not strict, lazy or pt" ;; esac
 	[[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || usage_error "--timeout: '$TIMEOUT' is not a positive number of seconds"
 	(($#)) || usage_error "no CMD given"
@@ -503,11 +823,16 @@ run() {
 		OUT=$(cd "$OUT" && pwd)
 		[[ -w $OUT ]] || usage_error "--out: $OUT is not writable"
 	fi
+	# The configuration's name, as suite.sh spells it: [SERIES/]IOMMU-MODE,
+	# no prefix for 6.1; amd on QEMU 10 is amd10.
 	if [[ $IOMMU == none ]]; then
 		CONFIG=none MODE=none
+	elif [[ $IOMMU == amd && $QEMU_SEL == 10 ]]; then
+		CONFIG=amd10-$MODE
 	else
 		CONFIG=$IOMMU-$MODE
 	fi
+	[[ $SERIES != 6.1 ]] && CONFIG=$SERIES/$CONFIG
 	if (($# == 1)); then
 		CMDLINE=$1
 	else
@@ -545,9 +870,17 @@ run() {
 case ${1:-} in
 setup)
 	shift
-	(($# == 0)) || { echo "usage: vm.sh setup" >&2; exit 2; }
+	while (($#)); do
+		case $1 in
+		--kernel) SERIES=${2-}; shift 2 || usage_error "--kernel needs a value" ;;
+		--qemu) QEMU_SEL=${2-}; shift 2 || usage_error "--qemu needs a value" ;;
+		*) echo "usage: vm.sh setup [--kernel 6.1|6.12|7] [--qemu system|10]" >&2; exit 2 ;;
+		esac
+	done
+	DIE_STATUS=1
+	options_check
 	setup
-	echo "vm.sh: ready: kernel $KVER in $KDIR, initramfs $CACHE/initramfs-$KVER.cpio.gz, programs in $PROGS_OUT" >&2
+	echo "vm.sh: ready: kernel $KVER in $KDIR, initramfs $CACHE/initramfs-$KVER.cpio.gz, QEMU $QEMU_VER ($QEMU), programs in $PROGS_OUT" >&2
 	;;
 run)
 	shift
