@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "common.h"
+#include "probes.h"
 #include "recfile.h"
 
 /* Counts the reader accepts per record: generous, but bounded. */
@@ -169,6 +170,36 @@ static void meta_encode(struct it_rec_writer *w, const struct it_rec_meta *m)
 		put_kv(w, "group", "%d %s", m->groups[i].id, m->groups[i].type);
 	for (i = 0; i < m->nr_probes && i < IT_REC_MAX_PROBES; i++)
 		put_kv(w, "probe", "%s %s", m->probes[i].name, m->probes[i].kind);
+	/* by name: a reader with other roles still knows the ones it shares */
+	for (i = 0; m->have_roles && i < IT_ROLE_MAX; i++)
+		put_kv(w, "role", "%s|%s|%s", it_role_state_name(m->roles[i].state),
+		       it_role_name(i), m->roles[i].state == IT_ROLE_TRACED ?
+		       m->roles[i].served_by : m->roles[i].why);
+}
+
+/* "state|name|text": one role's view, if this reader knows the role and state */
+static void meta_role(struct it_rec_meta *m, const char *val)
+{
+	const char *name = strchr(val, '|'), *text;
+	int role, state;
+
+	if (!name || !(text = strchr(name + 1, '|')))
+		return;
+	for (state = IT_ROLE_TRACED; state <= IT_ROLE_NO_DRIVER; state++)
+		if (!strncmp(val, it_role_state_name(state), name - val) &&
+		    strlen(it_role_state_name(state)) == (size_t)(name - val))
+			break;
+	for (role = 0; role < IT_ROLE_MAX; role++)
+		if (!strncmp(name + 1, it_role_name(role), text - name - 1) &&
+		    strlen(it_role_name(role)) == (size_t)(text - name - 1))
+			break;
+	if (state > IT_ROLE_NO_DRIVER || role == IT_ROLE_MAX)
+		return;
+	/* roles a file does not name stay traced: the figures are as recorded */
+	m->have_roles = true;
+	m->roles[role].state = state;
+	snprintf(state == IT_ROLE_TRACED ? m->roles[role].served_by : m->roles[role].why,
+		 sizeof(m->roles[role].why), "%s", text + 1);
 }
 
 int recw_open(struct it_rec_writer *w, const char *path, const struct it_rec_meta *m)
@@ -712,6 +743,8 @@ static int snapshot_decode(struct parser *ps, struct rd *r, struct it_snapshot *
 	s->nr_devs = n;
 	s->nr_probes = ps->r->meta.nr_probes;
 	snprintf(s->mode, sizeof(s->mode), "%s", ps->r->meta.mode);
+	if (ps->r->meta.have_roles)
+		snapshot_set_roles(s, ps->r->meta.roles);
 	snapshot_totals(s);
 	return 0;
 }
@@ -749,6 +782,8 @@ static void meta_line(struct it_recording *rec, const char *key, const char *val
 		if (sscanf(val, "%23s %11s", m->probes[m->nr_probes].name,
 			   m->probes[m->nr_probes].kind) == 2)
 			m->nr_probes++;
+	} else if (!strcmp(key, "role")) {
+		meta_role(m, val);
 	} else if (!strcmp(key, "figure") && rec->nr_figures < IT_REC_MAX_FIGURES) {
 		struct it_rec_figure *f = &rec->figures[rec->nr_figures];
 

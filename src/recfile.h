@@ -74,6 +74,9 @@ struct it_rec_meta {
 		char name[24];
 		char kind[12];
 	} probes[IT_REC_MAX_PROBES];
+	/* what each role's figures mean: "n/a" in report, not 0 (not in older files) */
+	bool have_roles;
+	struct it_role_view roles[IT_ROLE_MAX];
 };
 
 struct it_rec_fault {

@@ -189,6 +189,18 @@ assert abs(whole["figures"]["lookups_per_s"] / (look / secs) - 1) < 0.05, (whole
 assert docs[-1]["totals"]["pmu"]["iotlb_misses_per_s"] == whole["figures"]["iotlb_misses_per_s"]
 ' && ok "report -a -j: PMU units in every interval and the whole run, ~1e9 lookups/s, 0 hits" ||
 	nok "report -a -j of a recording with counters"
+# what the recording host could not trace stays "n/a" in the report, with the reason
+$bin report -j "$rec/a.itr" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+roles = {r["role"]: r for r in d["roles"]}
+assert roles["lazy flushes"]["state"] == "not traceable" and roles["lazy flushes"]["why"], roles
+assert d["totals"]["fq_flush"]["traced"] is False and d["totals"]["fq_flush"]["count"] is None
+assert d["totals"]["map"]["traced"] is True and d["totals"]["map"]["count"] == 0
+' && ok "report -j: roles from the recording; untraced ops null, traced ones counted" ||
+	nok "report -j roles"
+$bin report "$rec/a.itr" | grep -q "^lazy flushes: not traceable on this kernel (" &&
+	ok "report: names the roles the recording host could not trace" || nok "report roles line"
 out=$($bin report "$rec/a.itr")
 printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 +[0-9]+ +1\.000 +- +-$' &&
 	ok "report: the IOMMU-PMU block" || nok "report table: $out"

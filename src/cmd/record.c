@@ -81,6 +81,8 @@ void record_meta_fill(struct it_rec_meta *m, struct it_session *ss, char **cmd, 
 			 probe_kind_str(p->kind));
 		m->nr_probes++;
 	}
+	memcpy(m->roles, ss->col.roles, sizeof(m->roles));
+	m->have_roles = true;
 }
 
 /* The number in FILE: the whole content, or the value of a NAME=value line. */
