@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "faultline.h"
 #include "sysfs_topo.h"
 #include "sysinfo.h"
@@ -723,7 +724,67 @@ int topo_ir_from_interrupts(const char *text)
 	return TOPO_UNKNOWN;
 }
 
+/* ---------------------------------------------------------------- counts */
+
+size_t topo_ndevs(const struct topo *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += t->groups[i].ndevs;
+	return n;
+}
+
+size_t topo_groups_of_type(const struct topo *t, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += !strcmp(t->groups[i].type, type);
+	return n;
+}
+
 /* ---------------------------------------------------------------- the log */
+
+/*
+ * What a device named in a fault message is: "02:00.0" or "0000:02:00.0".
+ * Behind a PCIe-to-PCI bridge, conventional devices' requests carry the
+ * bridge's secondary bus with devfn 00.0, an ID no device may have.
+ */
+const struct topo_dev *topo_fault_dev(const struct topo *t, const char *name,
+				      const struct topo_dev **behind)
+{
+	struct it_pci_addr a;
+	size_t i, j;
+
+	*behind = NULL;
+	if (it_parse_pci_addr(name, &a))
+		return NULL;
+	for (i = 0; i < t->ngroups; i++) {
+		for (j = 0; j < t->groups[i].ndevs; j++) {
+			const struct topo_dev *d = &t->groups[i].devs[j];
+
+			if (!d->is_pci || d->segment != a.seg || d->bus != a.bus)
+				continue;
+			if (d->dev == a.dev && d->fn == a.fn)
+				return d;
+			if (!a.dev && !a.fn && !*behind)
+				*behind = d;
+		}
+	}
+	/* only an alias if a bridge shares the group (it leads to that bus) */
+	if (*behind) {
+		const struct topo_group *g = topo_find_group(t, (*behind)->group);
+
+		for (j = 0; g && j < g->ndevs; j++) {
+			if (g->devs[j].class >> 8 == 0x0604)
+				return NULL;
+		}
+		*behind = NULL;
+	}
+	return NULL;
+}
+
 
 /* Count by device; past TOPO_MAX_FAULT_DEVS names, under "". */
 static void fault_count_dev(struct topo_log *log, const char *dev)
