@@ -444,6 +444,25 @@ void dmar_free(struct dmar_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* "00:1f.0" or "00:1c.0/00.0" for a multi-hop path. */
+char *dmar_scope_path_str(const struct dmar_scope *sc, char *buf, size_t len)
+{
+	size_t n;
+	unsigned int i;
+
+	if (!sc->path_len) {
+		snprintf(buf, len, "%02x:(empty path)", sc->start_bus);
+		return buf;
+	}
+	n = snprintf(buf, len, "%02x:%02x.%x", sc->start_bus, sc->path[0].dev,
+		     sc->path[0].fn);
+	for (i = 1; i < sc->path_len && n < len; i++)
+		n += snprintf(buf + n, len - n, "/%02x.%x", sc->path[i].dev,
+			      sc->path[i].fn);
+	return buf;
+}
+
+
 /* ---------------------------------------------------------------- IVRS */
 
 char *pci_devid_str(uint16_t devid, char *buf)

@@ -236,6 +236,8 @@ void ivrs_free(struct ivrs_table *t);
 const char *ivhd_dev_kind_name(uint8_t kind);
 const char *ivrs_block_name(uint8_t type);
 
+/* "00:1f.0", or "00:1c.0/00.0" for a multi-hop path */
+char *dmar_scope_path_str(const struct dmar_scope *sc, char *buf, size_t len);
 /* "01:00.0" from a 16-bit device id; buf must hold 8 bytes */
 char *pci_devid_str(uint16_t devid, char *buf);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,4 +54,18 @@ int it_parse_uint(const char *s, unsigned long *out)
 	errno = 0;
 	*out = strtoul(s, &end, 0);
 	return (errno || *end) ? -EINVAL : 0;
+}
+
+int it_parse_pci_addr(const char *s, struct it_pci_addr *a)
+{
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x.%x%c", &a->seg, &a->bus, &a->dev, &a->fn, &tail) != 4) {
+		a->seg = 0;
+		if (sscanf(s, "%x:%x.%x%c", &a->bus, &a->dev, &a->fn, &tail) != 3)
+			return -EINVAL;
+	}
+	if (a->seg > 0xffff || a->bus > 0xff || a->dev > 0x1f || a->fn > 7)
+		return -ERANGE;
+	return 0;
 }

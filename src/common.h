@@ -36,4 +36,14 @@ int it_read_file(const char *path, char *buf, size_t size);	/* trims \n; <0 on e
 int it_parse_double(const char *s, double *out);
 int it_parse_uint(const char *s, unsigned long *out);
 
+struct it_pci_addr {
+	unsigned int seg, bus, dev, fn;
+};
+
+/*
+ * The whole of @s as a PCI address: "0000:00:08.0", or "00:08.0" (segment 0).
+ * 0, -EINVAL when it is not that shape, -ERANGE when a field is too large.
+ */
+int it_parse_pci_addr(const char *s, struct it_pci_addr *a);
+
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Decoding IOMMU faults: Intel reason codes, AMD event flags, kernel log lines. */
+/* Decoding IOMMU faults: Intel reason codes, AMD event flags, walk explanations. */
 #ifndef IT_FAULTDECODE_H
 #define IT_FAULTDECODE_H
 
@@ -28,13 +28,5 @@ const char *walk_status_str(int status);
 void fault_explain(const struct it_fault_event *e, char *buf, size_t size);
 /* "0000:00:08.0" from the event's segment and requester id */
 void fault_device_name(const struct it_fault_event *e, char *buf, size_t size);
-
-/*
- * Parse a kernel fault line (printk) into @e: Intel "DMAR: [DMA Read NO_PASID]
- * Request device [00:08.0] fault addr 0x... [fault reason 0x06] ..." or AMD
- * "... Event logged [IO_PAGE_FAULT device=0000:00:08.0 domain=0x0007
- * address=0x... flags=0x0020]". Returns 0 on success, -1 if not a fault line.
- */
-int fault_parse_line(const char *line, struct it_fault_event *e);
 
 #endif

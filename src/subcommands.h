@@ -14,4 +14,14 @@ int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One ACPI table held in memory, printed as `info --acpi` would without
+ * reading the system (tests/fuzz drives the renderers through it). Exit code.
+ */
+int info_print_table(const uint8_t *buf, size_t len, bool json);
+
 #endif

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
+#include "faultline.h"
 #include "sysfs_topo.h"
 #include "sysinfo.h"
 
@@ -722,23 +724,75 @@ int topo_ir_from_interrupts(const char *text)
 	return TOPO_UNKNOWN;
 }
 
-/* ---------------------------------------------------------------- the log */
+/* ---------------------------------------------------------------- counts */
 
-static void copy_trimmed(char *dst, size_t len, const char *src, size_t n)
+size_t topo_ndevs(const struct topo *t)
 {
-	if (n >= len)
-		n = len - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += t->groups[i].ndevs;
+	return n;
 }
 
+size_t topo_groups_of_type(const struct topo *t, const char *type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->ngroups; i++)
+		n += !strcmp(t->groups[i].type, type);
+	return n;
+}
+
+/* ---------------------------------------------------------------- the log */
+
+/*
+ * What a device named in a fault message is: "02:00.0" or "0000:02:00.0".
+ * Behind a PCIe-to-PCI bridge, conventional devices' requests carry the
+ * bridge's secondary bus with devfn 00.0, an ID no device may have.
+ */
+const struct topo_dev *topo_fault_dev(const struct topo *t, const char *name,
+				      const struct topo_dev **behind)
+{
+	struct it_pci_addr a;
+	size_t i, j;
+
+	*behind = NULL;
+	if (it_parse_pci_addr(name, &a))
+		return NULL;
+	for (i = 0; i < t->ngroups; i++) {
+		for (j = 0; j < t->groups[i].ndevs; j++) {
+			const struct topo_dev *d = &t->groups[i].devs[j];
+
+			if (!d->is_pci || d->segment != a.seg || d->bus != a.bus)
+				continue;
+			if (d->dev == a.dev && d->fn == a.fn)
+				return d;
+			if (!a.dev && !a.fn && !*behind)
+				*behind = d;
+		}
+	}
+	/* only an alias if a bridge shares the group (it leads to that bus) */
+	if (*behind) {
+		const struct topo_group *g = topo_find_group(t, (*behind)->group);
+
+		for (j = 0; g && j < g->ndevs; j++) {
+			if (g->devs[j].class >> 8 == 0x0604)
+				return NULL;
+		}
+		*behind = NULL;
+	}
+	return NULL;
+}
+
+
 /* Count by device; past TOPO_MAX_FAULT_DEVS names, under "". */
-static void fault_count_dev(struct topo_log *log, const char *dev, size_t devlen)
+static void fault_count_dev(struct topo_log *log, const char *dev)
 {
 	char name[TOPO_NAME_LEN];
 	size_t i;
 
-	copy_trimmed(name, sizeof(name), dev, devlen);
+	str_copy(name, sizeof(name), dev);
 	if (!log->by_dev) {
 		log->by_dev = calloc(TOPO_MAX_FAULT_DEVS + 1, sizeof(*log->by_dev));
 		if (!log->by_dev)
@@ -759,13 +813,16 @@ static void fault_count_dev(struct topo_log *log, const char *dev, size_t devlen
 	log->by_dev[i].count++;
 }
 
-static void fault_add(struct topo_log *log, const char *kind, size_t kindlen,
-		      const char *dev, size_t devlen, const char *msg)
+static void fault_add(struct topo_log *log, const struct fault_line *fl, const char *msg)
 {
 	struct topo_fault *f;
 
 	log->faults++;
-	fault_count_dev(log, dev, devlen);
+	if (fl->ev.vendor == IT_VENDOR_INTEL)
+		log->dmar_faults++;
+	else
+		log->amdvi_events++;
+	fault_count_dev(log, fl->device);
 	if (log->nfault >= TOPO_MAX_FAULT_LINES)
 		return;
 	if (!log->fault) {
@@ -774,71 +831,9 @@ static void fault_add(struct topo_log *log, const char *kind, size_t kindlen,
 			return;
 	}
 	f = &log->fault[log->nfault++];
-	copy_trimmed(f->kind, sizeof(f->kind), kind, kindlen);
-	copy_trimmed(f->device, sizeof(f->device), dev, devlen);
+	str_copy(f->kind, sizeof(f->kind), fl->kind);
+	str_copy(f->device, sizeof(f->device), fl->device);
 	str_copy(f->line, sizeof(f->line), msg);
-}
-
-/*
- * Intel (drivers/iommu/intel/dmar.c, dmar_fault_do_one):
- *   DMAR: [DMA Read NO_PASID] Request device [02:00.0] fault addr 0x... [fault reason 0x06] ...
- *   DMAR: [INTR-REMAP] Request device [00:1f.0] fault index 0x... [fault reason 0x25] ...
- * older kernels: "DMAR:[DMA Read] Request device [..] PASID ..."
- */
-static bool log_dmar_fault(struct topo_log *log, const char *msg)
-{
-	const char *p = strstr(msg, "DMAR:"), *k, *ke, *d, *de;
-
-	if (!p)
-		return false;
-	p += 5;
-	while (*p == ' ')
-		p++;
-	if (strncmp(p, "[DMA ", 5) && strncmp(p, "[INTR-REMAP", 11))
-		return false;
-	k = p + 1;
-	ke = strchr(k, ']');
-	if (!ke)
-		return false;
-	d = strstr(ke, "device [");
-	de = d ? strchr(d + 8, ']') : NULL;
-	if (d && de)
-		fault_add(log, k, ke - k, d + 8, de - (d + 8), msg);
-	else
-		fault_add(log, k, ke - k, "", 0, msg);
-	log->dmar_faults++;
-	return true;
-}
-
-/*
- * AMD (drivers/iommu/amd/iommu.c): pr_err "AMD-Vi: Event logged [IO_PAGE_FAULT
- * device=0000:00:04.0 domain=... address=... flags=...]" or, when the device
- * is known, pci_err "<driver> 0000:00:04.0: Event logged [IO_PAGE_FAULT ...]".
- */
-static bool log_amd_event(struct topo_log *log, const char *msg)
-{
-	const char *p = strstr(msg, "Event logged ["), *k, *ke, *d, *de;
-
-	if (!p)
-		return false;
-	k = p + 14;
-	ke = k + strcspn(k, " ]");
-	d = strstr(ke, "device=");
-	if (d) {
-		d += 7;
-		de = d + strcspn(d, " ]");
-	} else {
-		/* "<driver> <device>: Event logged": the word before the colon */
-		de = p;
-		while (de > msg && (de[-1] == ' ' || de[-1] == ':'))
-			de--;
-		d = de;
-		while (d > msg && d[-1] != ' ')
-			d--;
-	}
-	fault_add(log, k, ke - k, d, de - d, msg);
-	log->amdvi_events++;
-	return true;
 }
 
 static void log_keep(char *dst, size_t len, const char *msg, const char *what)
@@ -858,8 +853,12 @@ static void log_keep(char *dst, size_t len, const char *msg, const char *what)
 
 void topo_log_line(struct topo_log *log, const char *msg)
 {
-	if (log_dmar_fault(log, msg) || log_amd_event(log, msg))
+	struct fault_line fl;
+
+	if (!fault_line_parse(msg, &fl)) {
+		fault_add(log, &fl, msg);
 		return;
+	}
 	if (strstr(msg, "DMAR-IR: Enabled IRQ remapping") ||
 	    strstr(msg, "AMD-Vi: Interrupt remapping enabled")) {
 		log->ir = TOPO_ON;

@@ -154,6 +154,15 @@ int topo_pci_path_resolve(const struct topo *t, uint16_t segment, uint8_t bus,
 
 /* Kernel-log parsing, exposed for tests: feed one message (no prefix). */
 void topo_log_line(struct topo_log *log, const char *msg);
+/*
+ * The device a fault line names ("02:00.0", "0000:02:00.0"), or NULL; then
+ * @behind is the bridge-side device when the ID is a PCIe-to-PCI bridge's
+ * secondary bus with devfn 00.0 (conventional devices behind it).
+ */
+const struct topo_dev *topo_fault_dev(const struct topo *t, const char *name,
+				      const struct topo_dev **behind);
+size_t topo_ndevs(const struct topo *t);		/* in every group */
+size_t topo_groups_of_type(const struct topo *t, const char *type);
 /* Interrupt remapping from the chip names in /proc/interrupts text. */
 int topo_ir_from_interrupts(const char *text);
 /* Parse a command line into c (c->raw is copied). */

@@ -4,16 +4,12 @@
  * side by side, from two recordings or (--live) from one group switched
  * between DMA and DMA-FQ on the running kernel.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <dirent.h>
 
 #include "common.h"
 #include "devfilter.h"
@@ -22,6 +18,7 @@
 #include "render.h"
 #include "session.h"
 #include "subcommands.h"
+#include "topology.h"
 
 struct cmp_side {
 	const char *label;		/* the file, or "live DMA" */
@@ -524,204 +521,6 @@ static void live_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-struct live_group {
-	char dir[64];			/* /sys/kernel/iommu_groups/N */
-	int id;
-	char dev[64];			/* its one device */
-	char devdir[PATH_MAX];
-	char drvdir[PATH_MAX];		/* /sys/bus/pci/drivers/nvme, "" if unbound */
-	char driver[64];
-	char orig[16], cur[16];
-	bool unbound;			/* by us: bind again before leaving */
-	int nr_children;
-	char children[16][64];		/* block/net devices to wait for after a bind */
-};
-
-static int sysfs_write(const char *path, const char *val, char *why, size_t size)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0 || write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (ret)
-		snprintf(why, size, "writing '%s' to %s: %s", val, path, strerror(-ret));
-	return ret;
-}
-
-/* block and net devices of the group's device: gone while unbound */
-static void group_children(struct live_group *g)
-{
-	static const char *const classes[] = { "/sys/class/block", "/sys/class/net" };
-	char path[PATH_MAX * 2], real[PATH_MAX];
-	unsigned int c;
-	struct dirent *de;
-
-	g->nr_children = 0;
-	for (c = 0; c < ARRAY_SIZE(classes); c++) {
-		DIR *d = opendir(classes[c]);
-
-		while (d && (de = readdir(d)) && g->nr_children < 16) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", classes[c], de->d_name);
-			if (!realpath(path, real) || strncmp(real, g->devdir, strlen(g->devdir)) ||
-			    real[strlen(g->devdir)] != '/')
-				continue;
-			snprintf(g->children[g->nr_children++], 64, "%s/%s", classes[c], de->d_name);
-		}
-		if (d)
-			closedir(d);
-	}
-}
-
-static int group_open(struct live_group *g, const char *arg, char *why, size_t size)
-{
-	char path[PATH_MAX + 80], norm[64];
-	unsigned long id;
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	memset(g, 0, sizeof(*g));
-	if (it_parse_uint(arg, &id)) {
-		/* a device name: its group */
-		devfilter_normalize(arg, norm, sizeof(norm));
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", norm);
-		if (!realpath(path, g->devdir) || !strrchr(g->devdir, '/') ||
-		    it_parse_uint(strrchr(g->devdir, '/') + 1, &id)) {
-			snprintf(why, size, "'%s' is neither a group number nor a PCI device in "
-				 "an IOMMU group", arg);
-			return IT_EXIT_USAGE;
-		}
-	}
-	g->id = id;
-	snprintf(g->dir, sizeof(g->dir), "/sys/kernel/iommu_groups/%lu", id);
-	snprintf(path, sizeof(path), "%s/type", g->dir);
-	if (it_read_file(path, g->orig, sizeof(g->orig)) < 0) {
-		snprintf(why, size, "no IOMMU group %lu (%s unreadable: %s)", id, path,
-			 strerror(errno));
-		return IT_EXIT_USAGE;
-	}
-	strcpy(g->cur, g->orig);
-	snprintf(path, sizeof(path), "%s/devices", g->dir);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (!n++)
-			snprintf(g->dev, sizeof(g->dev), "%s", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	if (n != 1) {
-		snprintf(why, size, "group %lu has %d devices: the kernel changes a group's "
-			 "domain type only when it holds exactly one", id, n);
-		return IT_EXIT_ERROR;
-	}
-	if (strcmp(g->orig, "DMA") && strcmp(g->orig, "DMA-FQ")) {
-		snprintf(why, size, "group %lu is %s: live compare switches between DMA (strict) "
-			 "and DMA-FQ (lazy) only", id, g->orig);
-		return IT_EXIT_ERROR;
-	}
-	snprintf(path, sizeof(path), "%s/devices/%s", g->dir, g->dev);
-	if (!realpath(path, g->devdir)) {
-		snprintf(why, size, "%s: %s", path, strerror(errno));
-		return IT_EXIT_ERROR;
-	}
-	snprintf(path, sizeof(path), "%s/driver", g->devdir);
-	if (realpath(path, g->drvdir))
-		snprintf(g->driver, sizeof(g->driver), "%s", strrchr(g->drvdir, '/') + 1);
-	else
-		g->drvdir[0] = 0;
-	group_children(g);
-	return 0;
-}
-
-static int group_unbind(struct live_group *g, char *why, size_t size)
-{
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/unbind", g->drvdir);
-	if (sysfs_write(path, g->dev, why, size))
-		return -1;
-	g->unbound = true;
-	return 0;
-}
-
-static int group_bind(struct live_group *g, char *why, size_t size)
-{
-	char path[PATH_MAX + 16];
-	double deadline;
-	int i;
-
-	snprintf(path, sizeof(path), "%s/bind", g->drvdir);
-	if (sysfs_write(path, g->dev, why, size))
-		return -1;
-	g->unbound = false;
-	/* drivers probe asynchronously (nvme scans namespaces in a work item):
-	 * wait for the block/net devices the command will use */
-	deadline = it_now() + 15;
-	for (i = 0; i < g->nr_children; i++) {
-		while (access(g->children[i], F_OK) && it_now() < deadline)
-			usleep(50000);
-		if (access(g->children[i], F_OK))
-			it_warn("compare: %s did not come back after binding %s", g->children[i],
-				g->driver);
-	}
-	return 0;
-}
-
-/* DMA -> DMA-FQ works with a driver bound (the flush queue is added to the
- * live domain); any other change needs the device unbound: 6.1 refuses with
- * EBUSY ("Device is still bound to driver") */
-static bool switch_needs_unbind(const struct live_group *g, const char *to)
-{
-	return g->drvdir[0] && !(!strcmp(g->cur, "DMA") && !strcmp(to, "DMA-FQ"));
-}
-
-static int group_switch(struct live_group *g, const char *to, bool rebind, char *why,
-			size_t size)
-{
-	char path[PATH_MAX];
-	sigset_t block, old;
-	int ret = 0;
-
-	if (!strcmp(g->cur, to))
-		return 0;
-	if (switch_needs_unbind(g, to) && !rebind) {
-		snprintf(why, size, "group %d: %s -> %s needs %s unbound from %s (pass --rebind)",
-			 g->id, g->cur, to, g->dev, g->driver);
-		return -1;
-	}
-	/* an unbind/write/bind sequence is not left half done by Ctrl-C */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	if (switch_needs_unbind(g, to))
-		ret = group_unbind(g, why, size);
-	snprintf(path, sizeof(path), "%s/type", g->dir);
-	if (!ret)
-		ret = sysfs_write(path, to, why, size);
-	if (!ret)
-		snprintf(g->cur, sizeof(g->cur), "%s", to);
-	/* rebind also after a failed write: the device must not stay driverless */
-	if (g->unbound) {
-		char why2[256];
-
-		if (group_bind(g, ret ? why2 : why, ret ? sizeof(why2) : size)) {
-			if (ret)
-				it_warn("compare: %s", why2);
-			ret = -1;
-		}
-	}
-	it_read_file(path, g->cur, sizeof(g->cur));
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return ret;
-}
-
 struct live_ctx {
 	struct cmp_side *side;
 	char **cmd;
@@ -801,7 +600,7 @@ static int compare_live(const char *group, bool rebind, char **cmd, const char *
 	const char *other;
 	int ret, rret = 0, k;
 
-	ret = group_open(&g, group, why, sizeof(why));
+	ret = live_group_open(&g, group, why, sizeof(why));
 	if (ret) {
 		it_warn("compare --live: %s", why);
 		it_warn("compare --live is impossible here: compare two recordings instead "
@@ -825,7 +624,7 @@ static int compare_live(const char *group, bool rebind, char **cmd, const char *
 	ret = live_run(&g, &s[0], cmd, fig_arg, copts, NULL);
 	/* 130/143: the command (and we) got Ctrl-C or SIGTERM */
 	if (!ret && !live_stop) {
-		if (group_switch(&g, other, rebind, why, sizeof(why))) {
+		if (live_group_switch(&g, other, rebind, why, sizeof(why))) {
 			it_warn("compare --live: cannot switch: %s", why);
 			ret = IT_EXIT_ERROR;
 		} else if (!live_stop) {
@@ -833,7 +632,7 @@ static int compare_live(const char *group, bool rebind, char **cmd, const char *
 		}
 	}
 	if (strcmp(g.cur, g.orig) || g.unbound) {
-		if (group_switch(&g, g.orig, rebind, why, sizeof(why)) || strcmp(g.cur, g.orig)) {
+		if (live_group_switch(&g, g.orig, rebind, why, sizeof(why)) || strcmp(g.cur, g.orig)) {
 			it_warn("compare --live: RESTORE FAILED: group %d is %s, was %s: %s", g.id,
 				g.cur, g.orig, why);
 			rret = IT_EXIT_ERROR;

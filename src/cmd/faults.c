@@ -8,6 +8,7 @@
 #include "common.h"
 #include "devfilter.h"
 #include "faultdecode.h"
+#include "faultline.h"
 #include "json.h"
 #include "session.h"
 #include "subcommands.h"

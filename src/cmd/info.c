@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * iommutrace info: what IOMMU this machine has and how the kernel uses it.
- * Joins the firmware's description (ACPI DMAR/IVRS) with the kernel's view
- * (sysfs, /proc, the kernel log) and points out what users trip over:
- * shared groups, RMRR/IVMD-pinned devices, passthrough, interrupt
- * remapping off, faults already logged.
+ * The options, and the tree and JSON renderings of the joined view that
+ * src/topology.c builds (firmware tables, the kernel's view, warnings).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,49 +14,10 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "common.h"
 #include "json.h"
-#include "sysfs_topo.h"
-
-/* Exit codes; the same numbers are used project-wide (src/common.h). */
-#define INFO_EXIT_OK		0
-#define INFO_EXIT_RUNTIME	1	/* e.g. an unreadable file */
-#define INFO_EXIT_USAGE		2	/* unknown option, bad argument */
-#define INFO_EXIT_MALFORMED	8	/* malformed ACPI table */
-
-#define INFO_MAX_TABLES		16
-#define ACPI_FILE_MAX		(16u << 20)	/* DMAR/IVRS are a few KiB */
-
-struct info_table {
-	char source[PATH_MAX];
-	int err;			/* errno when the file could not be read */
-	bool malformed;
-	struct acpi_error aerr;
-	enum acpi_kind kind;
-	size_t size;
-	struct dmar_table dmar;
-	struct ivrs_table ivrs;
-};
-
-struct info_warning {
-	char kind[24];
-	char msg[512];
-};
-
-/*
- * The scalars first: calloc hands back untouched pages, and QEMU 7.2's TCG
- * takes the wrong branch after a `setcc` whose store faults on one
- * (tests/vm/progs/tcg-setcc.c proves it). With acpi_from_files 72 KiB into the
- * struct, `info` misread its --acpi list in the guest about 1 run in 3.
- */
-struct info {
-	size_t ntables;
-	bool acpi_from_files;
-	bool have_topo;
-	size_t nwarns;
-	struct info_warning *warns;
-	struct info_table tables[INFO_MAX_TABLES];
-	struct topo topo;
-};
+#include "subcommands.h"
+#include "topology.h"
 
 static const char info_usage[] =
 "Usage: iommutrace info [-j] [--acpi FILE]... [--sysfs ROOT]\n"
@@ -84,23 +43,6 @@ static const char info_usage[] =
 "  iommutrace info --acpi DMAR.bin         decode a table from another machine\n";
 
 /* ---------------------------------------------------------------- helpers */
-
-static void __attribute__((format(printf, 3, 4)))
-warn_add(struct info *in, const char *kind, const char *fmt, ...)
-{
-	struct info_warning *w;
-	va_list ap;
-
-	w = realloc(in->warns, (in->nwarns + 1) * sizeof(*w));
-	if (!w)
-		return;
-	in->warns = w;
-	w = &in->warns[in->nwarns++];
-	snprintf(w->kind, sizeof(w->kind), "%s", kind);
-	va_start(ap, fmt);
-	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
-	va_end(ap);
-}
 
 static const char *state_str(int s)
 {
@@ -173,484 +115,6 @@ static char *dev_describe(const struct topo_dev *d, char *buf, size_t len)
 	return buf;
 }
 
-static const struct topo_dev *info_dev(const struct info *in, uint16_t seg,
-				       uint16_t devid)
-{
-	if (!in->have_topo)
-		return NULL;
-	return topo_find_bdf(&in->topo, seg, devid >> 8, (devid >> 3) & 0x1f,
-			     devid & 7);
-}
-
-/* The sysfs device a DMAR scope names, when the system has it. */
-static const struct topo_dev *scope_dev(const struct info *in, uint16_t seg,
-					const struct dmar_scope *sc)
-{
-	uint8_t hops[2 * DMAR_PATH_MAX];
-	char name[TOPO_NAME_LEN];
-	unsigned int i;
-
-	if (!in->have_topo || !sc->path_len ||
-	    (sc->type != DMAR_SCOPE_ENDPOINT && sc->type != DMAR_SCOPE_BRIDGE))
-		return NULL;
-	for (i = 0; i < sc->path_len; i++) {
-		hops[2 * i] = sc->path[i].dev;
-		hops[2 * i + 1] = sc->path[i].fn;
-	}
-	if (topo_pci_path_resolve(&in->topo, seg, sc->start_bus, hops,
-				  sc->path_len, name, sizeof(name)))
-		return NULL;
-	return topo_find_dev(&in->topo, name);
-}
-
-/* "00:1f.0" or "00:1c.0/00.0" for a multi-hop path. */
-static char *scope_path_str(const struct dmar_scope *sc, char *buf, size_t len)
-{
-	size_t n;
-	unsigned int i;
-
-	if (!sc->path_len) {
-		snprintf(buf, len, "%02x:(empty path)", sc->start_bus);
-		return buf;
-	}
-	n = snprintf(buf, len, "%02x:%02x.%x", sc->start_bus, sc->path[0].dev,
-		     sc->path[0].fn);
-	for (i = 1; i < sc->path_len && n < len; i++)
-		n += snprintf(buf + n, len - n, "/%02x.%x", sc->path[i].dev,
-			      sc->path[i].fn);
-	return buf;
-}
-
-static const struct topo_unit *unit_for_drhd(const struct info *in,
-					     const struct dmar_struct *s)
-{
-	size_t i;
-
-	if (!in->have_topo)
-		return NULL;
-	for (i = 0; i < in->topo.nunits; i++) {
-		const struct topo_unit *u = &in->topo.units[i];
-
-		if (u->kind == TOPO_UNIT_INTEL && u->address == s->base)
-			return u;
-	}
-	return NULL;
-}
-
-static const struct topo_unit *unit_for_ivhd(const struct info *in,
-					     const struct ivrs_ivhd *h)
-{
-	char name[TOPO_NAME_LEN];
-	size_t i;
-
-	if (!in->have_topo)
-		return NULL;
-	snprintf(name, sizeof(name), "%04x:%02x:%02x.%x", h->segment,
-		 h->devid >> 8, (h->devid >> 3) & 0x1f, h->devid & 7);
-	for (i = 0; i < in->topo.nunits; i++) {
-		const struct topo_unit *u = &in->topo.units[i];
-
-		if (u->kind == TOPO_UNIT_AMD && !strcmp(u->pci_dev, name))
-			return u;
-	}
-	return NULL;
-}
-
-static size_t topo_ndevs(const struct topo *t)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < t->ngroups; i++)
-		n += t->groups[i].ndevs;
-	return n;
-}
-
-static size_t groups_of_type(const struct topo *t, const char *type)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < t->ngroups; i++)
-		n += !strcmp(t->groups[i].type, type);
-	return n;
-}
-
-static const char *vendor_name(const struct info *in)
-{
-	size_t i;
-	bool intel = false, amd = false;
-
-	if (in->have_topo) {
-		for (i = 0; i < in->topo.nunits; i++) {
-			intel |= in->topo.units[i].kind == TOPO_UNIT_INTEL;
-			amd |= in->topo.units[i].kind == TOPO_UNIT_AMD;
-		}
-	}
-	for (i = 0; i < in->ntables; i++) {
-		intel |= in->tables[i].kind == ACPI_DMAR && !in->tables[i].err;
-		amd |= in->tables[i].kind == ACPI_IVRS && !in->tables[i].err;
-	}
-	if (intel && amd)
-		return "mixed";
-	return intel ? "intel" : amd ? "amd" : (in->have_topo && in->topo.nunits) ?
-	       "other" : "none";
-}
-
-/* ------------------------------------------------------------ loading */
-
-static int file_read(const char *path, uint8_t **bufp, size_t *lenp)
-{
-	size_t cap = 4096, len = 0, n;
-	uint8_t *buf = NULL, *nb;
-	FILE *f;
-	int err;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	for (;;) {
-		if (len == cap || !buf) {
-			if (buf)
-				cap *= 2;
-			if (cap > ACPI_FILE_MAX + 1)
-				cap = ACPI_FILE_MAX + 1;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (len > ACPI_FILE_MAX) {
-			err = -EFBIG;
-			goto fail;
-		}
-		if (n == 0) {
-			if (ferror(f)) {
-				err = -EIO;
-				goto fail;
-			}
-			break;
-		}
-	}
-	fclose(f);
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-fail:
-	free(buf);
-	fclose(f);
-	return err;
-}
-
-/* Decode buf into the next table slot; a malformed table keeps its error. */
-static void table_decode(struct info_table *t, const uint8_t *buf, size_t len)
-{
-	t->size = len;
-	t->kind = acpi_kind_detect(buf, len);
-	switch (t->kind) {
-	case ACPI_DMAR:
-		t->malformed = dmar_parse(buf, len, &t->dmar, &t->aerr) != 0;
-		break;
-	case ACPI_IVRS:
-		t->malformed = ivrs_parse(buf, len, &t->ivrs, &t->aerr) != 0;
-		break;
-	default:
-		t->malformed = true;
-		t->aerr.offset = 0;
-		if (len < 4)
-			snprintf(t->aerr.msg, sizeof(t->aerr.msg),
-				 "offset 0x%zx: %zu bytes, too short for an ACPI signature",
-				 len, len);
-		else
-			snprintf(t->aerr.msg, sizeof(t->aerr.msg),
-				 "offset 0x0: signature '%c%c%c%c' is neither DMAR nor IVRS",
-				 buf[0] >= 0x20 && buf[0] < 0x7f ? buf[0] : '?',
-				 buf[1] >= 0x20 && buf[1] < 0x7f ? buf[1] : '?',
-				 buf[2] >= 0x20 && buf[2] < 0x7f ? buf[2] : '?',
-				 buf[3] >= 0x20 && buf[3] < 0x7f ? buf[3] : '?');
-	}
-}
-
-/*
- * Load one table. For the system's own tables a missing file is normal
- * (returns 0 without a slot); for --acpi files any read error is fatal.
- */
-static int table_load(struct info *in, const char *path, bool must_exist,
-		      enum acpi_kind expect)
-{
-	struct info_table *t = &in->tables[in->ntables];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	err = file_read(path, &buf, &len);
-	if (err == -ENOENT && !must_exist)
-		return 0;
-	snprintf(t->source, sizeof(t->source), "%s", path);
-	in->ntables++;
-	if (err) {
-		t->err = -err;
-		t->kind = expect;
-		if (must_exist) {
-			fprintf(stderr, "iommutrace info: %s: %s\n", path,
-				err == -EFBIG ? "too large for an ACPI table" :
-				strerror(-err));
-			return -1;
-		}
-		return 0;
-	}
-	table_decode(t, buf, len);
-	free(buf);
-	return 0;
-}
-
-static int tables_load(struct info *in, const char *const *files, int nfiles,
-		       const char *root)
-{
-	static const struct {
-		const char *name;
-		enum acpi_kind kind;
-	} sys[] = { { "DMAR", ACPI_DMAR }, { "IVRS", ACPI_IVRS } };
-	char path[PATH_MAX];
-	size_t i;
-	int k;
-
-	for (k = 0; k < nfiles; k++) {
-		if (table_load(in, files[k], true, ACPI_UNKNOWN))
-			return -1;
-	}
-	if (nfiles)
-		return 0;
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/sys/firmware/acpi/tables/%s",
-			 strcmp(root, "/") ? root : "", sys[i].name);
-		table_load(in, path, false, sys[i].kind);
-	}
-	return 0;
-}
-
-/* ----------------------------------------------------------- warnings */
-
-static void warn_groups(struct info *in)
-{
-	const struct topo *t = &in->topo;
-	size_t i, j, n;
-	char list[400];
-
-	for (i = 0; i < t->ngroups; i++) {
-		const struct topo_group *g = &t->groups[i];
-
-		if (g->ndevs < 2)
-			continue;
-		n = 0;
-		list[0] = '\0';
-		for (j = 0; j < g->ndevs && n < sizeof(list); j++)
-			n += snprintf(list + n, sizeof(list) - n, "%s%s",
-				      j ? " " : "", g->devs[j].name);
-		warn_add(in, "shared-group",
-			 "group %d holds %zu devices (%s): they can only be assigned to a VM together",
-			 g->id, g->ndevs, list);
-	}
-}
-
-/* Which reserved region of the device's group matches [start, end]? */
-static const char *region_type(const struct info *in, const struct topo_dev *d,
-			       uint64_t start, uint64_t end)
-{
-	const struct topo_group *g;
-	size_t i;
-
-	if (!d || !(g = topo_find_group(&in->topo, d->group)))
-		return NULL;
-	for (i = 0; i < g->nregions; i++) {
-		if (g->regions[i].start == start && g->regions[i].end == end)
-			return g->regions[i].type;
-	}
-	return NULL;
-}
-
-/* missing: the table names one device that sysfs does not have */
-static void warn_pinned(struct info *in, const char *what, const char *range,
-			const char *where, bool missing)
-{
-	bool rmrr = !strcmp(what, "RMRR");
-
-	warn_add(in, "reserved-memory",
-		 "%s %s pins %s%s: the firmware keeps using that memory for DMA, so %s cannot be assigned to a VM %s",
-		 what, range, where, missing ? " (not present in sysfs)" : "",
-		 strncmp(where, "every", 5) && strncmp(where, "devices", 7) ? "the device" : "they",
-		 rmrr ? "(\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\")" :
-		 "(recent kernels refuse to attach such devices to a VFIO domain)");
-}
-
-static void warn_relaxable(struct info *in, const char *what, const char *range,
-			   const struct topo_dev *d)
-{
-	warn_add(in, "reserved-memory",
-		 "%s %s is identity-mapped for %s (group %d); the kernel marks it relaxable (USB, graphics, ISA), so the device can still be assigned",
-		 what, range, d->name, d->group);
-}
-
-static void warn_rmrr(struct info *in, const struct dmar_table *t)
-{
-	char path[DMAR_PATH_MAX * 6 + 16], range[48];
-	const struct topo_dev *d;
-	const char *rt;
-	size_t i, j;
-
-	for (i = 0; i < t->nstructs; i++) {
-		const struct dmar_struct *s = &t->structs[i];
-
-		if (s->type != DMAR_RMRR)
-			continue;
-		snprintf(range, sizeof(range), "0x%" PRIx64 "-0x%" PRIx64, s->base, s->limit);
-		for (j = 0; j < s->nscopes; j++) {
-			d = scope_dev(in, s->segment, &s->scopes[j]);
-			rt = region_type(in, d, s->base, s->limit);
-			if (d && rt && !strcmp(rt, "direct-relaxable"))
-				warn_relaxable(in, "RMRR", range, d);
-			else
-				warn_pinned(in, "RMRR", range, d ? d->name :
-					    scope_path_str(&s->scopes[j], path, sizeof(path)),
-					    in->have_topo && !d);
-		}
-	}
-}
-
-/*
- * IVMD unity ranges become "direct" reserved regions: the kernel maps them
- * 1:1 in every domain of the device, and recent kernels refuse to attach
- * such a device to a domain that would drop them. Exclusion ranges bypass
- * translation altogether.
- */
-static void warn_ivmd(struct info *in, const struct ivrs_table *t)
-{
-	char where[TOPO_NAME_LEN + 48], range[48], a[8], b[8];
-	const struct topo_dev *d;
-	size_t i;
-
-	for (i = 0; i < t->nivmds; i++) {
-		const struct ivrs_ivmd *m = &t->ivmds[i];
-
-		d = NULL;
-		if (m->type == IVRS_IVMD_ALL) {
-			snprintf(where, sizeof(where), "every device");
-		} else if (m->type == IVRS_IVMD_ONE) {
-			d = info_dev(in, 0, m->devid);
-			snprintf(where, sizeof(where), "%s", d ? d->name :
-				 pci_devid_str(m->devid, a));
-		} else {
-			snprintf(where, sizeof(where), "devices %s-%s",
-				 pci_devid_str(m->devid, a), pci_devid_str(m->aux, b));
-		}
-		snprintf(range, sizeof(range), "0x%" PRIx64 "+0x%" PRIx64, m->start, m->size);
-		if (m->flags & IVMD_EXCLUSION)
-			warn_add(in, "reserved-memory",
-				 "IVMD %s is an exclusion range for %s: DMA there bypasses the IOMMU",
-				 range, where);
-		else if (m->flags & IVMD_UNITY)
-			warn_pinned(in, "IVMD", range, where,
-				    in->have_topo && m->type == IVRS_IVMD_ONE && !d);
-	}
-}
-
-/* A "direct" region in sysfs pins the group even when ACPI is unreadable. */
-static void warn_direct_regions(struct info *in, bool acpi_seen)
-{
-	const struct topo *t = &in->topo;
-	size_t i, j;
-
-	if (acpi_seen)
-		return;
-	for (i = 0; i < t->ngroups; i++) {
-		for (j = 0; j < t->groups[i].nregions; j++) {
-			const struct topo_region *r = &t->groups[i].regions[j];
-
-			if (strcmp(r->type, "direct"))
-				continue;
-			warn_add(in, "reserved-memory",
-				 "group %d has a direct-mapped firmware region 0x%" PRIx64 "-0x%" PRIx64 " (RMRR/IVMD): its devices cannot be assigned to a VM",
-				 t->groups[i].id, r->start, r->end);
-		}
-	}
-}
-
-static void warn_topo(struct info *in, size_t nacpi)
-{
-	const struct topo *t = &in->topo;
-	size_t ident = groups_of_type(t, "identity");
-
-	if (!t->nunits && nacpi) {
-		warn_add(in, "iommu-off",
-			 "the firmware describes an IOMMU but the kernel is not using it%s",
-			 t->cmd.dma_remap == TOPO_OFF ? " (turned off on the command line)" :
-			 " (intel_iommu=on / amd_iommu, or a kernel without the driver?)");
-	} else if (!t->nunits && !in->acpi_from_files) {
-		warn_add(in, "no-iommu",
-			 "no IOMMU: no DMAR/IVRS table found and nothing in /sys/class/iommu");
-	}
-	if (ident)
-		warn_add(in, "passthrough",
-			 "%zu of %zu groups are identity-mapped%s: their devices DMA to physical memory without translation or isolation",
-			 ident, t->ngroups,
-			 t->cmd.passthrough == TOPO_ON ? " (iommu=pt)" : "");
-	if (t->nunits && t->ir == TOPO_OFF)
-		warn_add(in, "irq-remap-off",
-			 "interrupt remapping is off%s: devices can forge MSIs, and VFIO needs allow_unsafe_interrupts",
-			 t->cmd.intremap == TOPO_OFF ? " (intremap=off)" : "");
-	warn_groups(in);
-	if (t->log.faults)
-		warn_add(in, "faults",
-			 "%zu IOMMU fault%s logged since boot; first: %s",
-			 t->log.faults, t->log.faults == 1 ? "" : "s",
-			 t->log.nfault ? t->log.fault[0].line : "?");
-}
-
-static void warnings_build(struct info *in)
-{
-	bool acpi_seen = false;
-	size_t i, j, nacpi = 0;
-
-	for (i = 0; i < in->ntables; i++) {
-		struct info_table *t = &in->tables[i];
-		const struct acpi_note *notes = NULL;
-		size_t nnotes = 0;
-
-		/* an unreadable table still tells the firmware has an IOMMU */
-		nacpi++;
-		if (t->err) {
-			warn_add(in, "acpi-unreadable", "%s: %s%s", t->source,
-				 strerror(t->err), t->err == EACCES ?
-				 " (run as root to decode the firmware tables)" : "");
-			continue;
-		}
-		if (t->malformed) {
-			warn_add(in, "acpi-malformed", "%s: %s", t->source, t->aerr.msg);
-			continue;
-		}
-		acpi_seen = true;
-		if (t->kind == ACPI_DMAR) {
-			warn_rmrr(in, &t->dmar);
-			notes = t->dmar.notes;
-			nnotes = t->dmar.nnotes;
-		} else {
-			warn_ivmd(in, &t->ivrs);
-			notes = t->ivrs.notes;
-			nnotes = t->ivrs.nnotes;
-		}
-		for (j = 0; j < nnotes; j++)
-			warn_add(in, "acpi-firmware", "%s offset 0x%x: %s",
-				 t->kind == ACPI_DMAR ? "DMAR" : "IVRS",
-				 notes[j].offset, notes[j].msg);
-	}
-	if (in->have_topo) {
-		warn_topo(in, nacpi);
-		warn_direct_regions(in, acpi_seen);
-	}
-}
-
 /* ------------------------------------------------------------ tree */
 
 static void tree_flags(const char *const *names, unsigned int nnames,
@@ -691,11 +155,11 @@ static void tree_dmar_scope(const struct info *in, const struct dmar_struct *s,
 	char path[DMAR_PATH_MAX * 6 + 16];
 
 	printf("    %-8s %s", dmar_scope_name(sc->type),
-	       scope_path_str(sc, path, sizeof(path)));
+	       dmar_scope_path_str(sc, path, sizeof(path)));
 	if (sc->type == DMAR_SCOPE_IOAPIC || sc->type == DMAR_SCOPE_HPET ||
 	    sc->type == DMAR_SCOPE_ACPI)
 		printf("  id %u", sc->enum_id);
-	tree_dev_suffix(scope_dev(in, s->segment, sc));
+	tree_dev_suffix(info_scope_dev(in, s->segment, sc));
 	if (sc->type == DMAR_SCOPE_BRIDGE)
 		printf("  (and everything below it)");
 	putchar('\n');
@@ -718,7 +182,7 @@ static void tree_dmar(const struct info *in, const struct info_table *it)
 			printf("  DRHD  registers 0x%" PRIx64 ", segment %u, flags 0x%x%s",
 			       s->base, s->segment, s->flags,
 			       s->flags & DMAR_DRHD_INCLUDE_PCI_ALL ? " INCLUDE_PCI_ALL" : "");
-			u = unit_for_drhd(in, s);
+			u = info_unit_for_drhd(in, s);
 			if (u)
 				printf("  = %s", u->name);
 			putchar('\n');
@@ -822,7 +286,7 @@ static void tree_ivrs(const struct info *in, const struct info_table *it)
 		printf("  IVHD type 0x%02x  IOMMU %04x:%s, registers 0x%" PRIx64 ", flags 0x%02x:",
 		       h->type, h->segment, pci_devid_str(h->devid, a), h->base, h->flags);
 		tree_flags(ivhd_flag_names, 8, h->flags);
-		u = unit_for_ivhd(in, h);
+		u = info_unit_for_ivhd(in, h);
 		if (u)
 			printf("  = %s", u->name);
 		putchar('\n');
@@ -965,58 +429,13 @@ static void tree_groups(const struct topo *t)
 	}
 }
 
-/*
- * What a device named in a fault message is: "02:00.0" or "0000:02:00.0".
- * Behind a PCIe-to-PCI bridge, conventional devices' requests carry the
- * bridge's secondary bus with devfn 00.0, an ID no device may have.
- */
-static const struct topo_dev *fault_dev(const struct topo *t, const char *name,
-					const struct topo_dev **behind)
-{
-	unsigned int seg = 0, bus, dev, fn;
-	char tail;
-	size_t i, j;
-
-	*behind = NULL;
-	if (sscanf(name, "%x:%x:%x.%x%c", &seg, &bus, &dev, &fn, &tail) != 4) {
-		seg = 0;
-		if (sscanf(name, "%x:%x.%x%c", &bus, &dev, &fn, &tail) != 3)
-			return NULL;
-	}
-	if (seg > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
-		return NULL;
-	for (i = 0; i < t->ngroups; i++) {
-		for (j = 0; j < t->groups[i].ndevs; j++) {
-			const struct topo_dev *d = &t->groups[i].devs[j];
-
-			if (!d->is_pci || d->segment != seg || d->bus != bus)
-				continue;
-			if (d->dev == dev && d->fn == fn)
-				return d;
-			if (!dev && !fn && !*behind)
-				*behind = d;
-		}
-	}
-	/* only an alias if a bridge shares the group (it leads to that bus) */
-	if (*behind) {
-		const struct topo_group *g = topo_find_group(t, (*behind)->group);
-
-		for (j = 0; g && j < g->ndevs; j++) {
-			if (g->devs[j].class >> 8 == 0x0604)
-				return NULL;
-		}
-		*behind = NULL;
-	}
-	return NULL;
-}
-
 static void fault_dev_str(const struct topo *t, const char *name, char *buf,
 			  size_t len)
 {
 	const struct topo_dev *d, *behind;
 	char desc[160];
 
-	d = fault_dev(t, name, &behind);
+	d = topo_fault_dev(t, name, &behind);
 	if (d)
 		snprintf(buf, len, "%s, group %d", dev_describe(d, desc, sizeof(desc)),
 			 d->group);
@@ -1054,7 +473,7 @@ static void tree_faults(const struct topo *t)
 static void tree_summary(const struct info *in)
 {
 	const struct topo *t = &in->topo;
-	const char *v = vendor_name(in);
+	const char *v = info_vendor_name(in);
 	size_t i, nfq, nstrict, nident;
 
 	printf("IOMMU: %s", !strcmp(v, "intel") ? "Intel VT-d" : !strcmp(v, "amd") ?
@@ -1076,9 +495,9 @@ static void tree_summary(const struct info *in)
 	for (i = 0; i < t->cmd.nargs; i++)
 		printf(" %s", t->cmd.args[i]);
 	printf("%s\n", t->cmd.nargs ? "" : " (no IOMMU options)");
-	nfq = groups_of_type(t, "DMA-FQ");
-	nstrict = groups_of_type(t, "DMA");
-	nident = groups_of_type(t, "identity");
+	nfq = topo_groups_of_type(t, "DMA-FQ");
+	nstrict = topo_groups_of_type(t, "DMA");
+	nident = topo_groups_of_type(t, "identity");
 	printf("  DMA domains       %zu lazy (DMA-FQ), %zu strict (DMA), %zu passthrough (identity), %zu other\n",
 	       nfq, nstrict, nident, t->ngroups - nfq - nstrict - nident);
 	if (t->log.domain_type[0] || t->log.tlb_policy[0])
@@ -1210,7 +629,7 @@ static void json_dmar(struct json_writer *jw, const struct info *in,
 			jw_bool(jw, "include_pci_all", s->flags & DMAR_DRHD_INCLUDE_PCI_ALL);
 			jw_u64(jw, "segment", s->segment);
 			json_hex(jw, "base", s->base);
-			u = unit_for_drhd(in, s);
+			u = info_unit_for_drhd(in, s);
 			if (u)
 				jw_string(jw, "unit", u->name);
 			else
@@ -1253,8 +672,8 @@ static void json_dmar(struct json_writer *jw, const struct info *in,
 					jw_string(jw, NULL, hop);
 				}
 				jw_end_array(jw);
-				jw_string(jw, "bdf", scope_path_str(sc, path, sizeof(path)));
-				json_dev_ref(jw, "device", scope_dev(in, s->segment, sc));
+				jw_string(jw, "bdf", dmar_scope_path_str(sc, path, sizeof(path)));
+				json_dev_ref(jw, "device", info_scope_dev(in, s->segment, sc));
 				jw_end_object(jw);
 			}
 			jw_end_array(jw);
@@ -1337,7 +756,7 @@ static void json_ivrs(struct json_writer *jw, const struct info *in,
 			json_hex(jw, "efr", h->efr);
 			json_hex(jw, "efr2", h->efr2);
 		}
-		u = unit_for_ivhd(in, h);
+		u = info_unit_for_ivhd(in, h);
 		if (u)
 			jw_string(jw, "unit", u->name);
 		else
@@ -1549,7 +968,7 @@ static void json_faults(struct json_writer *jw, const struct topo *t)
 		jw_string(jw, "device", t->log.by_dev[i].device[0] ?
 			  t->log.by_dev[i].device : NULL);
 		jw_u64(jw, "count", t->log.by_dev[i].count);
-		d = fault_dev(t, t->log.by_dev[i].device, &behind);
+		d = topo_fault_dev(t, t->log.by_dev[i].device, &behind);
 		json_dev_ref(jw, "sysfs_device", d);
 		if (!d && behind)
 			jw_i64(jw, "behind_bridge_group", behind->group);
@@ -1577,15 +996,15 @@ static void json_print(const struct info *in)
 	jw_init(&jw, stdout);
 	jw_begin_object(&jw, NULL);
 	jw_begin_object(&jw, "summary");
-	jw_string(&jw, "vendor", vendor_name(in));
+	jw_string(&jw, "vendor", info_vendor_name(in));
 	jw_bool(&jw, "live", in->have_topo);
 	if (in->have_topo) {
 		jw_u64(&jw, "units", t->nunits);
 		jw_u64(&jw, "groups", t->ngroups);
 		jw_u64(&jw, "devices", topo_ndevs(t));
-		jw_u64(&jw, "groups_dma_fq", groups_of_type(t, "DMA-FQ"));
-		jw_u64(&jw, "groups_dma", groups_of_type(t, "DMA"));
-		jw_u64(&jw, "groups_identity", groups_of_type(t, "identity"));
+		jw_u64(&jw, "groups_dma_fq", topo_groups_of_type(t, "DMA-FQ"));
+		jw_u64(&jw, "groups_dma", topo_groups_of_type(t, "DMA"));
+		jw_u64(&jw, "groups_identity", topo_groups_of_type(t, "identity"));
 		jw_string(&jw, "interrupt_remapping", state_str(t->ir));
 		if (t->log.readable)
 			jw_u64(&jw, "faults", t->log.faults);
@@ -1617,20 +1036,6 @@ static void json_print(const struct info *in)
 
 /* ------------------------------------------------------------ command */
 
-static void info_free(struct info *in)
-{
-	size_t i;
-
-	for (i = 0; i < in->ntables; i++) {
-		dmar_free(&in->tables[i].dmar);
-		ivrs_free(&in->tables[i].ivrs);
-	}
-	if (in->have_topo)
-		topo_free(&in->topo);
-	free(in->warns);
-	free(in);
-}
-
 /*
  * Decode one table held in memory and print it as `info --acpi` would,
  * without reading the system. Returns the exit code. The fuzzer drives the
@@ -1642,17 +1047,13 @@ int info_print_table(const uint8_t *buf, size_t len, bool json)
 	int ret;
 
 	if (!in)
-		return INFO_EXIT_RUNTIME;
-	in->acpi_from_files = true;
-	in->ntables = 1;
-	snprintf(in->tables[0].source, sizeof(in->tables[0].source), "(memory)");
-	table_decode(&in->tables[0], buf, len);
-	warnings_build(in);
+		return IT_EXIT_ERROR;
+	info_load_buffer(in, buf, len);
 	if (json)
 		json_print(in);
 	else
 		tree_print(in);
-	ret = in->tables[0].malformed ? INFO_EXIT_MALFORMED : INFO_EXIT_OK;
+	ret = in->tables[0].malformed ? IT_EXIT_BAD_TABLE : IT_EXIT_OK;
 	info_free(in);
 	return ret;
 }
@@ -1667,7 +1068,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'iommutrace info --help'.\n");
-	return INFO_EXIT_USAGE;
+	return IT_EXIT_USAGE;
 }
 
 int cmd_info(int argc, char **argv)
@@ -1676,7 +1077,7 @@ int cmd_info(int argc, char **argv)
 	bool json = false, root_given = false, malformed = false;
 	char msg[PATH_MAX + 128];
 	struct info *in;
-	int k, nacpi = 0, ret = INFO_EXIT_OK;
+	int k, nacpi = 0, ret = IT_EXIT_OK;
 	size_t i;
 
 	/* a plain loop: four options, each spelt -x, --long VALUE or --long=VALUE */
@@ -1687,7 +1088,7 @@ int cmd_info(int argc, char **argv)
 			json = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(info_usage, stdout);
-			return INFO_EXIT_OK;
+			return IT_EXIT_OK;
 		} else if (!strncmp(a, "--acpi", 6) && (a[6] == '\0' || a[6] == '=')) {
 			val = a[6] == '=' ? a + 7 : (k + 1 < argc ? argv[++k] : NULL);
 			if (!val)
@@ -1715,24 +1116,14 @@ int cmd_info(int argc, char **argv)
 	in = calloc(1, sizeof(*in));
 	if (!in) {
 		fprintf(stderr, "iommutrace info: out of memory\n");
-		return INFO_EXIT_RUNTIME;
+		return IT_EXIT_ERROR;
 	}
-	/* a branch and a constant store, not `setg` into the fresh page (see struct info) */
-	if (nacpi > 0)
-		in->acpi_from_files = true;
-	if (tables_load(in, acpi, nacpi, root)) {
-		ret = INFO_EXIT_RUNTIME;
+	/* the system is read unless only --acpi files are given */
+	if (info_load(in, acpi, nacpi, root, !nacpi || root_given, msg, sizeof(msg))) {
+		fprintf(stderr, "iommutrace info: %s\n", msg);
+		ret = IT_EXIT_ERROR;
 		goto out;
 	}
-	if (!nacpi || root_given) {
-		if (topo_read(&in->topo, root, msg, sizeof(msg))) {
-			fprintf(stderr, "iommutrace info: %s\n", msg);
-			ret = INFO_EXIT_RUNTIME;
-			goto out;
-		}
-		in->have_topo = true;
-	}
-	warnings_build(in);
 	if (json)
 		json_print(in);
 	else
@@ -1747,7 +1138,7 @@ int cmd_info(int argc, char **argv)
 		}
 	}
 	if (malformed)
-		ret = INFO_EXIT_MALFORMED;
+		ret = IT_EXIT_BAD_TABLE;
 out:
 	info_free(in);
 	return ret;

@@ -18,9 +18,7 @@
 #include <string.h>
 
 #include "acpi.h"
-
-/* src/info.c */
-int info_print_table(const uint8_t *buf, size_t len, bool json);
+#include "subcommands.h"	/* info_print_table */
 
 #define FUZZ_MAX_LEN	(1u << 16)
 

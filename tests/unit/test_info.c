@@ -491,6 +491,19 @@ static void test_cmdline(void)
 	}
 }
 
+/* the pci_err form as the kernel prints it: "<driver> <device>: AMD-Vi: Event logged" */
+static void test_log_amd_prefix(void)
+{
+	struct topo_log log = { .ir = TOPO_UNKNOWN };
+
+	topo_log_line(&log, "xhci_hcd 0000:47:00.1: AMD-Vi: Event logged [IO_PAGE_FAULT domain=0x0032 address=0xfffffff00000 flags=0x0000]");
+	CHECK(log.faults == 1 && log.amdvi_events == 1 && log.nby_dev == 1 &&
+	      !strcmp(log.by_dev[0].device, "0000:47:00.1") && !strcmp(log.fault[0].device, "0000:47:00.1"),
+	      "AMD pci_err line counted under its device, not under 'AMD-Vi'");
+	free(log.fault);
+	free(log.by_dev);
+}
+
 static void test_log_lines(void)
 {
 	struct topo_log log = { .ir = TOPO_UNKNOWN };
@@ -814,6 +827,7 @@ int main(int argc, char **argv)
 	test_features();
 	test_cmdline();
 	test_log_lines();
+	test_log_amd_prefix();
 	test_intel_lazy();
 	test_amd_strict();
 	test_other_trees();
