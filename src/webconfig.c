@@ -356,7 +356,7 @@ static int wc_parse_users(struct wc_parse *p, const yaml_node_t *map)
 		if (!wc_is_bcrypt(hash) || !wc_bcrypt_accepts(hash))
 			return wc_fail(wc, "%s: line %lu: basic_auth_users.%s: not a bcrypt hash "
 				       "($2a$, $2b$ or $2y$, cost 04-14, 60 characters; make one "
-				       "with: htpasswd -nbBC 10 '' PASSWORD | tr -d ':\\n')", p->path,
+				       "with: htpasswd -nbBC 10 USER PASSWORD | cut -d: -f2)", p->path,
 				       wc_line(v), wc_scalar(k));
 		u->name = strdup(wc_scalar(k));
 		u->hash = strdup(hash);
@@ -434,28 +434,37 @@ static int wc_parse_text(struct wc_parse *p, const char *text, size_t len)
 
 int webconfig_load(struct webconfig *wc, const char *path)
 {
-	struct wc_parse p = { .wc = wc, .path = path };
-	const char *slash;
 	size_t len;
 	char *text;
 	int err;
 
-	memset(wc, 0, sizeof(*wc));
-	pthread_mutex_init(&wc->lock, NULL);
 	text = file_slurp(path, &len);
-	if (!text)
+	if (!text) {
+		memset(wc, 0, sizeof(*wc));
+		pthread_mutex_init(&wc->lock, NULL);
 		return wc_fail(wc, "%s: cannot read: %s", path,
 			       errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
-	if (memchr(text, '\0', len)) {
-		free(text);
-		return wc_fail(wc, "%s: not a text file (NUL byte)", path);
 	}
+	err = webconfig_parse(wc, text, len, path);
+	free(text);
+	return err;
+}
+
+int webconfig_parse(struct webconfig *wc, const char *text, size_t len, const char *path)
+{
+	struct wc_parse p = { .wc = wc, .path = path };
+	const char *slash;
+	int err;
+
+	memset(wc, 0, sizeof(*wc));
+	pthread_mutex_init(&wc->lock, NULL);
+	if (memchr(text, '\0', len))
+		return wc_fail(wc, "%s: not a text file (NUL byte)", path);
 	slash = strrchr(path, '/');
 	if (slash)
 		p.dir = strndup(path, slash == path ? 1 : slash - path);
 	err = wc_parse_text(&p, text, len);
 	free(p.dir);
-	free(text);
 	if (!err && getrandom(wc->cache_key, sizeof(wc->cache_key), 0) != sizeof(wc->cache_key))
 		err = wc_fail(wc, "getrandom: %s", strerror(errno));
 	if (err) {

@@ -56,6 +56,8 @@ enum webconfig_auth {
 
 /* 0, or -1 with @wc->err set (file, line and what is wrong). */
 int webconfig_load(struct webconfig *wc, const char *path);
+/* The same from @len bytes of @text; @path names it and anchors relative paths. */
+int webconfig_parse(struct webconfig *wc, const char *text, size_t len, const char *path);
 void webconfig_free(struct webconfig *wc);
 static inline bool webconfig_tls(const struct webconfig *wc) { return wc->cert_pem; }
 static inline bool webconfig_auth(const struct webconfig *wc) { return wc->nr_users > 0; }
