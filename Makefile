@@ -17,7 +17,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -MMD -MP
 INCLUDES := -Iinclude -Isrc -I$(OUTPUT)
-LDLIBS := -lbpf -lelf -lz -lncursesw -lmicrohttpd -lm
+LDLIBS := -lbpf -lelf -lz -lncursesw -lmicrohttpd -lm -lyaml -lcrypt -lgnutls
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)

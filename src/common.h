@@ -18,6 +18,7 @@ enum it_exit {
 	IT_EXIT_NO_PROBES = 7,	/* no probe could be attached */
 	IT_EXIT_BAD_TABLE = 8,	/* malformed ACPI table (info --acpi) */
 	IT_EXIT_BAD_FILE = 9,	/* recording truncated, corrupt, foreign or newer */
+	IT_EXIT_BAD_CONFIG = 10, /* bad --web.config.file (export) */
 };
 
 extern int it_verbose;

@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  3 not privileged (root or CAP_BPF+CAP_PERFMON)   4 kernel without BTF\n"
 		"  5 no IOMMU translating (none present or disabled)   6 passthrough (iommu=pt)\n"
 		"  7 no probe could attach   8 malformed ACPI table   9 bad recording file\n"
+		"  10 bad --web.config.file (export)\n"
 		"  With -- COMMAND: the command's exit status.\n\n"
 		"Examples:\n"
 		"  iommutrace stat -- fio job.fio     trace while fio runs\n"

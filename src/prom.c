@@ -9,8 +9,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <zlib.h>
 
 #include "common.h"
+#include "devfilter.h"
 #include "prom.h"
 #include "render.h"
 
@@ -18,6 +21,17 @@
 
 struct prom_dev_labels {
 	char text[PROM_LABELS_LEN];
+};
+
+/*
+ * The devices a rendering serves, in slot order, each with its label set
+ * escaped once; and how many the exporter's -d and --max-devices left out.
+ */
+struct prom_devs {
+	int nr;
+	int dropped[PROM_DROP_MAX];
+	const struct it_dev *dev[IT_MAX_DEVS];
+	struct prom_dev_labels labels[IT_MAX_DEVS];
 };
 
 void prom_escape(char *out, size_t size, const char *in)
@@ -132,15 +146,14 @@ static const struct prom_counter {
 	{ "iommutrace_faults_total", "I/O page faults reported by the IOMMU.", v_faults },
 };
 
-static void render_counter(FILE *f, const struct prom_counter *c, const struct it_snapshot *s,
-			   const struct prom_dev_labels *labels)
+static void render_counter(FILE *f, const struct prom_counter *c, const struct prom_devs *sel)
 {
 	int i;
 
 	family(f, c->name, "counter", c->help);
-	for (i = 0; i < prom_nr_devs(s); i++)
-		fprintf(f, "%s{%s} %llu\n", c->name, labels[i].text,
-			(unsigned long long)c->value(&s->devs[i]));
+	for (i = 0; i < sel->nr; i++)
+		fprintf(f, "%s{%s} %llu\n", c->name, sel->labels[i].text,
+			(unsigned long long)c->value(sel->dev[i]));
 }
 
 /*
@@ -154,8 +167,7 @@ static __u64 dev_queue_full_flushes(const struct it_dev *d)
 	return all > timer ? all - timer : 0;
 }
 
-static void render_invalidations(FILE *f, const struct it_snapshot *s,
-				 const struct prom_dev_labels *labels)
+static void render_invalidations(FILE *f, const struct prom_devs *sel)
 {
 	static const char name[] = "iommutrace_iotlb_invalidations_total";
 	int i;
@@ -163,46 +175,48 @@ static void render_invalidations(FILE *f, const struct it_snapshot *s,
 	family(f, name, "counter",
 	       "IOTLB invalidations by cause: strict_sync (one per unmap in strict mode), "
 	       "lazy_timer (flush-queue timeout), lazy_queue_full (flush queue full).");
-	for (i = 0; i < prom_nr_devs(s); i++) {
-		const struct it_dev *d = &s->devs[i];
+	for (i = 0; i < sel->nr; i++) {
+		const struct it_dev *d = sel->dev[i];
+		const char *labels = sel->labels[i].text;
 
-		fprintf(f, "%s{%s,cause=\"strict_sync\"} %llu\n", name, labels[i].text,
+		fprintf(f, "%s{%s,cause=\"strict_sync\"} %llu\n", name, labels,
 			(unsigned long long)d->ops[IT_OP_IOTLB_SYNC].count);
-		fprintf(f, "%s{%s,cause=\"lazy_timer\"} %llu\n", name, labels[i].text,
+		fprintf(f, "%s{%s,cause=\"lazy_timer\"} %llu\n", name, labels,
 			(unsigned long long)d->ops[IT_OP_FQ_TIMEOUT].count);
-		fprintf(f, "%s{%s,cause=\"lazy_queue_full\"} %llu\n", name, labels[i].text,
+		fprintf(f, "%s{%s,cause=\"lazy_queue_full\"} %llu\n", name, labels,
 			(unsigned long long)dev_queue_full_flushes(d));
 	}
 }
 
 static void render_histogram(FILE *f, const char *name, const char *help,
-			     const struct it_snapshot *s, const struct prom_dev_labels *labels,
+			     const struct prom_devs *sel,
 			     const struct it_op_stats *(*pick)(const struct it_dev *),
 			     char le[][24])
 {
 	int i, k;
 
 	family(f, name, "histogram", help);
-	for (i = 0; i < prom_nr_devs(s); i++) {
-		const struct it_op_stats *op = pick(&s->devs[i]);
+	for (i = 0; i < sel->nr; i++) {
+		const struct it_op_stats *op = pick(sel->dev[i]);
+		const struct prom_dev_labels *l = &sel->labels[i];
 		__u64 cum = 0;
 
 		for (k = 0; k < IT_LAT_SLOTS; k++) {
 			cum += op->lat_hist[k];
-			fprintf(f, "%s_bucket{%s,le=\"%s\"} %llu\n", name, labels[i].text, le[k],
+			fprintf(f, "%s_bucket{%s,le=\"%s\"} %llu\n", name, l->text, le[k],
 				(unsigned long long)cum);
 		}
 		/* +Inf, _count: the histogram's own total, so the three always agree */
-		fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels[i].text,
+		fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, l->text,
 			(unsigned long long)cum);
-		fprintf(f, "%s_sum{%s} ", name, labels[i].text);
+		fprintf(f, "%s_sum{%s} ", name, l->text);
 		fput_ns_as_seconds(f, op->lat_sum_ns);
-		fprintf(f, "\n%s_count{%s} %llu\n", name, labels[i].text,
+		fprintf(f, "\n%s_count{%s} %llu\n", name, l->text,
 			(unsigned long long)cum);
 	}
 }
 
-static void render_live(FILE *f, const struct it_snapshot *s, const struct prom_dev_labels *labels)
+static void render_live(FILE *f, const struct prom_devs *sel)
 {
 	static const char name[] = "iommutrace_live_mapped_bytes";
 	int i;
@@ -210,9 +224,9 @@ static void render_live(FILE *f, const struct it_snapshot *s, const struct prom_
 	family(f, name, "gauge",
 	       "Bytes mapped minus bytes unmapped since the exporter attached (negative: "
 	       "unmaps of mappings made before it).");
-	for (i = 0; i < prom_nr_devs(s); i++)
-		fprintf(f, "%s{%s} %lld\n", name, labels[i].text,
-			(long long)dev_live_bytes(&s->devs[i]));
+	for (i = 0; i < sel->nr; i++)
+		fprintf(f, "%s{%s} %lld\n", name, sel->labels[i].text,
+			(long long)dev_live_bytes(sel->dev[i]));
 }
 
 static void render_self(FILE *f, const struct it_snapshot *s)
@@ -259,6 +273,7 @@ static void render_self(FILE *f, const struct it_snapshot *s)
  */
 struct prom_pmu_labels {
 	char text[2 * IT_PMU_UNIT_LEN + 2 * IT_NAME_LEN + 32];
+	bool served;		/* a unit's row, or a device row the exporter serves */
 };
 
 static int prom_nr_pmu_rows(const struct it_snapshot *s)
@@ -355,7 +370,7 @@ static void render_pmu_iotlb(FILE *f, const struct it_snapshot *s, const struct 
 	int n = prom_nr_pmu_rows(s), i, k;
 
 	for (i = 0; i < n; i++) {
-		have[i] = pmu_iotlb_values(&s->pmu.rows[i], i, st, v[i]);
+		have[i] = labels[i].served ? pmu_iotlb_values(&s->pmu.rows[i], i, st, v[i]) : 0;
 		any |= have[i];
 	}
 	for (k = 0; k < PROM_IOTLB_MAX; k++) {
@@ -400,18 +415,41 @@ static void render_pmu_counter(FILE *f, const struct prom_pmu_counter *c,
 	bool any = false;
 
 	for (i = 0; i < n; i++)
-		any |= !!(s->pmu.rows[i].have & bit);
+		any |= labels[i].served && (s->pmu.rows[i].have & bit);
 	if (!any)
 		return;
 	family(f, c->name, "counter", c->help);
 	for (i = 0; i < n; i++)
-		if (s->pmu.rows[i].have & bit)
+		if (labels[i].served && (s->pmu.rows[i].have & bit))
 			fprintf(f, "%s{%s} %llu\n", c->name, labels[i].text,
 				(unsigned long long)s->pmu.rows[i].count[c->role]);
 }
 
+/*
+ * A device's own hardware counters follow its BPF-side series: served when
+ * the device is, or, for one the BPF side has not named, when -d matches it.
+ */
+static bool pmu_row_served(const struct it_pmu_row *r, const struct it_snapshot *s,
+			   const struct prom_state *st, const struct prom_devs *sel)
+{
+	int i;
+
+	if (!r->device[0])
+		return true;
+	for (i = 0; i < prom_nr_devs(s); i++)
+		if (!strcmp(s->devs[i].name, r->device))
+			break;
+	if (i == prom_nr_devs(s))
+		return !st || devfilter_match(st->device, r->device, "");
+	for (i = 0; i < sel->nr; i++)
+		if (!strcmp(sel->dev[i]->name, r->device))
+			return true;
+	return false;
+}
+
 /* Always served, so a dashboard can say "no IOMMU PMU" rather than nothing. */
-static void render_pmu(FILE *f, const struct it_snapshot *s, const struct prom_state *st)
+static void render_pmu(FILE *f, const struct it_snapshot *s, const struct prom_state *st,
+		       const struct prom_devs *sel)
 {
 	struct prom_pmu_labels labels[IT_PMU_MAX_ROWS];
 	int n = prom_nr_pmu_rows(s), i;
@@ -424,8 +462,10 @@ static void render_pmu(FILE *f, const struct it_snapshot *s, const struct prom_s
 		st && st->pmu_disabled ? "disabled" : pmu_status_name(s->pmu.status), n > 0);
 	if (!n)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		pmu_labels(&labels[i], &s->pmu.rows[i]);
+		labels[i].served = pmu_row_served(&s->pmu.rows[i], s, st, sel);
+	}
 	render_pmu_iotlb(f, s, st, labels);
 	for (c = 0; c < ARRAY_SIZE(pmu_counters); c++)
 		render_pmu_counter(f, &pmu_counters[c], s, labels);
@@ -433,8 +473,50 @@ static void render_pmu(FILE *f, const struct it_snapshot *s, const struct prom_s
 	       "1 when some count of the row is an estimate: the kernel time-shared more "
 	       "events than the unit has counters.");
 	for (i = 0; i < n; i++)
-		fprintf(f, "iommutrace_pmu_multiplexed{%s} %d\n", labels[i].text,
-			s->pmu.rows[i].multiplexed ? 1 : 0);
+		if (labels[i].served)
+			fprintf(f, "iommutrace_pmu_multiplexed{%s} %d\n", labels[i].text,
+				s->pmu.rows[i].multiplexed ? 1 : 0);
+}
+
+/*
+ * Which devices a rendering serves: every one that -d matches, in slot order
+ * (the order the BPF side first saw them, so a device once served stays
+ * served), up to --max-devices. The rest are counted, not rendered.
+ */
+static void prom_devs_select(struct prom_devs *sel, const struct it_snapshot *s,
+			     const struct prom_state *st)
+{
+	int i;
+
+	for (i = 0; i < prom_nr_devs(s); i++) {
+		const struct it_dev *d = &s->devs[i];
+
+		if (st && st->device && !dev_matches(d, st->device)) {
+			sel->dropped[PROM_DROP_FILTER]++;
+			continue;
+		}
+		if (st && st->max_devices && sel->nr >= st->max_devices) {
+			sel->dropped[PROM_DROP_MAX_DEVICES]++;
+			continue;
+		}
+		sel->dev[sel->nr] = d;
+		dev_labels(&sel->labels[sel->nr], d);
+		sel->nr++;
+	}
+}
+
+static void render_selection(FILE *f, const struct prom_devs *sel)
+{
+	family(f, "iommutrace_exporter_devices", "gauge",
+	       "Devices whose series this scrape serves.");
+	fprintf(f, "iommutrace_exporter_devices %d\n", sel->nr);
+	family(f, "iommutrace_exporter_devices_dropped", "gauge",
+	       "Devices seen but not served, by reason: filter (-d), max_devices "
+	       "(--max-devices reached).");
+	fprintf(f, "iommutrace_exporter_devices_dropped{reason=\"filter\"} %d\n",
+		sel->dropped[PROM_DROP_FILTER]);
+	fprintf(f, "iommutrace_exporter_devices_dropped{reason=\"max_devices\"} %d\n",
+		sel->dropped[PROM_DROP_MAX_DEVICES]);
 }
 
 void prom_render(FILE *f, const struct it_snapshot *s)
@@ -445,34 +527,173 @@ void prom_render(FILE *f, const struct it_snapshot *s)
 /* Scrapes render concurrently: nothing here is static. */
 void prom_render_state(FILE *f, const struct it_snapshot *s, const struct prom_state *st)
 {
-	struct prom_dev_labels *labels;
+	struct prom_devs *sel;
 	char le[IT_LAT_SLOTS][24];
 	unsigned int i;
-	int d;
 
 	/* each device's label set is escaped once, not once per sample */
-	labels = calloc(IT_MAX_DEVS, sizeof(*labels));
-	if (!labels) {
+	sel = calloc(1, sizeof(*sel));
+	if (!sel) {
 		fprintf(f, "# iommutrace: out of memory\n");
 		return;
 	}
-	for (d = 0; d < prom_nr_devs(s); d++)
-		dev_labels(&labels[d], &s->devs[d]);
+	prom_devs_select(sel, s, st);
 	for (i = 0; i < IT_LAT_SLOTS; i++)
 		prom_le(le[i], sizeof(le[i]), i);
 
 	for (i = 0; i < ARRAY_SIZE(dev_counters); i++)
-		render_counter(f, &dev_counters[i], s, labels);
+		render_counter(f, &dev_counters[i], sel);
 	render_histogram(f, "iommutrace_map_latency_seconds",
 			 "Latency of a DMA-API map call (iommu_map() where the DMA API is not "
-			 "timed).", s, labels, dev_map_latency, le);
+			 "timed).", sel, dev_map_latency, le);
 	render_histogram(f, "iommutrace_unmap_latency_seconds",
 			 "Latency of a DMA-API unmap call, strict IOTLB invalidation included "
-			 "(iommu_unmap() where the DMA API is not timed).", s, labels,
+			 "(iommu_unmap() where the DMA API is not timed).", sel,
 			 dev_unmap_latency, le);
-	render_invalidations(f, s, labels);
-	render_live(f, s, labels);
-	render_pmu(f, s, st);
+	render_invalidations(f, sel);
+	render_live(f, sel);
+	render_pmu(f, s, st, sel);
 	render_self(f, s);
-	free(labels);
+	/* the exporter's own selection: a single rendering (stat, bench) has none */
+	if (st)
+		render_selection(f, sel);
+	free(sel);
+}
+
+/* ------------------------------------------------ transport: gzip */
+
+/* One Accept-Encoding element's q value: 1 without q=, 0 for a malformed one. */
+static double coding_q(const char *params, size_t len)
+{
+	const char *p = params, *end = params + len;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', end - p);
+		const char *stop = semi ? semi : end;
+
+		while (p < stop && (*p == ' ' || *p == '\t'))
+			p++;
+		if (stop - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+			char num[8];
+			size_t n = stop - p - 2;
+			char *e;
+			double q;
+
+			while (n && (p[2 + n - 1] == ' ' || p[2 + n - 1] == '\t'))
+				n--;
+			if (!n || n >= sizeof(num))
+				return 0;
+			memcpy(num, p + 2, n);
+			num[n] = '\0';
+			q = strtod(num, &e);
+			return *e || q < 0 || q > 1 ? 0 : q;
+		}
+		p = stop + 1;
+	}
+	return 1;
+}
+
+/*
+ * RFC 9110 12.5.3: gzip is acceptable when listed (or x-gzip, or *) with a
+ * q above 0; an explicit "gzip;q=0" refuses it whatever * says.
+ */
+bool prom_accepts_gzip(const char *accept_encoding)
+{
+	const char *p = accept_encoding;
+	double gzip_q = -1, star_q = -1;
+
+	if (!p)
+		return false;
+	while (*p) {
+		const char *comma = strchr(p, ','), *stop = comma ? comma : p + strlen(p);
+		const char *tok, *semi;
+		size_t n;
+		double q;
+
+		while (p < stop && (*p == ' ' || *p == '\t'))
+			p++;
+		tok = p;
+		semi = memchr(tok, ';', stop - tok);
+		n = (semi ? semi : stop) - tok;
+		while (n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+			n--;
+		q = semi ? coding_q(semi + 1, stop - semi - 1) : 1;
+		if ((n == 4 && !strncasecmp(tok, "gzip", 4)) ||
+		    (n == 6 && !strncasecmp(tok, "x-gzip", 6)))
+			gzip_q = q > gzip_q ? q : gzip_q;
+		else if (n == 1 && *tok == '*')
+			star_q = q;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (gzip_q >= 0)
+		return gzip_q > 0;
+	return star_q > 0;
+}
+
+int prom_gzip(const void *in, size_t len, int level, void **out, size_t *out_len)
+{
+	z_stream z = {};
+	uLong bound;
+	void *buf;
+	int ret;
+
+	/* 15 + 16: a gzip header and trailer around the deflate stream */
+	if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	bound = deflateBound(&z, len);
+	buf = malloc(bound);
+	if (!buf) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = len;
+	z.next_out = buf;
+	z.avail_out = bound;
+	/* the bound holds the whole stream: one call finishes it */
+	ret = deflate(&z, Z_FINISH);
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	if (ret != Z_STREAM_END) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* ------------------------------------------------ the exporter's own figures */
+
+static const char *const prom_enc_names[PROM_ENC_MAX] = {
+	[PROM_ENC_IDENTITY] = "identity",
+	[PROM_ENC_GZIP] = "gzip",
+};
+
+void prom_render_exporter(FILE *f, const struct prom_http_stats *h)
+{
+	int e;
+
+	family(f, "iommutrace_exporter_scrapes_total", "counter",
+	       "Metrics responses sent before this one, by content encoding.");
+	for (e = 0; e < PROM_ENC_MAX; e++)
+		fprintf(f, "iommutrace_exporter_scrapes_total{encoding=\"%s\"} %llu\n",
+			prom_enc_names[e], (unsigned long long)h->scrapes[e]);
+	family(f, "iommutrace_exporter_response_bytes_total", "counter",
+	       "Body bytes of those responses as sent, by content encoding.");
+	for (e = 0; e < PROM_ENC_MAX; e++)
+		fprintf(f, "iommutrace_exporter_response_bytes_total{encoding=\"%s\"} %llu\n",
+			prom_enc_names[e], (unsigned long long)h->bytes[e]);
+	family(f, "iommutrace_exporter_gzip_saved_bytes_total", "counter",
+	       "Bytes gzip saved: uncompressed minus sent, over the gzip responses.");
+	fprintf(f, "iommutrace_exporter_gzip_saved_bytes_total %llu\n",
+		(unsigned long long)h->gzip_saved);
+	family(f, "iommutrace_exporter_unauthorized_total", "counter",
+	       "Requests refused with 401 (basic_auth_users of --web.config.file), by "
+	       "reason: missing (no credentials) or wrong (unknown user or password).");
+	fprintf(f, "iommutrace_exporter_unauthorized_total{reason=\"missing\"} %llu\n",
+		(unsigned long long)h->unauthorized_missing);
+	fprintf(f, "iommutrace_exporter_unauthorized_total{reason=\"wrong\"} %llu\n",
+		(unsigned long long)h->unauthorized_wrong);
 }

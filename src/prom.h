@@ -17,6 +17,17 @@
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 enum { PROM_IOTLB_LOOKUPS, PROM_IOTLB_HITS, PROM_IOTLB_MISSES, PROM_IOTLB_MAX };
+/* why a device seen has no series: iommutrace_exporter_devices_dropped{reason} */
+enum { PROM_DROP_FILTER, PROM_DROP_MAX_DEVICES, PROM_DROP_MAX };
+enum { PROM_ENC_IDENTITY, PROM_ENC_GZIP, PROM_ENC_MAX };
+
+/* The HTTP side's figures, as a scrape renders them (a copy: no locking here). */
+struct prom_http_stats {
+	uint64_t scrapes[PROM_ENC_MAX];
+	uint64_t bytes[PROM_ENC_MAX];		/* body bytes sent */
+	uint64_t gzip_saved;			/* uncompressed - sent, gzip responses */
+	uint64_t unauthorized_missing, unauthorized_wrong;
+};
 
 /*
  * What the exporter carries from one snapshot to the next. Intel counts IOTLB
@@ -29,6 +40,8 @@ enum { PROM_IOTLB_LOOKUPS, PROM_IOTLB_HITS, PROM_IOTLB_MISSES, PROM_IOTLB_MAX };
  */
 struct prom_state {
 	bool pmu_disabled;		/* --no-pmu: pmu_up says status="disabled" */
+	const char *device;		/* -d: serve only matching devices; NULL: all */
+	int max_devices;		/* --max-devices: serve at most this many; 0: all */
 	int nr_rows;
 	struct {
 		char unit[IT_PMU_UNIT_LEN];
@@ -38,8 +51,14 @@ struct prom_state {
 };
 
 void prom_render(FILE *f, const struct it_snapshot *s);
-/* @st NULL: the snapshot's values as they are (a single rendering) */
+/*
+ * @st NULL: the snapshot's values as they are, every device (a single
+ * rendering); else the exporter's: high-water marks, its -d and
+ * --max-devices selection and the iommutrace_exporter_devices* gauges.
+ */
 void prom_render_state(FILE *f, const struct it_snapshot *s, const struct prom_state *st);
+/* The iommutrace_exporter_* HTTP families */
+void prom_render_exporter(FILE *f, const struct prom_http_stats *h);
 /* Raise @st's high-water marks to @s's values; call once per snapshot read. */
 void prom_state_update(struct prom_state *st, const struct it_snapshot *s);
 
@@ -50,5 +69,10 @@ void prom_escape(char *out, size_t size, const char *in);
  * so its upper bound is 2^(k+1) ns, written exactly ("0.000000002").
  */
 void prom_le(char *buf, size_t size, int k);
+
+/* Whether an Accept-Encoding header value admits gzip (q > 0); NULL: no. */
+bool prom_accepts_gzip(const char *accept_encoding);
+/* @in as one gzip member into a malloc'd *out; 0, or -1 (no memory). */
+int prom_gzip(const void *in, size_t len, int level, void **out, size_t *out_len);
 
 #endif

@@ -5,8 +5,10 @@ pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 	libncurses-dev libmicrohttpd-dev libclang-rt-14-dev
+	# export --web.config.file: YAML, TLS checks and hashes, bcrypt
+	libyaml-dev libgnutls28-dev libcrypt-dev
 	# run and test
-	linux-perf bpftrace tmux jq curl python3 prometheus util-linux
+	linux-perf bpftrace tmux jq curl python3 prometheus util-linux openssl gzip
 	# the QEMU guest of tests/vm
 	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio xz-utils libc6-dev
 )

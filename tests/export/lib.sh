@@ -7,9 +7,11 @@
 #
 #   exp_start PORT ARGS...   start `iommutrace export` on 127.0.0.1:PORT with
 #                            ARGS, wait (<= 20 s) until /metrics answers;
-#                            EXP_PID, EXP_ERR (its stderr file)
+#                            EXP_PID, EXP_ERR (its stderr file). With TLS or
+#                            basic auth set EXP_SCHEME=https and EXP_CURL_OPTS
+#                            (e.g. "--cacert F -u user:pass") first
 #   exp_stop                 SIGTERM it; returns its exit status
-#   exp_url PATH             http://127.0.0.1:$EXP_PORT/PATH
+#   exp_url PATH             $EXP_SCHEME://127.0.0.1:$EXP_PORT/PATH
 #   dash_exprs FILE          every PromQL expression of a Grafana dashboard,
 #                            one per line, with Grafana's variables replaced
 #                            ($__rate_interval: 15s, $device/$instance: .*)
@@ -18,7 +20,11 @@
 #   scrape_names TEXT        the sample names of an exposition
 #   prom_start PORT TARGET DIR   a Prometheus on 127.0.0.1:PORT scraping
 #                            TARGET (host:port) every 1 s, TSDB in DIR;
-#                            PROM_PID; waits (<= 60 s) until it is ready
+#                            PROM_PID; waits (<= 60 s) until it is ready.
+#                            PROM_JOB_EXTRA: YAML lines added to the job
+#                            (indented 4: scheme, tls_config, basic_auth);
+#                            PROM_RULE_FILES: rule files it evaluates (1 s);
+#                            PROM_EXTRA_JOBS: more jobs (indented 2)
 #   prom_query EXPR          instant query: prints the number of series
 #                            returned, "error: ..." on a failed query
 #   prom_value EXPR          the first series' value
@@ -26,8 +32,11 @@
 
 EXP_BIN=${EXP_BIN:-./iommutrace}
 
+EXP_SCHEME=${EXP_SCHEME:-http}
+EXP_CURL_OPTS=${EXP_CURL_OPTS:-}
+
 exp_url() {
-	echo "http://127.0.0.1:$EXP_PORT$1"
+	echo "$EXP_SCHEME://127.0.0.1:$EXP_PORT$1"
 }
 
 exp_start() {
@@ -40,7 +49,8 @@ exp_start() {
 	EXP_PID=$!
 	i=0
 	while [ $i -lt 200 ]; do
-		curl -sf -o /dev/null --max-time 2 "$(exp_url /metrics)" && return 0
+		# shellcheck disable=SC2086
+		curl -sf -o /dev/null --max-time 2 $EXP_CURL_OPTS "$(exp_url /metrics)" && return 0
 		kill -0 "$EXP_PID" 2>/dev/null || break
 		sleep 0.1
 		i=$((i + 1))
@@ -87,10 +97,13 @@ global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
+rule_files: [${PROM_RULE_FILES:-}]
 scrape_configs:
   - job_name: iommutrace
+${PROM_JOB_EXTRA:-}
     static_configs:
       - targets: ['$2']
+${PROM_EXTRA_JOBS:-}
 EOT
 	prometheus --config.file="$PROM_DIR/prometheus.yml" \
 		--storage.tsdb.path="$PROM_DIR/data" \

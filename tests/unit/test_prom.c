@@ -3,12 +3,16 @@
  * The Prometheus exposition: bucket conversion, escaping, every family typed,
  * the hardware-counter families from hand-made PMU rows (Intel: lookups and
  * hits, AMD: hits and misses, derived lookups), counters that never step
- * back, and `promtool check metrics` on a 256-device rendering.
+ * back, and `promtool check metrics` on a 256-device rendering. The
+ * exporter's side: -d and --max-devices selection with its dropped counts,
+ * its own HTTP families, Accept-Encoding, and gzip (decoded back with zlib;
+ * the 256-device ratio and time printed).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common.h"
 #include "model.h"
@@ -640,6 +644,278 @@ static void test_promtool_and_time(void)
 	free(s);
 }
 
+/* ------------------------------------------------ the exporter's side */
+
+/* sample lines (not comments) that start with @name followed by { or space */
+static int nr_samples(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+	int count = 0;
+
+	while (p && *p) {
+		if (!strncmp(p, name, n) && (p[n] == '{' || p[n] == ' '))
+			count++;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return count;
+}
+
+static int nr_lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n' && text[1] && text[1] != '#';
+	return n;
+}
+
+static void test_selection(void)
+{
+	struct it_snapshot *s = snap_256();
+	struct prom_state *st = calloc(1, sizeof(*st));
+	char *t, *all;
+	int lines_all, lines_10;
+
+	all = render_st(s, st);
+	lines_all = nr_lines(all);
+	CHECK(nr_samples(all, "iommutrace_map_total") == 256, "no selection: 256 devices served");
+	CHECK(sample(all, "iommutrace_exporter_devices ") == 256 &&
+	      sample(all, "iommutrace_exporter_devices_dropped{reason=\"filter\"} ") == 0 &&
+	      sample(all, "iommutrace_exporter_devices_dropped{reason=\"max_devices\"} ") == 0,
+	      "no selection: 256 served, none dropped");
+	t = render(s, NULL);
+	CHECK(!strstr(t, "iommutrace_exporter_devices"),
+	      "a single rendering (stat, bench) has no exporter gauges");
+	free(t);
+
+	st->max_devices = 10;
+	t = render_st(s, st);
+	lines_10 = nr_lines(t);
+	CHECK(nr_samples(t, "iommutrace_map_total") == 10 &&
+	      nr_samples(t, "iommutrace_map_latency_seconds_bucket") == 10 * 33,
+	      "--max-devices 10: 10 devices' counters and histograms");
+	CHECK(strstr(t, "iommutrace_map_total{device=\"0000:00:09.1\"") &&
+	      !strstr(t, "iommutrace_map_total{device=\"0000:00:0a.2\""),
+	      "--max-devices 10: the first 10 slots (first seen), not the 11th");
+	CHECK(sample(t, "iommutrace_exporter_devices ") == 10 &&
+	      sample(t, "iommutrace_exporter_devices_dropped{reason=\"max_devices\"} ") == 246,
+	      "--max-devices 10: 246 dropped, counted");
+	printf("# series: %d for 256 devices, %d with --max-devices 10\n", lines_all, lines_10);
+	CHECK(lines_10 < lines_all / 20, "the series count is bounded by --max-devices");
+	/* the hardware rows of dropped devices go too; the units' rows stay */
+	CHECK(strstr(t, "iommutrace_pmu_iotlb_lookups_total{unit=\"dmar0\",device=\"\"}") &&
+	      strstr(t, "iommutrace_pmu_iotlb_lookups_total{unit=\"dmar0\",device=\"0000:00:02.2\"}") &&
+	      !strstr(t, "device=\"0000:00:0a.2\""),
+	      "--max-devices 10: PMU rows of served devices and units kept, others dropped");
+	free(t);
+
+	/* -d: drv3 is slots 3, 10, 17, ...; then at most 5 of those */
+	st->max_devices = 0;
+	st->device = "drv3";
+	t = render_st(s, st);
+	CHECK(nr_samples(t, "iommutrace_map_total") == 37 &&
+	      sample(t, "iommutrace_exporter_devices_dropped{reason=\"filter\"} ") == 219,
+	      "-d drv3: its 37 devices, 219 dropped by the filter");
+	CHECK(!strstr(t, "driver=\"drv2\""), "-d drv3: no other driver's series");
+	free(t);
+	st->max_devices = 5;
+	t = render_st(s, st);
+	CHECK(nr_samples(t, "iommutrace_unmap_total") == 5 &&
+	      sample(t, "iommutrace_exporter_devices_dropped{reason=\"filter\"} ") == 219 &&
+	      sample(t, "iommutrace_exporter_devices_dropped{reason=\"max_devices\"} ") == 32,
+	      "-d drv3 --max-devices 5: 5 served, 219 filtered, 32 over the cap");
+	free(t);
+	st->max_devices = 0;
+	st->device = "0000:00:04";
+	t = render_st(s, st);
+	CHECK(nr_samples(t, "iommutrace_map_total") == 1 &&
+	      strstr(t, "iommutrace_map_total{device=\"0000:00:04.4\""),
+	      "-d by PCI prefix (devfilter's rule): 0000:00:04 is slot 4 only");
+	free(t);
+	free(all);
+	free(st);
+	free(s);
+}
+
+static void test_exporter_families(void)
+{
+	struct prom_http_stats h = {
+		.scrapes = { 3, 40 }, .bytes = { 30000, 4000 }, .gzip_saved = 99000,
+		.unauthorized_missing = 2, .unauthorized_wrong = 5,
+	};
+	struct it_snapshot *s = snap_small();
+	struct prom_state st = { .max_devices = 1 };
+	char *buf = NULL, path[] = "/tmp/it-prom-exp-XXXXXX", cmd[256];
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	int bad, fd, rc;
+
+	prom_render_state(f, s, &st);
+	prom_render_exporter(f, &h);
+	fclose(f);
+	CHECK(sample(buf, "iommutrace_exporter_scrapes_total{encoding=\"gzip\"} ") == 40 &&
+	      sample(buf, "iommutrace_exporter_scrapes_total{encoding=\"identity\"} ") == 3,
+	      "scrapes by encoding");
+	CHECK(sample(buf, "iommutrace_exporter_response_bytes_total{encoding=\"gzip\"} ") == 4000 &&
+	      sample(buf, "iommutrace_exporter_gzip_saved_bytes_total ") == 99000,
+	      "bytes sent and bytes saved");
+	CHECK(sample(buf, "iommutrace_exporter_unauthorized_total{reason=\"wrong\"} ") == 5 &&
+	      sample(buf, "iommutrace_exporter_unauthorized_total{reason=\"missing\"} ") == 2,
+	      "401s by reason");
+	families(buf, &bad);
+	CHECK(bad == 0, "exporter families typed, each once (%d defects)", bad);
+	fd = mkstemp(path);
+	rc = fd >= 0 && write(fd, buf, n) == (ssize_t)n ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	if (!rc)
+		rc = system(cmd);
+	CHECK(rc == 0, "promtool check metrics accepts the exporter's rendering (status %d)", rc);
+	unlink(path);
+	free(buf);
+	free(s);
+}
+
+static void test_accept_encoding(void)
+{
+	static const struct {
+		const char *v;
+		bool gzip;
+	} cases[] = {
+		{ NULL, false },
+		{ "", false },
+		{ "gzip", true },				/* Prometheus */
+		{ "deflate, gzip, br, zstd", true },		/* curl --compressed */
+		{ "GZIP", true },
+		{ "x-gzip", true },
+		{ "identity", false },
+		{ "br", false },
+		{ "gzip;q=0", false },
+		{ "gzip; q=0.000", false },
+		{ "gzip;q=0.5", true },
+		{ "*", true },
+		{ "*;q=0", false },
+		{ "*, gzip;q=0", false },			/* explicit refusal wins */
+		{ "gzip;q=0, *", false },
+		{ "gzipx", false },
+		{ "agzip", false },
+		{ " gzip ;q=1 ", true },
+		{ "br;q=1.0, gzip;q=0.8, *;q=0.1", true },
+		{ "gzip;q=2", false },				/* out of range: refused */
+		{ "gzip;q=abc", false },
+		{ ",,,gzip", true },
+	};
+	unsigned int i;
+	int wrong = 0;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (prom_accepts_gzip(cases[i].v) == cases[i].gzip)
+			continue;
+		wrong++;
+		printf("#   Accept-Encoding '%s': got %d\n", cases[i].v ? cases[i].v : "(none)",
+		       !cases[i].gzip);
+	}
+	CHECK(!wrong, "Accept-Encoding: %u header values, %d read wrongly", i, wrong);
+}
+
+/* @gz decoded with zlib's own gzip reader equals @plain */
+static bool gunzip_equals(const void *gz, size_t gzlen, const char *plain, size_t len)
+{
+	z_stream z = {};
+	char *out = malloc(len + 1);
+	bool same;
+	int ret;
+
+	if (!out || inflateInit2(&z, 15 + 16) != Z_OK) {
+		free(out);
+		return false;
+	}
+	z.next_in = (Bytef *)gz;
+	z.avail_in = gzlen;
+	z.next_out = (Bytef *)out;
+	z.avail_out = len + 1;
+	ret = inflate(&z, Z_FINISH);
+	same = ret == Z_STREAM_END && z.total_out == len && !memcmp(out, plain, len);
+	inflateEnd(&z);
+	free(out);
+	return same;
+}
+
+static uint64_t rand48(void)
+{
+	return ((uint64_t)rand() << 24 ^ (uint64_t)rand()) & ((1ULL << 48) - 1);
+}
+
+static void test_gzip(void)
+{
+	static const int levels[] = { 1, 6 };
+	struct it_snapshot *s = snap_256();
+	size_t len, gzlen = 0;
+	unsigned int l;
+	int i, op, k;
+	char *t = render(s, &len);
+	void *gz = NULL;
+
+	CHECK(!prom_gzip("", 0, 1, &gz, &gzlen) && gzlen == 20 && gunzip_equals(gz, gzlen, "", 0),
+	      "gzip of nothing: a 20-byte empty member");
+	free(gz);
+	for (l = 0; l < ARRAY_SIZE(levels); l++) {
+		double t0, best = 1e9;
+
+		for (i = 0; i < 3; i++) {
+			gz = NULL;
+			t0 = it_now();
+			if (prom_gzip(t, len, levels[l], &gz, &gzlen))
+				break;
+			if (it_now() - t0 < best)
+				best = it_now() - t0;
+			if (i < 2)
+				free(gz);
+		}
+		printf("# 256 devices, gzip level %d: %zu -> %zu bytes (%.1fx) in %.1f ms\n",
+		       levels[l], len, gzlen, (double)len / gzlen, best * 1e3);
+		CHECK(gz && gunzip_equals(gz, gzlen, t, len),
+		      "level %d: zlib decodes the 256-device scrape back byte for byte", levels[l]);
+		CHECK(gzlen * 4 <= len, "level %d: at least 4x smaller (%.1fx)", levels[l],
+		      (double)len / gzlen);
+		free(gz);
+	}
+	free(t);
+
+	/*
+	 * The worst case for gzip: every counter, bucket and sum a random
+	 * 48-bit number (a real host has long runs of 0 and of equal buckets).
+	 * The label sets and names still repeat on every line.
+	 */
+	srand(20);
+	for (i = 0; i < s->nr_devs; i++) {
+		for (op = 0; op < IT_OP_MAX; op++) {
+			struct it_op_stats *o = &s->devs[i].ops[op];
+
+			o->count = rand48();
+			o->bytes = rand48();
+			o->lat_sum_ns = rand48();
+			for (k = 0; k < IT_LAT_SLOTS; k++)
+				o->lat_hist[k] = rand48() >> 8;
+		}
+	}
+	t = render(s, &len);
+	gz = NULL;
+	CHECK(!prom_gzip(t, len, 6, &gz, &gzlen) && gunzip_equals(gz, gzlen, t, len),
+	      "random values: gzip round trip");
+	printf("# 256 devices, every value random: %zu -> %zu bytes (%.1fx) at level 6\n", len,
+	       gzlen, (double)len / gzlen);
+	CHECK(gzlen * 4 <= len, "random values: still at least 4x smaller (%.1fx)",
+	      (double)len / gzlen);
+	free(gz);
+	free(t);
+	free(s);
+}
+
 int main(void)
 {
 	test_le();
@@ -652,5 +928,9 @@ int main(void)
 	test_pmu_absent();
 	test_pmu_monotonic();
 	test_promtool_and_time();
+	test_selection();
+	test_exporter_families();
+	test_accept_encoding();
+	test_gzip();
 	UNIT_EXIT();
 }
