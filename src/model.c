@@ -110,6 +110,35 @@ static const __u8 op_roles[IT_OP_MAX] = {
 	[IT_OP_FAULT] = IT_ROLE_FAULTS,
 };
 
+#define IT_ROLE_ROW(id, name, desc) { name, desc },
+static const struct {
+	const char *name;
+	const char *desc;
+} it_roles[IT_ROLE_MAX] = { IT_ROLES(IT_ROLE_ROW) };
+#undef IT_ROLE_ROW
+
+const char *it_role_name(int role)
+{
+	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].name : "?";
+}
+
+const char *it_role_desc(int role)
+{
+	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].desc : "?";
+}
+
+static const char *const role_state_names[] = {
+	[IT_ROLE_TRACED] = "traced",
+	[IT_ROLE_LEAN_OFF] = "lean-off",
+	[IT_ROLE_NOT_TRACEABLE] = "not traceable",
+	[IT_ROLE_NO_DRIVER] = "no driver",
+};
+
+const char *it_role_state_name(int state)
+{
+	return state >= 0 && state <= IT_ROLE_NO_DRIVER ? role_state_names[state] : "?";
+}
+
 int it_op_role(int op)
 {
 	return op >= 0 && op < IT_OP_MAX ? op_roles[op] : -1;

@@ -99,6 +99,9 @@ struct it_snapshot {
 const char *it_op_name(int op);
 int it_op_by_name(const char *name);	/* -1 if unknown */
 int it_op_role(int op);			/* enum it_role whose hooks count it */
+const char *it_role_name(int role);	/* "lazy flushes" */
+const char *it_role_desc(int role);
+const char *it_role_state_name(int state);	/* "traced", "not traceable", ... */
 
 void snapshot_totals(struct it_snapshot *s);
 /* the ops no hook traces, from the roles: into every device and the total */

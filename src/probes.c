@@ -45,23 +45,6 @@ static const struct it_hook it_hooks[] = { IT_FUNC_HOOKS(IT_HOOK_ROW) };
 static const struct it_tp it_tps[] = { IT_TP_HOOKS(IT_TP_ROW) };
 #undef IT_TP_ROW
 
-#define IT_ROLE_ROW(id, name, desc) { name, desc },
-static const struct {
-	const char *name;
-	const char *desc;
-} it_roles[IT_ROLE_MAX] = { IT_ROLES(IT_ROLE_ROW) };
-#undef IT_ROLE_ROW
-
-const char *it_role_name(int role)
-{
-	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].name : "?";
-}
-
-const char *it_role_desc(int role)
-{
-	return role >= 0 && role < IT_ROLE_MAX ? it_roles[role].desc : "?";
-}
-
 static const char *const kind_names[] = {
 	[IT_KIND_NONE] = "none",
 	[IT_KIND_FENTRY] = "fentry",
@@ -604,18 +587,6 @@ const char *probes_walker_status(const struct it_probes *p)
 	       "mappings in the host, not in guest page tables)";
 }
 
-static const char *const role_state_names[] = {
-	[IT_ROLE_TRACED] = "traced",
-	[IT_ROLE_LEAN_OFF] = "lean-off",
-	[IT_ROLE_NOT_TRACEABLE] = "not traceable",
-	[IT_ROLE_NO_DRIVER] = "no driver",
-};
-
-const char *it_role_state_name(int state)
-{
-	return state >= 0 && state <= IT_ROLE_NO_DRIVER ? role_state_names[state] : "?";
-}
-
 static bool probe_serves(const struct it_probes *p, const struct it_probe *pr)
 {
 	return p->attached ? pr->links[0] != NULL : pr->kind != IT_KIND_NONE;
@@ -770,6 +741,7 @@ void roles_json(const struct it_role_view *roles, struct json_writer *jw)
 
 		jw_begin_object(jw, NULL);
 		jw_string(jw, "role", it_role_name(role));
+		jw_string(jw, "description", it_role_desc(role));
 		jw_string(jw, "state", it_role_state_name(v->state));
 		jw_bool(jw, "traceable", v->state == IT_ROLE_TRACED);
 		if (v->state == IT_ROLE_TRACED)

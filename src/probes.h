@@ -94,9 +94,6 @@ void probes_json(const struct it_probes *p, struct json_writer *jw);
 const char *probes_walker_status(const struct it_probes *p);
 /* every role's state once attached (or loaded, for a dry run) */
 void probes_roles(const struct it_probes *p, struct it_role_view roles[IT_ROLE_MAX]);
-const char *it_role_name(int role);
-const char *it_role_desc(int role);
-const char *it_role_state_name(int state);
 /* the "roles" array of every JSON output */
 void roles_json(const struct it_role_view *roles, struct json_writer *jw);
 

@@ -128,22 +128,33 @@ static __u64 v_iova_slow(const struct it_dev *d) { return d->ops[IT_OP_IOVA_SLOW
 static __u64 v_fq_freed(const struct it_dev *d) { return d->ops[IT_OP_FQ_FREED].count; }
 static __u64 v_faults(const struct it_dev *d) { return d->ops[IT_OP_FAULT].count; }
 
+/*
+ * @op: the op whose hooks count it. A series no hook can count on this kernel
+ * (or in this mode) is left out, not exported as 0: iommutrace_role_traced
+ * says which and why.
+ */
 static const struct prom_counter {
 	const char *name, *help;
 	dev_value_fn value;
+	int op;
 } dev_counters[] = {
-	{ "iommutrace_map_total", "IOMMU map operations (iommu:map events).", v_map },
-	{ "iommutrace_mapped_bytes_total", "Bytes mapped into IOMMU page tables.", v_map_bytes },
-	{ "iommutrace_unmap_total", "IOMMU unmap operations (iommu:unmap events).", v_unmap },
+	{ "iommutrace_map_total", "IOMMU map operations (iommu:map events).", v_map, IT_OP_MAP },
+	{ "iommutrace_mapped_bytes_total", "Bytes mapped into IOMMU page tables.", v_map_bytes,
+	  IT_OP_MAP },
+	{ "iommutrace_unmap_total", "IOMMU unmap operations (iommu:unmap events).", v_unmap,
+	  IT_OP_UNMAP },
 	{ "iommutrace_unmapped_bytes_total", "Bytes unmapped from IOMMU page tables.",
-	  v_unmap_bytes },
-	{ "iommutrace_iova_alloc_total", "IOVA allocations (alloc_iova_fast).", v_iova_alloc },
+	  v_unmap_bytes, IT_OP_UNMAP },
+	{ "iommutrace_iova_alloc_total", "IOVA allocations (alloc_iova_fast).", v_iova_alloc,
+	  IT_OP_IOVA_ALLOC },
 	{ "iommutrace_iova_rcache_miss_total",
 	  "IOVA allocations that missed the per-CPU rcache and searched the rbtree (alloc_iova).",
-	  v_iova_slow },
+	  v_iova_slow, IT_OP_IOVA_SLOW },
 	{ "iommutrace_iova_freed_by_flush_total",
-	  "IOVAs freed from the lazy flush queue after an IOTLB flush.", v_fq_freed },
-	{ "iommutrace_faults_total", "I/O page faults reported by the IOMMU.", v_faults },
+	  "IOVAs freed from the lazy flush queue after an IOTLB flush.", v_fq_freed,
+	  IT_OP_FQ_FREED },
+	{ "iommutrace_faults_total", "I/O page faults reported by the IOMMU.", v_faults,
+	  IT_OP_FAULT },
 };
 
 static void render_counter(FILE *f, const struct prom_counter *c, const struct prom_devs *sel)
@@ -152,8 +163,29 @@ static void render_counter(FILE *f, const struct prom_counter *c, const struct p
 
 	family(f, c->name, "counter", c->help);
 	for (i = 0; i < sel->nr; i++)
-		fprintf(f, "%s{%s} %llu\n", c->name, sel->labels[i].text,
-			(unsigned long long)c->value(sel->dev[i]));
+		if (dev_op_traced(sel->dev[i], c->op))
+			fprintf(f, "%s{%s} %llu\n", c->name, sel->labels[i].text,
+				(unsigned long long)c->value(sel->dev[i]));
+}
+
+/* Whether each role is traced here: the series a dashboard finds missing, and why */
+static void render_roles(FILE *f, const struct it_snapshot *s)
+{
+	static const char name[] = "iommutrace_role_traced";
+	char role[64], state[32];
+	int i;
+
+	if (!s->have_roles)
+		return;
+	family(f, name, "gauge",
+	       "1 if the tracer counts this role on this kernel and in this mode; 0 if not "
+	       "(state: not traceable, lean-off (--deep), no driver): its series are absent.");
+	for (i = 0; i < IT_ROLE_MAX; i++) {
+		prom_escape(role, sizeof(role), it_role_name(i));
+		prom_escape(state, sizeof(state), it_role_state_name(s->roles[i].state));
+		fprintf(f, "%s{role=\"%s\",state=\"%s\"} %d\n", name, role, state,
+			s->roles[i].state == IT_ROLE_TRACED);
+	}
 }
 
 /*
@@ -179,8 +211,11 @@ static void render_invalidations(FILE *f, const struct prom_devs *sel)
 		const struct it_dev *d = sel->dev[i];
 		const char *labels = sel->labels[i].text;
 
-		fprintf(f, "%s{%s,cause=\"strict_sync\"} %llu\n", name, labels,
-			(unsigned long long)d->ops[IT_OP_IOTLB_SYNC].count);
+		if (dev_op_traced(d, IT_OP_IOTLB_SYNC))
+			fprintf(f, "%s{%s,cause=\"strict_sync\"} %llu\n", name, labels,
+				(unsigned long long)d->ops[IT_OP_IOTLB_SYNC].count);
+		if (!dev_op_traced(d, IT_OP_FQ_FLUSH))
+			continue;
 		fprintf(f, "%s{%s,cause=\"lazy_timer\"} %llu\n", name, labels,
 			(unsigned long long)d->ops[IT_OP_FQ_TIMEOUT].count);
 		fprintf(f, "%s{%s,cause=\"lazy_queue_full\"} %llu\n", name, labels,
@@ -554,6 +589,7 @@ void prom_render_state(FILE *f, const struct it_snapshot *s, const struct prom_s
 	render_live(f, sel);
 	render_pmu(f, s, st, sel);
 	render_self(f, s);
+	render_roles(f, s);
 	/* the exporter's own selection: a single rendering (stat, bench) has none */
 	if (st)
 		render_selection(f, sel);

@@ -82,6 +82,36 @@ dash_metric_names() {
 	} | grep -o 'iommutrace_[a-z_]*' | sort -u
 }
 
+# metric_role NAME: the role (iommutrace probes) whose hooks feed NAME's
+# series; nothing for series every mode and kernel has
+metric_role() {
+	case $1 in
+	iommutrace_iotlb_invalidations_total*) echo "lazy flushes" ;;
+	iommutrace_iova_alloc_total*) echo "IOVA allocations" ;;
+	iommutrace_iova_rcache_miss_total*) echo "IOVA slow path" ;;
+	iommutrace_iova_freed_by_flush_total*) echo "lazy freed entries" ;;
+	esac
+}
+
+# role_untraced SCRAPE NAME: true if SCRAPE says NAME's role is not traced
+# here (iommutrace_role_traced 0): its series are left out, never exported as 0
+role_untraced() {
+	local role
+
+	role=$(metric_role "$2")
+	[ -n "$role" ] && printf '%s\n' "$1" | grep -q "^iommutrace_role_traced{role=\"$role\",.*} 0$"
+}
+
+# expr_untraced SCRAPE EXPR: true if EXPR reads a metric whose role is untraced
+expr_untraced() {
+	local m
+
+	for m in $(printf '%s\n' "$2" | grep -o 'iommutrace_[a-z_]*' | sort -u); do
+		role_untraced "$1" "$m" && return 0
+	done
+	return 1
+}
+
 scrape_names() {
 	printf '%s\n' "$1" | grep -v '^#' | sed -n 's/^\([a-zA-Z_:][a-zA-Z0-9_:]*\).*/\1/p' | sort -u
 }

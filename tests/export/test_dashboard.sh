@@ -75,7 +75,12 @@ pmu_dev_rows=$(printf '%s\n' "$scrape" | grep -c '^iommutrace_pmu_iotlb_lookups_
 nnames=0
 for m in $(dash_metric_names "$DASH"); do
 	nnames=$((nnames + 1))
-	if printf '%s\n' "$names" | grep -qx "$m"; then
+	if role_untraced "$scrape" "$m"; then
+		# no hook for its role on this host: absent, not 0
+		printf '%s\n' "$names" | grep -qx "$m" &&
+			nok "$m is absent: its role is not traced here" ||
+			ok "$m is absent: its role is not traced here"
+	elif printf '%s\n' "$names" | grep -qx "$m"; then
 		ok "$m is in a live scrape"
 	else
 		nok "$m is in a live scrape"
@@ -108,6 +113,11 @@ if prom_start "$PROM_PORT" "127.0.0.1:$PORT" "$tmp"; then
 				continue
 			fi ;;
 		esac
+		if expr_untraced "$scrape" "$e"; then
+			[ "$r" = 0 ] && ok "expression $i: no data, its role is not traced here" ||
+				nok "expression $i: no data, its role is not traced here ($r): $e"
+			continue
+		fi
 		case $r in
 		'' | 0 | error*) nok "expression $i returns data ($r): $e" ;;
 		*) ok "expression $i returns data ($r series)" ;;

@@ -75,8 +75,17 @@ for m in iommutrace_map_total iommutrace_map_latency_seconds_bucket \
 	iommutrace_iotlb_invalidations_total iommutrace_probes_attached \
 	iommutrace_bpf_run_time_seconds_total iommutrace_info; do
 	printf '%s\n' "$body" | grep -q "^$m[{ ]"
-	expect "live scrape has $m" $? 0
+	rc=$?
+	if role_untraced "$body" "$m"; then
+		expect "live scrape leaves out $m: its role is not traced here" $rc 1
+	else
+		expect "live scrape has $m" $rc 0
+	fi
 done
+printf '%s\n' "$body" | grep -q '^iommutrace_role_traced{role="map events",state="traced"} 1$'
+expect "live scrape: iommutrace_role_traced says map events are traced" $? 0
+printf '%s\n' "$body" | grep -q '^iommutrace_role_traced{role="lazy flushes",state="not traceable"} 0$'
+expect "live scrape: iommutrace_role_traced says lazy flushes are not (no IOMMU driver here)" $? 0
 expect "probes attached as the exporter says" \
 	"$(printf '%s\n' "$body" | sed -n 's/^iommutrace_probes_attached //p')" \
 	"$(sed -n 's/.*(\([0-9]*\) hooks attached.*/\1/p' "$EXP_ERR")"
