@@ -101,6 +101,14 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } fault_events SEC(".maps");
 
+/* Userspace only: what a daemon sharing these maps says of itself (src/pin.c) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct it_shared_meta);
+} shared_meta SEC(".maps");
+
 struct it_scope {
 	__u64 key;	/* device, domain, iovad or cookie: matches exit to entry */
 	__u64 t0;	/* 0: not timed (sampled out, or nested) */

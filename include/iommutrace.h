@@ -144,4 +144,22 @@ struct it_fault_event {
 	char text[IT_FAULT_TEXT_LEN];	/* kernel log line, when captured from printk */
 };
 
+/*
+ * What a daemon sharing its maps (src/pin.c) tells the sessions that read
+ * them: who it is and what its hooks can see. Written by userspace only.
+ */
+#define IT_SHARED_ROLES		24	/* >= IT_ROLE_MAX (include/it_hooks.h) */
+#define IT_SHARED_TEXT_LEN	96
+
+struct it_shared_meta {
+	__u32 pid;
+	__u32 deep;
+	__u64 start_ns;			/* CLOCK_MONOTONIC when its hooks attached */
+	__u32 nr_hooks;			/* attached */
+	__u32 nr_roles;
+	__u8 role_state[IT_SHARED_ROLES];	/* enum it_role_state */
+	char role_text[IT_SHARED_ROLES][IT_SHARED_TEXT_LEN];
+	char mode[32];
+};
+
 #endif /* IOMMUTRACE_H */

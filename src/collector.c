@@ -12,6 +12,7 @@
 #include "common.h"
 #include "collector.h"
 #include "iommutrace.skel.h"
+#include "pin.h"
 
 #define IT_LOAD_ATTEMPTS 48
 
@@ -134,6 +135,9 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 
 static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,
 			 double now);
+static int collector_read_raw(struct it_collector *c, struct it_snapshot *s);
+static __u32 collector_nr_slots(const struct it_collector *c);
+static void collector_pmu_open(struct it_collector *c, const struct it_collector_opts *o);
 
 static int pmu_row_add(struct it_collector *c, int pmu, int rid, const char *device)
 {
@@ -188,7 +192,7 @@ static void collector_pmu_open(struct it_collector *c, const struct it_collector
  */
 void collector_pmu_watch(struct it_collector *c)
 {
-	__u32 nr = c->skel ? c->skel->data->next_slot : 0, i;
+	__u32 nr = collector_nr_slots(c), i;
 	double now = it_now();
 	char why[PMU_MSG_LEN];
 	int pmu, rid;
@@ -259,12 +263,55 @@ static void collector_pmu_read(struct it_collector *c, struct it_snapshot *s)
 	memcpy(&s->pmu, v, sizeof(*v));
 }
 
+/*
+ * A daemon already hooks this kernel: load no programs, read its pinned maps,
+ * and count from now (a baseline read subtracted from every later read).
+ */
+static int collector_open_shared(struct it_collector *c, const struct it_collector_opts *o)
+{
+	const struct it_shared_meta *m = &c->shared_meta;
+	struct bpf_program *prog;
+	int i, err;
+
+	c->skel = iommutrace_bpf__open();
+	if (!c->skel) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
+			 strerror(errno));
+		return IT_EXIT_ERROR;
+	}
+	bpf_object__for_each_program(prog, c->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	err = pin_reuse(c->skel->obj, &c->data_fd);
+	if (!err)
+		err = iommutrace_bpf__load(c->skel);
+	if (err) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot read the maps of iommutrace "
+			 "pid %u in " IT_PIN_DIR ": %s (--own attaches our own hooks)", m->pid,
+			 strerror(-err));
+		return IT_EXIT_ERROR;
+	}
+	c->shared = true;
+	for (i = 0; i < IT_ROLE_MAX && i < (int)m->nr_roles && i < IT_SHARED_ROLES; i++) {
+		c->roles[i].state = m->role_state[i];
+		snprintf(m->role_state[i] == IT_ROLE_TRACED ? c->roles[i].served_by :
+			 c->roles[i].why, sizeof(c->roles[i].why), "%s", m->role_text[i]);
+	}
+	c->base = calloc(1, sizeof(*c->base));
+	c->raw = calloc(1, sizeof(*c->raw));
+	if (!c->base || !c->raw)
+		return IT_EXIT_ERROR;
+	collector_pmu_open(c, o);
+	c->t_open = it_now();
+	return collector_read_raw(c, c->base) ? IT_EXIT_ERROR : IT_EXIT_OK;
+}
+
 int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 {
 	int ret, err;
 
 	memset(c, 0, sizeof(*c));
 	c->stats_fd = -1;
+	c->data_fd = -1;
 	libbpf_set_print(libbpf_print);
 	ret = collector_preflight(c->fail_msg, sizeof(c->fail_msg));
 	if (ret)
@@ -281,6 +328,8 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot count CPUs");
 		return IT_EXIT_ERROR;
 	}
+	if (!o->own && !o->share && !o->test_progs && !o->no_attach && pin_find(&c->shared_meta))
+		return collector_open_shared(c, o);
 	ret = skel_load(c, o);
 	if (ret)
 		return ret;
@@ -302,6 +351,12 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	probes_roles(&c->probes, c->roles);
 	collector_pmu_open(c, o);
 	c->t_open = it_now();
+	if (o->share && !o->no_attach) {
+		char msg[256];
+
+		if (pin_share(c, msg, sizeof(msg)))
+			it_warn("not sharing the maps with other sessions: %s", msg);
+	}
 	return IT_EXIT_OK;
 }
 
@@ -383,10 +438,39 @@ static void dev_describe(struct it_collector *c, struct it_dev *d, const struct 
 			 domain_type_from_bits(info->domain_type));
 }
 
+/* device slots in use: ours, or the daemon's next_slot */
+static __u32 collector_nr_slots(const struct it_collector *c)
+{
+	__u32 zero = 0, nr = 0;
+	char data[64] = "";
+
+	if (!c->skel)
+		return 0;
+	if (!c->shared)
+		nr = c->skel->data->next_slot;
+	else if (c->data_fd >= 0 && !bpf_map_lookup_elem(c->data_fd, &zero, data))
+		memcpy(&nr, data, sizeof(nr));	/* next_slot is .data's only variable */
+	return nr > IT_MAX_DEVS ? IT_MAX_DEVS : nr;
+}
+
 int collector_read(struct it_collector *c, struct it_snapshot *s)
 {
+	int err;
+
+	if (!c->shared)
+		return collector_read_raw(c, s);
+	err = collector_read_raw(c, c->raw);
+	if (err)
+		return err;
+	snapshot_delta(c->raw, c->base, s);
+	s->t_start = c->t_open;
+	return 0;
+}
+
+static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
+{
 	struct iommutrace_bpf *skel = c->skel;
-	__u32 nr = skel->data->next_slot, i, op;
+	__u32 nr = collector_nr_slots(c), i, op;
 	struct it_op_stats *ops;
 	struct it_dev_hists *hists;
 	double now = it_now();
@@ -447,7 +531,8 @@ int collector_read(struct it_collector *c, struct it_snapshot *s)
 		h->misses = pr->misses;
 		s->nr_hooks++;
 	}
-	s->nr_probes = probes_nr_attached(&c->probes);
+	s->nr_probes = c->shared ? (int)c->shared_meta.nr_hooks : probes_nr_attached(&c->probes);
+	s->shared_pid = c->shared ? c->shared_meta.pid : 0;
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);
 	snapshot_set_roles(s, c->roles);
 	collector_pmu_read(c, s);
@@ -470,6 +555,11 @@ int collector_poll_faults(struct it_collector *c, int timeout_ms)
 
 void collector_close(struct it_collector *c)
 {
+	pin_unshare(c);
+	if (c->data_fd > 0)
+		close(c->data_fd);
+	free(c->base);
+	free(c->raw);
 	ring_buffer__free(c->faults);
 	probes_free(&c->probes);
 	if (c->skel)

@@ -22,6 +22,8 @@ struct it_collector_opts {
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */
 	bool no_pmu;			/* leave the hardware counters closed */
+	bool share;			/* the daemon: pin the maps for other sessions */
+	bool own;			/* never read a daemon's maps: attach our own */
 	const char *pmu_root;		/* sysfs root of the PMU descriptions; NULL live */
 	const char *pmu_device;		/* per-device counters only for these (-d) */
 	it_fault_cb on_fault;
@@ -39,6 +41,12 @@ struct it_collector {
 	void *percpu_buf;
 	size_t percpu_buf_size;
 	struct it_role_view roles[IT_ROLE_MAX];	/* once attached */
+	/* reading a daemon's pinned maps (src/pin.c) instead of our own hooks */
+	bool shared;
+	bool shared_pinned;		/* we are the daemon and pinned them */
+	struct it_shared_meta shared_meta;
+	int data_fd;			/* shared: the daemon's .data (next_slot) */
+	struct it_snapshot *base, *raw;	/* shared: counts when we opened, scratch */
 	struct it_devmeta meta[IT_MAX_DEVS];
 	double meta_time[IT_MAX_DEVS];
 	char fail_msg[256];

@@ -92,6 +92,7 @@ struct it_snapshot {
 	struct it_hook_stat hooks[IT_MAX_HOOKS];
 	char mode[32];			/* IOMMU mode when taken */
 	bool have_roles;		/* roles[] filled (live; not in old recordings) */
+	__u32 shared_pid;		/* read from this daemon's maps; 0: own hooks */
 	struct it_role_view roles[IT_ROLE_MAX];
 	struct it_pmu_view pmu;		/* nr_rows 0: no hardware counters */
 };

@@ -69,6 +69,9 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	case IT_OPT_DEEP:
 		o->copts.deep = true;
 		return 0;
+	case IT_OPT_OWN:
+		o->copts.own = true;
+		return 0;
 	}
 	return -1;
 }
@@ -120,14 +123,21 @@ static int wait_status(int status)
 static void session_header(struct it_session *ss)
 {
 	const struct it_sysinfo *si = &ss->col.sys;
-	static const char *const vendors[] = { "generic", "intel", "amd" };
 
+	char hooks[96];
+
+	if (ss->col.shared)
+		snprintf(hooks, sizeof(hooks), "reading the maps of iommutrace pid %u (its %u hooks; "
+			 "--own for hooks of our own)", ss->col.shared_meta.pid,
+			 ss->col.shared_meta.nr_hooks);
+	else
+		snprintf(hooks, sizeof(hooks), "%d hooks attached", probes_nr_attached(&ss->col.probes));
 	snprintf(ss->header, sizeof(ss->header),
 		 "iommutrace: %s IOMMU%s%s%s, mode %s (groups: %d DMA, %d DMA-FQ, %d identity, "
-		 "%d unmanaged), %d hooks attached",
-		 vendors[si->vendor], si->nr_units ? " (" : "", si->units, si->nr_units ? ")" : "",
-		 si->mode, si->nr_dma, si->nr_dma_fq, si->nr_identity, si->nr_unmanaged,
-		 probes_nr_attached(&ss->col.probes));
+		 "%d unmanaged), %s",
+		 it_vendor_name(si->vendor), si->nr_units ? " (" : "", si->units,
+		 si->nr_units ? ")" : "", si->mode, si->nr_dma, si->nr_dma_fq, si->nr_identity,
+		 si->nr_unmanaged, hooks);
 }
 
 /* Hardware counters are a bonus: why there are none is said once, here. */
@@ -182,6 +192,10 @@ int session_open(struct it_collector *col, struct it_session_opts *o, const char
 		collector_close(col);
 		return ret;
 	}
+	if (col->shared)
+		it_warn("%s: reading the maps of iommutrace pid %u (the exporter's %u hooks): no "
+			"hooks of our own; counts from now (--own: a private session)", cmd,
+			col->shared_meta.pid, col->shared_meta.nr_hooks);
 	if (col->sys.xlate != IT_XLATE_ACTIVE) {
 		it_warn("%s", sysinfo_xlate_message(&col->sys));
 		if (!o->force) {

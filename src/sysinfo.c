@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,37 @@
 #include "iommutrace.h"
 #include "sysinfo.h"
 
+const char *it_vendor_name(int vendor)
+{
+	static const char *const names[IT_VENDOR_MAX] = {
+		[IT_VENDOR_GENERIC] = "generic", [IT_VENDOR_INTEL] = "intel",
+		[IT_VENDOR_AMD] = "amd", [IT_VENDOR_VIRTIO] = "virtio",
+	};
+
+	return vendor >= 0 && vendor < IT_VENDOR_MAX ? names[vendor] : "generic";
+}
+
 static void path_join(char *out, int size, const char *root, const char *path)
 {
 	snprintf(out, size, "%s%s", root, path);
+}
+
+/* virtio-iommu names its unit after the virtio device: look for the driver */
+static bool virtio_iommu_bound(const char *root)
+{
+	char path[256];
+	struct dirent *de;
+	bool bound = false;
+	DIR *d;
+
+	path_join(path, sizeof(path), root, "/sys/bus/virtio/drivers/virtio_iommu");
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!bound && (de = readdir(d)))
+		bound = !strncmp(de->d_name, "virtio", 6);
+	closedir(d);
+	return bound;
 }
 
 static void units_scan(const char *root, struct it_sysinfo *si)
@@ -34,6 +63,8 @@ static void units_scan(const char *root, struct it_sysinfo *si)
 			si->vendor = IT_VENDOR_INTEL;
 		else if (!strncmp(de->d_name, "ivhd", 4))
 			si->vendor = IT_VENDOR_AMD;
+		else if (virtio_iommu_bound(root))
+			si->vendor = IT_VENDOR_VIRTIO;
 		if (len + strlen(de->d_name) + 2 < sizeof(si->units))
 			snprintf(si->units + len, sizeof(si->units) - len, "%s%s",
 				 len ? " " : "", de->d_name);

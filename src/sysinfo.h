@@ -42,4 +42,7 @@ void link_basename(const char *path, char *out, int size);
 /* domain type spelling from iommu_domain.type bits */
 const char *domain_type_from_bits(unsigned int bits);
 
+/* "intel", "amd", "virtio", "generic": enum it_vendor as every output names it */
+const char *it_vendor_name(int vendor);
+
 #endif

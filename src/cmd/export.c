@@ -30,6 +30,7 @@
 #include "collector.h"
 #include "common.h"
 #include "devfilter.h"
+#include "pin.h"
 #include "prom.h"
 #include "session.h"
 #include "subcommands.h"
@@ -51,7 +52,8 @@
 #define EXPORT_REALM		"iommutrace"
 
 /* Long-only options; past session.h's IT_OPT_* */
-enum { EXPORT_OPT_LISTEN = 0x200, EXPORT_OPT_PATH, EXPORT_OPT_WEB_CONFIG, EXPORT_OPT_MAX_DEVICES };
+enum { EXPORT_OPT_LISTEN = 0x200, EXPORT_OPT_PATH, EXPORT_OPT_WEB_CONFIG, EXPORT_OPT_MAX_DEVICES,
+       EXPORT_OPT_NO_SHARE };
 
 struct snapbuf {
 	struct it_snapshot s;
@@ -482,11 +484,14 @@ static int export_load_web_config(struct exporter *ex)
 static const char export_usage[] =
 "Usage: iommutrace export [--web.listen-address ADDR] [--web.telemetry-path PATH]\n"
 "                         [--web.config.file FILE] [-d DEV] [--max-devices N]\n"
-"                         [-i SECS] [-f] [-S N] [-W] [--no-pmu] [--pmu-sysfs ROOT]\n"
+"                         [-i SECS] [-f] [-S N] [-W] [--deep] [--no-share]\n"
+"                         [--no-pmu] [--pmu-sysfs ROOT]\n"
 "Prometheus exporter: keeps the probes attached and serves per-device counters\n"
 "and latency histograms on http://ADDR/PATH, and the IOMMU's hardware counters\n"
 "(IOTLB lookups, hits, misses) where it has a PMU. SIGTERM or SIGINT detach and\n"
 "exit 0; SIGHUP is ignored (nothing to reload: restart to change options).\n"
+"It shares its BPF maps (pinned in " IT_PIN_DIR "): stat, top and record\n"
+"started beside it read them instead of attaching a second set of hooks.\n"
 "      --web.listen-address ADDR  HOST:PORT, [IPV6]:PORT or :PORT (all addresses)\n"
 "                                 (default " EXPORT_DEFAULT_ADDR ")\n"
 "      --web.telemetry-path PATH  where the metrics are (default " EXPORT_DEFAULT_PATH ")\n"
@@ -501,7 +506,8 @@ static const char export_usage[] =
 "  -i, --interval SECS            read the BPF maps every SECS seconds (default 5)\n"
 "  -f, --force                    run even if no IOMMU translates\n"
 "  -S, --sample N                 time 1 in N operations (counts stay exact)\n"
-"  -W, --no-walk                  skip the page-table walk on each map\n"
+"  -W, --no-walk                  skip the page-table walk on each map (--deep)\n"
+"      --no-share                 do not pin the maps for other sessions\n"
 SESSION_PMU_HELP
 "Examples:\n"
 "  iommutrace export -i 1 &  curl -s 127.0.0.1:19120/metrics | grep map_total\n"
@@ -514,6 +520,7 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 		{ "web.telemetry-path", required_argument, NULL, EXPORT_OPT_PATH },
 		{ "web.config.file", required_argument, NULL, EXPORT_OPT_WEB_CONFIG },
 		{ "max-devices", required_argument, NULL, EXPORT_OPT_MAX_DEVICES },
+		{ "no-share", no_argument, NULL, EXPORT_OPT_NO_SHARE },
 		{ "device", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "force", no_argument, NULL, 'f' },
@@ -524,12 +531,16 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 		{},
 	};
 	struct it_session_opts so = {};
+	bool share = true;
 	unsigned long n;
 	int opt, ret;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "i:fS:Wd:h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case EXPORT_OPT_NO_SHARE:
+			share = false;
+			continue;
 		case EXPORT_OPT_LISTEN:
 			ex->listen = optarg;
 			continue;
@@ -579,6 +590,9 @@ static int export_parse(struct exporter *ex, int argc, char **argv)
 		ex->interval = so.interval;
 	ex->opts = so;
 	ex->opts.copts.bpf_stats = true;	/* iommutrace_bpf_run_time_seconds_total */
+	/* the host's daemon: its own hooks, its maps for stat, top and record */
+	ex->opts.copts.own = true;
+	ex->opts.copts.share = share;
 	/*
 	 * -d selects what is served, not what is traced: the BPF side counts
 	 * every device (up to IT_MAX_DEVS), and hardware counters open for

@@ -55,10 +55,6 @@ static void summary_add(struct faults_ctx *fc, const char *dev, const struct it_
 	fc->nr_rows++;
 }
 
-static const char *vendor_str(int v)
-{
-	return v == IT_VENDOR_INTEL ? "intel" : v == IT_VENDOR_AMD ? "amd" : "generic";
-}
 
 static void reason_text(const struct it_fault_event *e, char *buf, size_t size)
 {
@@ -89,7 +85,7 @@ static void fault_print_json(struct faults_ctx *fc, const struct it_fault_event 
 	jw_string(&jw, "device", dev);
 	jw_string(&jw, "driver", m->driver);
 	jw_string(&jw, "domain_type", m->domain_type);
-	jw_string(&jw, "vendor", vendor_str(e->vendor));
+	jw_string(&jw, "vendor", it_vendor_name(e->vendor));
 	jw_u64(&jw, "iova", e->iova);
 	jw_string(&jw, "direction", e->is_write ? "write" : "read");
 	if (e->vendor == IT_VENDOR_INTEL) {
@@ -235,7 +231,7 @@ static void faults_tick(void *ctx, struct it_session *ss, const struct it_snapsh
 
 			jw_begin_object(&jw, NULL);
 			jw_string(&jw, "device", r->device);
-			jw_string(&jw, "vendor", vendor_str(r->vendor));
+			jw_string(&jw, "vendor", it_vendor_name(r->vendor));
 			jw_u64(&jw, r->vendor == IT_VENDOR_INTEL ? "reason" : "flags", r->reason);
 			jw_u64(&jw, "count", r->count);
 			jw_end_object(&jw);

@@ -19,7 +19,6 @@
 #include "session.h"
 #include "subcommands.h"
 
-static const char *const vendor_names[] = { "generic", "intel", "amd" };
 
 static void meta_groups(struct it_rec_meta *m)
 {
@@ -57,7 +56,7 @@ void record_meta_fill(struct it_rec_meta *m, struct it_session *ss, char **cmd, 
 		snprintf(m->kernel, sizeof(m->kernel), "%s", u.release);
 	}
 	snprintf(m->vendor, sizeof(m->vendor), "%s",
-		 si->vendor >= 0 && si->vendor < 3 ? vendor_names[si->vendor] : "generic");
+		 it_vendor_name(si->vendor));
 	snprintf(m->units, sizeof(m->units), "%s", si->units);
 	snprintf(m->mode, sizeof(m->mode), "%s", si->mode);
 	snprintf(m->cmdline, sizeof(m->cmdline), "%s", si->cmdline);

@@ -80,21 +80,12 @@ SESSION_PMU_HELP
 "Keys: column letter or </> sort, s next column, r reverse, d filter, a all,\n"
 "      p pause, h or ? help, q quit.\n";
 
-static const char *top_vendor_name(int vendor)
-{
-	switch (vendor) {
-	case IT_VENDOR_INTEL: return "intel";
-	case IT_VENDOR_AMD: return "amd";
-	default: return "generic";
-	}
-}
-
 static void top_describe_system(struct top *t)
 {
 	const struct it_sysinfo *si = &t->col.sys;
 
 	snprintf(t->system, sizeof(t->system), "%s IOMMU%s%s%s, mode %s, %d hooks",
-		 top_vendor_name(si->vendor), si->nr_units ? " (" : "", si->units,
+		 it_vendor_name(si->vendor), si->nr_units ? " (" : "", si->units,
 		 si->nr_units ? ")" : "", si->mode, probes_nr_attached(&t->col.probes));
 }
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# One attach per host: the exporter pins its maps under /sys/fs/bpf/iommutrace;
+# stat beside it reads them and loads no program of its own (bpftool counts
+# the kernel's programs); --own attaches its own; the pins go with a clean
+# exit, and the pins of a killed exporter are found stale and removed.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/export/lib.sh
+
+PIN=/sys/fs/bpf/iommutrace
+pass=0
+fail=0
+ok() { echo "ok - share: $1"; pass=$((pass + 1)); }
+nok() { echo "not ok - share: $1"; fail=$((fail + 1)); }
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1 (got '$2', want '$3')"; fi
+}
+# wait_for FILE PATTERN: until FILE has a line matching PATTERN (<= 30 s)
+wait_for() {
+	local i
+	for i in $(seq 150); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# nprogs PID: BPF programs PID holds (its bpf-prog file descriptors)
+nprogs() {
+	ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'anon_inode:bpf-prog'
+}
+
+PORT=$((21000 + $$ % 20000))
+exp_start "$PORT" -f -i 0.5 || { nok "exporter starts"; exit 1; }
+for f in op_stats dev_hists dev_info lost shared_meta iommutra_data; do
+	[ -e "$PIN/$f" ] && ok "exporter pinned $f" || nok "exporter pinned $f"
+done
+
+# stat beside it: no program of its own, and it says whose maps it reads
+daemon=$(nprogs "$EXP_PID")
+[ "$daemon" -gt 0 ] && ok "the exporter holds its $daemon programs" || nok "exporter programs: $daemon"
+out=$(mktemp)
+./iommutrace stat -f -j -- sleep 3 >"$out" 2>"$out.err" &
+spid=$!
+wait_for "$out.err" "IOTLB hit/miss figures left out" || nok "stat beside the exporter: opened"
+during=$(nprogs "$spid")
+wait $spid
+expect "stat beside the exporter: exit 0" $? 0
+expect "stat beside the exporter loads no BPF program" "$during" 0
+expect "stat JSON: read from the exporter's pid" "$(jq -r .shared_from_pid "$out")" "$EXP_PID"
+grep -q "stat: reading the maps of iommutrace pid $EXP_PID" "$out.err" &&
+	ok "stat says whose maps it reads" || nok "stat header: $(cat "$out.err")"
+expect "stat JSON: the exporter's roles (map events traced)" \
+	"$(jq -r '[.roles[] | select(.role == "map events")][0].state' "$out")" traced
+
+# --own: a private session with hooks of its own
+./iommutrace stat -f -j --own -- sleep 3 >"$out" 2>"$out.err" &
+spid=$!
+wait_for "$out.err" "IOTLB hit/miss figures left out" || nok "stat --own: attached"
+during=$(nprogs "$spid")
+wait $spid
+[ "$during" -gt 0 ] && ok "stat --own loads its own programs ($during)" ||
+	nok "stat --own loads its own programs ($during)"
+expect "stat --own JSON: no shared pid" "$(jq -r .shared_from_pid "$out")" null
+
+# a second exporter does not take over the pins
+out2=$(mktemp)
+./iommutrace export -f --web.listen-address "127.0.0.1:$((PORT + 1))" 2>"$out2" &
+p2=$!
+sleep 2
+kill -TERM $p2
+wait $p2
+grep -q "not sharing the maps with other sessions: iommutrace (pid $EXP_PID) already shares" "$out2" &&
+	ok "a second exporter leaves the first one's pins" || nok "second exporter: $(cat "$out2")"
+[ -e "$PIN/op_stats" ] && ok "pins still there after the second exporter exits" ||
+	nok "pins still there after the second exporter exits"
+
+exp_stop
+expect "exporter: exit 0 on SIGTERM" $? 0
+[ -e "$PIN" ] && nok "a clean exit removes $PIN" || ok "a clean exit removes $PIN"
+
+# killed: its pins stay until the next session finds them stale
+exp_start "$PORT" -f -i 0.5 || nok "exporter starts again"
+kpid=$EXP_PID
+kill -KILL "$kpid"
+wait "$kpid" 2>/dev/null
+[ -e "$PIN/shared_meta" ] && ok "a killed exporter leaves its pins" || nok "a killed exporter leaves its pins"
+./iommutrace stat -f -j -- true >"$out" 2>"$out.err"
+expect "stat after a killed exporter: exit 0" $? 0
+grep -q "removing stale pins in $PIN: their daemon (pid $kpid) is gone" "$out.err" &&
+	ok "stat says it removes the stale pins" || nok "stale pins: $(cat "$out.err")"
+[ -e "$PIN" ] && nok "stale pins removed" || ok "stale pins removed"
+expect "stat after a killed exporter: its own hooks" "$(jq -r .shared_from_pid "$out")" null
+rm -f "$out" "$out.err" "$out2" "$EXP_ERR"
+echo "# share: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
