@@ -93,5 +93,4 @@ grep -q "removing stale pins in $PIN: their daemon (pid $kpid) is gone" "$out.er
 [ -e "$PIN" ] && nok "stale pins removed" || ok "stale pins removed"
 expect "stat after a killed exporter: its own hooks" "$(jq -r .shared_from_pid "$out")" null
 rm -f "$out" "$out.err" "$out2" "$EXP_ERR"
-echo "# share: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
