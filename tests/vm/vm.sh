@@ -188,10 +188,12 @@ apt_priv_ready() {
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $m $s main"
 	done >"$a/sources.list.new"
 	if ! cmp -s "$a/sources.list.new" "$a/sources.list" ||
-		[[ -z $(find "$a/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null) ]]; then
+		[[ -z $(find "$a/updated" -mmin -1440 2>/dev/null) ]]; then
 		mv "$a/sources.list.new" "$a/sources.list"
 		note "updating the private apt lists in $a (trixie, trixie-backports, bookworm-backports from $m)"
 		apt_priv apt-get -q update >&2 || die "apt-get update of the private lists in $a failed"
+		# apt keeps the lists' own dates: our stamp says when we updated.
+		touch "$a/updated"
 	fi
 	rm -f "$a/sources.list.new"
 	APT_PRIV_READY=1
@@ -469,6 +471,7 @@ qemu_fetch() {
 			mkdir -p "$CACHE/dl"
 			for pkg in "qemu-system-x86=$ver" "qemu-system-common=$ver" "qemu-system-data=$ver" \
 				"seabios${sver:+=$sver}"; do
+				compgen -G "$CACHE/dl/${pkg%%=*}_*${pkg#*=*:}_*.deb" >/dev/null && continue
 				note "downloading $pkg into $CACHE/dl"
 				(cd "$CACHE/dl" && apt_priv apt-get download -q "$pkg") >&2 ||
 					die "apt-get download $pkg failed"
@@ -476,8 +479,9 @@ qemu_fetch() {
 			tmp=$dir.tmp
 			rm -rf "$tmp"
 			mkdir -p "$tmp"
-			debs=("$CACHE"/dl/qemu-system-{x86,common,data}_"${ver#*:}"_*.deb)
-			[[ -n $sver ]] && debs+=("$CACHE"/dl/seabios_"$sver"_*.deb)
+			# apt-get download spells an epoch "1%3a".
+			debs=("$CACHE"/dl/qemu-system-{x86,common,data}_*"${ver#*:}"_*.deb)
+			[[ -n $sver ]] && debs+=("$CACHE"/dl/seabios_*"${sver#*:}"_*.deb)
 			for deb in "${debs[@]}"; do
 				[[ -e $deb ]] || die "missing $deb after download"
 				dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
@@ -564,7 +568,9 @@ qemu_args() {
 	# no_timer_check: under a loaded TCG host the IO-APIC timer test can
 	# fail, and with interrupt remapping that is a panic.
 	# cryptomgr.notests: the crypto self-tests cost 0.8 s of TCG time.
-	local cmdline="console=ttyS0 panic=-1 loglevel=6 no_timer_check cryptomgr.notests=1"
+	# nvme_core.multipath=N: QEMU 10's nvme reports a multi-controller
+	# subsystem; the namespace stays nvme0n1 under its controller.
+	local cmdline="console=ttyS0 panic=-1 loglevel=6 no_timer_check cryptomgr.notests=1 nvme_core.multipath=N"
 
 	# thread=single: with one host thread per vCPU (MTTCG), QEMU 7.2 can
 	# leave a vCPU running a stale translation of kernel text another vCPU
@@ -652,7 +658,8 @@ run_config_write() {
 		echo "IT_MODS_DISK=$(sq "$(kmod_present "$KVER" $STAGE2_OPTIONAL_MODULES $STAGE2_DISK_MODULES)")"
 		echo "IT_IOMMU=$(sq "${IOMMU%%-*}")"
 		echo "IT_MODE=$(sq "$MODE")"
-		echo "IT_CONFIG=$(sq "$CONFIG")"
+		echo "IT_CONFIG=$(sq "${CONFIG#*/}")"
+		echo "IT_NAME=$(sq "$CONFIG")"
 		echo "IT_OUT=$(sq "${OUT:-/run/it-out}")"
 		echo "IT_OUT_SHARED=$(sq "${OUT:+1}")"
 		echo "IT_TIMEOUT=$(sq "$TIMEOUT")"
