@@ -68,6 +68,10 @@
 #                              points (iommu_dma_map_page, iommu_dma_unmap_page,
 #                              iommu_dma_map_sg, __iommu_dma_map, ...)
 #   kv KEY TEXT                the value of the last "KEY=value" in TEXT
+#   kfunc_traceable FUNC       FUNC can take a kprobe (ftrace lists it)
+#   kfunc_first FUNC...        the first FUNC that can, e.g. the DMA API's
+#                              map entry: iommu_dma_map_page (6.1, 6.12),
+#                              iommu_dma_map_phys (7.x)
 # Both return CMD's exit status, or 2 when counting failed (unknown event
 # or function: the message says which). Each costs about 1.5 s of perf
 # start-up under TCG, outside the counted window.
@@ -418,6 +422,20 @@ kfcount() {
 		esac
 	done
 	return $rc
+}
+
+kfunc_traceable() {
+	awk -v f="$1" '$1 == f { found = 1; exit } END { exit !found }' \
+		/sys/kernel/tracing/available_filter_functions
+}
+
+kfunc_first() {
+	local f
+
+	for f in "$@"; do
+		kfunc_traceable "$f" && { echo "$f"; return 0; }
+	done
+	return 1
 }
 
 it_kprobes_clear() {
