@@ -19,7 +19,8 @@
 #	newest 7.x); see vm.sh --kernel.
 #	IOMMU: intel (VT-d legacy mode), amd (AMD-Vi), both on the system's
 #	QEMU (7.2); on QEMU 10: intel-sm (scalable mode), intel-flts
-#	(scalable mode, first-stage translation), amd10 (AMD-Vi, intremap=off),
+#	(scalable mode, first-stage translation), amd10 (AMD-Vi, intremap=off
+#	pt=off),
 #	virtio (virtio-iommu-pci). MODE: lazy, strict, pt.
 #	Default: the full set on 6.1 (intel-lazy intel-strict amd-strict
 #	intel-pt none) and the core checks on the other kernels and QEMU 10
@@ -49,7 +50,7 @@ DEFAULT_CONFIGS="intel-lazy intel-strict amd-strict intel-pt none
 6.12/intel-lazy 6.12/intel-strict 6.12/amd-strict
 7/intel-lazy 7/intel-strict 7/amd-strict
 6.12/intel-sm-lazy 7/intel-sm-strict 7/intel-flts-lazy
-6.12/virtio-lazy 7/virtio-strict"
+6.12/virtio-lazy 7/virtio-strict 7/amd10-strict"
 
 # guest_run SCRIPT...: inside the guest, run each check script.
 guest_run() {

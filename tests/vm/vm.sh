@@ -42,8 +42,9 @@
 #	intel		VT-d, legacy mode (intremap=on, caching-mode=off)
 #	intel-sm	VT-d scalable mode, second-stage tables (QEMU 10)
 #	intel-flts	VT-d scalable mode, first-stage translation (QEMU 10)
-#	amd		AMD-Vi; intremap=on on QEMU 7.2, off on QEMU 10 (on
-#			panics 6.1 and 6.12 at boot there)
+#	amd		AMD-Vi; intremap=on on QEMU 7.2; on QEMU 10 intremap=off
+#			(on panics 6.1 and 6.12 at boot) and pt=off (with pt=on
+#			translated DMA never completes)
 #	virtio		virtio-iommu-pci at 00:01.0 (QEMU 10; its driver is a
 #			module the initramfs loads before the root's 9p device)
 #
@@ -598,9 +599,12 @@ qemu_args() {
 	amd)
 		# The 6.1 kernel rejects amd_iommu=on; the IVRS table suffices.
 		# QEMU 10's interrupt remapping panics 6.1 and 6.12 at boot
-		# ("timer doesn't work through Interrupt-remapped IO-APIC").
+		# ("timer doesn't work through Interrupt-remapped IO-APIC"). With
+		# its default pt=on, QEMU 10.0.2 drops the DMA of translated
+		# devices (nvme's first admin command times out, virtio-net's
+		# control queue spins) on 6.1, 6.12 and 7.3; pt=off works.
 		if [[ $QEMU_SEL == 10 ]]; then
-			QARGS+=(-device amd-iommu,intremap=off)
+			QARGS+=(-device amd-iommu,intremap=off,pt=off)
 		else
 			QARGS+=(-device amd-iommu,intremap=on)
 		fi
