@@ -123,7 +123,7 @@ config_args() {
 	fi
 	case $kernel in 6.1 | 6.12 | 7) ;; *) return 1 ;; esac
 	if [[ $cfg == none ]]; then
-		ARGS=(--kernel "$kernel" --iommu none)
+		ARGS=(--kernel "$kernel" --qemu system --iommu none)
 		return 0
 	fi
 	iommu=${cfg%-*}
