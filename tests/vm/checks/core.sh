@@ -203,7 +203,9 @@ core_totals() {
 	strict)
 		ksync=$(kv "$SYNC_FN" "$out")
 		why=$(hook_why "$T/probes.json" "iotlb_sync_$IT_IOMMU")
-		[ "$IT_IOMMU" = virtio ] && why="no hook serves virtio-iommu's sync ($SYNC_FN)"
+		[ -z "$why" ] && ! jq -e --arg h "iotlb_sync_$IT_IOMMU" \
+			'any(.probes[]; .hook == $h)' "$T/probes.json" >/dev/null &&
+			why="no hook iotlb_sync_$IT_IOMMU for the $IT_IOMMU driver's sync ($SYNC_FN)"
 		check_count "strict: IOTLB syncs > 0" "$f" "strict IOTLB syncs" \
 			.totals.iotlb_sync.count gt 0 "$why"
 		check_count "strict: syncs = kernel $SYNC_FN calls ($ksync)" "$f" "strict IOTLB syncs" \
