@@ -5,6 +5,7 @@
 #   make            build ./iommutrace          make deps     install Debian packages
 #   make test       every suite (unit, bpf, vm) make unit|bpftest|vmtest|fuzz
 #   make demo       boot the QEMU guest and run iommutrace on live IOMMU traffic
+#   make matrix     docs/matrix.md from the VM suite's last results (tests/vm/results)
 #   make bench      overhead benchmarks (bench/)
 # V=1 shows the commands.
 
@@ -39,7 +40,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean deps test unit bpftest vmtest fuzz demo bench tests
+.PHONY: all clean deps test unit bpftest vmtest fuzz demo bench tests matrix
 .DELETE_ON_ERROR:
 
 all: iommutrace
@@ -120,6 +121,10 @@ test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS)
 
 demo: iommutrace
 	./tests/vm/demo.sh
+
+# The tested matrix (kernel x IOMMU x mode x QEMU) as the suite last measured it.
+matrix:
+	./tests/vm/matrix.sh > docs/matrix.md
 
 bench: iommutrace
 	./bench/run.sh

@@ -11,6 +11,8 @@ pkgs=(
 	linux-perf bpftrace tmux jq curl python3 prometheus util-linux openssl gzip
 	# the QEMU guest of tests/vm
 	qemu-system-x86 busybox-static kmod pciutils fio iputils-ping netcat-openbsd cpio xz-utils libc6-dev
+	# 7.x kernels: a zstd payload (vm.sh unpacks it to boot the ELF by PVH)
+	zstd
 )
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

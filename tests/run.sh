@@ -10,6 +10,7 @@ suites=("$@")
 
 passed=0
 failed=0
+t0=$(date +%s)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -84,5 +85,7 @@ for s in "${suites[@]}"; do
 	esac
 done
 
+secs=$(($(date +%s) - t0))
+printf '# tests/run.sh %s: took %dm%02ds\n' "${suites[*]}" $((secs / 60)) $((secs % 60))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,8 +7,15 @@
 #
 # ENVIRONMENT (from /run/it-vm.env, written by the guest's init; IT_VM=1):
 #   IT_CONFIG       intel-lazy, intel-strict, intel-pt, amd-strict, amd-lazy,
-#                   amd-pt or none
-#   IT_IOMMU        intel, amd or none      IT_MODE  strict, lazy, pt or none
+#                   amd-pt or none; on QEMU 10 also intel-sm-*, intel-flts-*,
+#                   amd10-*, virtio-* (the IOMMU model and the mode)
+#   IT_NAME         the suite's name of the configuration: IT_CONFIG, with
+#                   "KERNEL/" in front on kernels other than 6.1 (7/intel-lazy)
+#   IT_KERNEL       kernel series: 6.1, 6.12 or 7   IT_KVER  its release
+#   IT_QEMU         QEMU's version (7.2.x, 10.0.x)
+#   IT_IOMMU        intel, amd, virtio or none (the driver)
+#   IT_IOMMU_MODEL  intel, intel-sm, intel-flts, amd, virtio or none
+#   IT_MODE         strict, lazy, pt or none
 #   IT_OUT          writable directory: the host's --out DIR when given,
 #                   else a guest tmpfs directory
 #   IT_REPO         the repo root (also the cwd CMD starts in)
@@ -28,10 +35,10 @@
 #   check_le NAME GOT WANT [TOL_PCT]    GOT <= WANT * (1 + TOL_PCT/100)
 #   check_ge NAME GOT WANT [TOL_PCT]    GOT >= WANT * (1 - TOL_PCT/100)
 #   check_near NAME GOT WANT TOL_PCT    |GOT - WANT| <= WANT * TOL_PCT/100
-#   skip NAME WHY              "ok - $IT_CONFIG: NAME # SKIP WHY" (sparingly)
+#   skip NAME WHY              "ok - $IT_NAME: NAME # SKIP WHY" (sparingly)
 #   check_done                 exit 1 if any check failed, else 0 (for a
 #                              script run on its own; suite.sh needs none)
-# Lines read "ok - $IT_CONFIG: NAME" or "not ok - $IT_CONFIG: NAME".
+# Lines read "ok - $IT_NAME: NAME" or "not ok - $IT_NAME: NAME".
 # GOT that is not a number fails the numeric checks.
 #
 # WORKLOADS print "key=value" lines on stdout (their tools' chatter goes to
@@ -61,6 +68,10 @@
 #                              points (iommu_dma_map_page, iommu_dma_unmap_page,
 #                              iommu_dma_map_sg, __iommu_dma_map, ...)
 #   kv KEY TEXT                the value of the last "KEY=value" in TEXT
+#   kfunc_traceable FUNC       FUNC can take a kprobe (ftrace lists it)
+#   kfunc_first FUNC...        the first FUNC that can, e.g. the DMA API's
+#                              map entry: iommu_dma_map_page (6.1, 6.12),
+#                              iommu_dma_map_phys (7.x)
 # Both return CMD's exit status, or 2 when counting failed (unknown event
 # or function: the message says which). Each costs about 1.5 s of perf
 # start-up under TCG, outside the counted window.
@@ -90,11 +101,11 @@ it_fail_note() {
 }
 
 it_ok() {
-	echo "ok - ${IT_CONFIG:-host}: $1"
+	echo "ok - ${IT_NAME:-${IT_CONFIG:-host}}: $1"
 }
 
 it_not_ok() {
-	echo "not ok - ${IT_CONFIG:-host}: $1"
+	echo "not ok - ${IT_NAME:-${IT_CONFIG:-host}}: $1"
 	it_fail_note
 }
 
@@ -195,7 +206,7 @@ check_near() {
 }
 
 skip() {
-	echo "ok - ${IT_CONFIG:-host}: $1 # SKIP $2"
+	echo "ok - ${IT_NAME:-${IT_CONFIG:-host}}: $1 # SKIP $2"
 }
 
 check_done() {
@@ -411,6 +422,20 @@ kfcount() {
 		esac
 	done
 	return $rc
+}
+
+kfunc_traceable() {
+	awk -v f="$1" '$1 == f { found = 1; exit } END { exit !found }' \
+		/sys/kernel/tracing/available_filter_functions
+}
+
+kfunc_first() {
+	local f
+
+	for f in "$@"; do
+		kfunc_traceable "$f" && { echo "$f"; return 0; }
+	done
+	return 1
 }
 
 it_kprobes_clear() {

@@ -42,8 +42,9 @@
 #	intel		VT-d, legacy mode (intremap=on, caching-mode=off)
 #	intel-sm	VT-d scalable mode, second-stage tables (QEMU 10)
 #	intel-flts	VT-d scalable mode, first-stage translation (QEMU 10)
-#	amd		AMD-Vi; intremap=on on QEMU 7.2, off on QEMU 10 (on
-#			panics 6.1 and 6.12 at boot there)
+#	amd		AMD-Vi; intremap=on on QEMU 7.2; on QEMU 10 intremap=off
+#			(on panics 6.1 and 6.12 at boot) and pt=off (with pt=on
+#			translated DMA never completes)
 #	virtio		virtio-iommu-pci at 00:01.0 (QEMU 10; its driver is a
 #			module the initramfs loads before the root's 9p device)
 #
@@ -188,10 +189,12 @@ apt_priv_ready() {
 		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $m $s main"
 	done >"$a/sources.list.new"
 	if ! cmp -s "$a/sources.list.new" "$a/sources.list" ||
-		[[ -z $(find "$a/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null) ]]; then
+		[[ -z $(find "$a/updated" -mmin -1440 2>/dev/null) ]]; then
 		mv "$a/sources.list.new" "$a/sources.list"
 		note "updating the private apt lists in $a (trixie, trixie-backports, bookworm-backports from $m)"
 		apt_priv apt-get -q update >&2 || die "apt-get update of the private lists in $a failed"
+		# apt keeps the lists' own dates: our stamp says when we updated.
+		touch "$a/updated"
 	fi
 	rm -f "$a/sources.list.new"
 	APT_PRIV_READY=1
@@ -469,6 +472,7 @@ qemu_fetch() {
 			mkdir -p "$CACHE/dl"
 			for pkg in "qemu-system-x86=$ver" "qemu-system-common=$ver" "qemu-system-data=$ver" \
 				"seabios${sver:+=$sver}"; do
+				compgen -G "$CACHE/dl/${pkg%%=*}_*${pkg#*=*:}_*.deb" >/dev/null && continue
 				note "downloading $pkg into $CACHE/dl"
 				(cd "$CACHE/dl" && apt_priv apt-get download -q "$pkg") >&2 ||
 					die "apt-get download $pkg failed"
@@ -476,8 +480,9 @@ qemu_fetch() {
 			tmp=$dir.tmp
 			rm -rf "$tmp"
 			mkdir -p "$tmp"
-			debs=("$CACHE"/dl/qemu-system-{x86,common,data}_"${ver#*:}"_*.deb)
-			[[ -n $sver ]] && debs+=("$CACHE"/dl/seabios_"$sver"_*.deb)
+			# apt-get download spells an epoch "1%3a".
+			debs=("$CACHE"/dl/qemu-system-{x86,common,data}_*"${ver#*:}"_*.deb)
+			[[ -n $sver ]] && debs+=("$CACHE"/dl/seabios_*"${sver#*:}"_*.deb)
 			for deb in "${debs[@]}"; do
 				[[ -e $deb ]] || die "missing $deb after download"
 				dpkg -x "$deb" "$tmp" || die "dpkg -x $deb failed"
@@ -564,7 +569,9 @@ qemu_args() {
 	# no_timer_check: under a loaded TCG host the IO-APIC timer test can
 	# fail, and with interrupt remapping that is a panic.
 	# cryptomgr.notests: the crypto self-tests cost 0.8 s of TCG time.
-	local cmdline="console=ttyS0 panic=-1 loglevel=6 no_timer_check cryptomgr.notests=1"
+	# nvme_core.multipath=N: QEMU 10's nvme reports a multi-controller
+	# subsystem; the namespace stays nvme0n1 under its controller.
+	local cmdline="console=ttyS0 panic=-1 loglevel=6 no_timer_check cryptomgr.notests=1 nvme_core.multipath=N"
 
 	# thread=single: with one host thread per vCPU (MTTCG), QEMU 7.2 can
 	# leave a vCPU running a stale translation of kernel text another vCPU
@@ -592,9 +599,12 @@ qemu_args() {
 	amd)
 		# The 6.1 kernel rejects amd_iommu=on; the IVRS table suffices.
 		# QEMU 10's interrupt remapping panics 6.1 and 6.12 at boot
-		# ("timer doesn't work through Interrupt-remapped IO-APIC").
+		# ("timer doesn't work through Interrupt-remapped IO-APIC"). With
+		# its default pt=on, QEMU 10.0.2 drops the DMA of translated
+		# devices (nvme's first admin command times out, virtio-net's
+		# control queue spins) on 6.1, 6.12 and 7.3; pt=off works.
 		if [[ $QEMU_SEL == 10 ]]; then
-			QARGS+=(-device amd-iommu,intremap=off)
+			QARGS+=(-device amd-iommu,intremap=off,pt=off)
 		else
 			QARGS+=(-device amd-iommu,intremap=on)
 		fi
@@ -652,7 +662,8 @@ run_config_write() {
 		echo "IT_MODS_DISK=$(sq "$(kmod_present "$KVER" $STAGE2_OPTIONAL_MODULES $STAGE2_DISK_MODULES)")"
 		echo "IT_IOMMU=$(sq "${IOMMU%%-*}")"
 		echo "IT_MODE=$(sq "$MODE")"
-		echo "IT_CONFIG=$(sq "$CONFIG")"
+		echo "IT_CONFIG=$(sq "${CONFIG#*/}")"
+		echo "IT_NAME=$(sq "$CONFIG")"
 		echo "IT_OUT=$(sq "${OUT:-/run/it-out}")"
 		echo "IT_OUT_SHARED=$(sq "${OUT:+1}")"
 		echo "IT_TIMEOUT=$(sq "$TIMEOUT")"
