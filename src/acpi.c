@@ -471,7 +471,7 @@ char *pci_devid_str(uint16_t devid, char *buf)
 	return buf;
 }
 
-const char *ivrs_block_name(uint8_t type)
+static const char *ivrs_block_name(uint8_t type)
 {
 	switch (type) {
 	case IVRS_IVHD_10:

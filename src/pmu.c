@@ -119,13 +119,6 @@ static int pmu_word_index(const char *s, size_t len)
 	return -1;
 }
 
-const char *pmu_word_name(int word)
-{
-	static const char *const words[] = PMU_WORD_NAMES;
-
-	return word >= 0 && word < PMU_CONFIG_WORDS ? words[word] : "?";
-}
-
 static uint64_t pmu_bit_range(unsigned int lo, unsigned int hi)
 {
 	uint64_t top = hi == 63 ? ~0ULL : (1ULL << (hi + 1)) - 1;
@@ -583,7 +576,7 @@ static int pmu_load_aliases(const char *dir, struct pmu_desc *out,
 	return ret;
 }
 
-int pmu_desc_load(const char *dir, const char *name, struct pmu_desc *out,
+static int pmu_desc_load(const char *dir, const char *name, struct pmu_desc *out,
 		  char *err, size_t errlen)
 {
 	int ret;

@@ -1079,17 +1079,6 @@ void rec_free(struct it_recording *r)
 	r->faults = NULL;
 }
 
-const char *rec_err_name(int kind)
-{
-	static const char *const names[] = {
-		[IT_REC_OK] = "ok", [IT_REC_EIO] = "io", [IT_REC_EFOREIGN] = "foreign",
-		[IT_REC_EVERSION] = "version", [IT_REC_ETRUNCATED] = "truncated",
-		[IT_REC_ECORRUPT] = "corrupt",
-	};
-
-	return kind >= 0 && kind < (int)ARRAY_SIZE(names) ? names[kind] : "?";
-}
-
 int rec_figure_parse(const char *arg, struct it_rec_figure *fig)
 {
 	const char *eq = strchr(arg, '=');

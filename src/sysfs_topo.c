@@ -1076,17 +1076,6 @@ const struct topo_group *topo_find_group(const struct topo *t, int id)
 	return NULL;
 }
 
-const struct topo_unit *topo_find_unit(const struct topo *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->nunits; i++) {
-		if (!strcmp(t->units[i].name, name))
-			return &t->units[i];
-	}
-	return NULL;
-}
-
 /*
  * Follow a DMAR device-scope path: the first hop is on start_bus, each
  * further hop on the secondary bus of the bridge before it. sysfs nests a

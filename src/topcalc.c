@@ -56,7 +56,8 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
 }
 
-void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
+/* the hardware columns of @r's device from the counters of @delta, if any */
+static void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
 {
 	struct pmu_figures pf;
 
