@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "pmu.h"
 
 #define PMU_SOURCES	"sys/bus/event_source/devices"
@@ -53,27 +54,6 @@ static int pmu_join(char *buf, size_t len, const char *dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* sysfs attributes are one short line; strip the newline the kernel adds */
-static int pmu_read_line(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == len - 1)
-		return -EOVERFLOW;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
 }
 
 /* perf's own number syntax: 0x... is hex, anything else decimal */
@@ -258,8 +238,8 @@ static int pmu_load_type(const char *dir, struct pmu_desc *out,
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/type", dir);
-	ret = pmu_read_line(path, buf, sizeof(buf));
-	if (ret) {
+	ret = it_read_attr(path, buf, sizeof(buf));
+	if (ret < 0) {
 		pmu_err(err, errlen, "%s: cannot read type (%s)", out->name,
 			strerror(-ret));
 		return ret;
@@ -281,15 +261,15 @@ static int pmu_load_cpumask(const char *dir, struct pmu_desc *out,
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/cpumask", dir);
-	ret = pmu_read_line(path, buf, sizeof(buf));
+	ret = it_read_attr(path, buf, sizeof(buf));
 	if (ret == -ENOENT) {
 		out->cpu = 0;
 		out->cpumask_missing = true;
 		return 0;
 	}
-	if (ret || pmu_cpulist_first(buf, &out->cpu)) {
+	if (ret < 0 || pmu_cpulist_first(buf, &out->cpu)) {
 		pmu_err(err, errlen, "%s: cpumask '%s' is not a CPU list", out->name,
-			ret ? strerror(-ret) : buf);
+			ret < 0 ? strerror(-ret) : buf);
 		return -EINVAL;
 	}
 	return 0;
@@ -343,8 +323,8 @@ static int pmu_load_field(const char *path, const char *name,
 		pmu_err(err, errlen, "%s: format name '%s' too long", out->name, name);
 		return -ENAMETOOLONG;
 	}
-	ret = pmu_read_line(path, buf, sizeof(buf));
-	if (ret) {
+	ret = it_read_attr(path, buf, sizeof(buf));
+	if (ret < 0) {
 		pmu_err(err, errlen, "%s: cannot read format/%s (%s)", out->name,
 			name, strerror(-ret));
 		return ret;
@@ -536,8 +516,8 @@ static int pmu_load_alias(const char *path, const char *name,
 		return -ENAMETOOLONG;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	ret = pmu_read_line(path, a->terms, sizeof(a->terms));
-	if (ret || !a->terms[0]) {
+	ret = it_read_attr(path, a->terms, sizeof(a->terms));
+	if (ret <= 0) {
 		pmu_err(err, errlen, "%s: cannot read events/%s (%s)", out->name,
 			name, ret ? strerror(-ret) : "empty");
 		return ret ? ret : -EINVAL;
@@ -1074,7 +1054,7 @@ static int pmu_paranoid_level(void)
 {
 	char buf[16];
 
-	if (pmu_read_line("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)))
+	if (it_read_attr("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) < 0)
 		return INT_MIN;
 	return atoi(buf);
 }
