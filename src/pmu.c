@@ -981,20 +981,17 @@ int pmu_attr_add_device(const struct pmu_desc *pmu, int rid,
 /* "0000:00:03.0" or "00:03.0" -> bus << 8 | dev << 3 | fn */
 int pmu_parse_bdf(const char *s, int *rid)
 {
-	unsigned int dom, bus, dev, fn;
-	char tail;
+	struct it_pci_addr a;
+	size_t len = strlen(s);
+	int ret;
 
-	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4 &&
-	    strlen(s) == 12 && dom <= 0xffff)
-		;
-	else if (sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3 &&
-		 strlen(s) == 7)
-		;
-	else
+	/* the full width only: "0000:6a:00.0" or "6a:00.0" */
+	if (len != 12 && len != 7)
 		return -EINVAL;
-	if (bus > 0xff || dev > 0x1f || fn > 7)
-		return -ERANGE;
-	*rid = (int)(bus << 8 | dev << 3 | fn);
+	ret = it_parse_pci_addr(s, &a);
+	if (ret)
+		return ret;
+	*rid = (int)(a.bus << 8 | a.dev << 3 | a.fn);
 	return 0;
 }
 
