@@ -335,6 +335,24 @@ static void dir_list_free(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * The entries of @dir in *names (*n of them) and, returned, a zeroed array
+ * of as many @elem-byte slots. NULL with *n == 0: no entries; NULL with
+ * *n != 0: out of memory (*names already freed).
+ */
+static void *dir_slots(const char *dir, size_t elem, char ***names, size_t *n)
+{
+	void *arr;
+
+	*names = dir_list(dir, n);
+	if (!*n)
+		return NULL;
+	arr = calloc(*n, elem);
+	if (!arr)
+		dir_list_free(*names, *n);
+	return arr;
+}
+
 /* ------------------------------------------------------------------ units */
 
 static void unit_read_intel(struct topo_unit *u, const char *dir)
@@ -402,14 +420,9 @@ static int units_read(struct topo *t)
 	size_t n, i, nd;
 
 	path_join(dir, sizeof(dir), t->root, "/sys/class/iommu");
-	names = dir_list(dir, &n);
-	if (!n)
-		return 0;
-	t->units = calloc(n, sizeof(*t->units));
-	if (!t->units) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	t->units = dir_slots(dir, sizeof(*t->units), &names, &n);
+	if (!t->units)
+		return n ? -1 : 0;
 	for (i = 0; i < n; i++) {
 		struct topo_unit *u = &t->units[t->nunits++];
 		char udir[PATH_MAX + 64];
@@ -505,14 +518,9 @@ static int group_read(struct topo_group *g, const char *gdir)
 			return -1;
 	}
 	path_fmt(path, sizeof(path), "%s/devices", gdir);
-	names = dir_list(path, &n);
-	if (!n)
-		return 0;
-	g->devs = calloc(n, sizeof(*g->devs));
-	if (!g->devs) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	g->devs = dir_slots(path, sizeof(*g->devs), &names, &n);
+	if (!g->devs)
+		return n ? -1 : 0;
 	for (i = 0; i < n; i++) {
 		struct topo_dev *d = &g->devs[g->ndevs++];
 		char ddir[PATH_MAX + 128];
@@ -540,14 +548,9 @@ static int groups_read(struct topo *t)
 	int ret = 0;
 
 	path_join(dir, sizeof(dir), t->root, "/sys/kernel/iommu_groups");
-	names = dir_list(dir, &n);
-	if (!n)
-		return 0;
-	t->groups = calloc(n, sizeof(*t->groups));
-	if (!t->groups) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	t->groups = dir_slots(dir, sizeof(*t->groups), &names, &n);
+	if (!t->groups)
+		return n ? -1 : 0;
 	for (i = 0; i < n && !ret; i++) {
 		long id = strtol(names[i], &end, 10);
 		struct topo_group *g;
