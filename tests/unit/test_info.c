@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `iommutrace info` and the sysfs reader under it (src/sysfs_topo.c,
- * src/info.c) against sysfs/proc trees captured from QEMU guests
+ * `iommutrace info` and the library under it (src/sysfs_topo.c,
+ * src/topology.c) against sysfs/proc trees captured from QEMU guests
  * (tests/fixtures/sysfs-NAME: intel-lazy, amd-strict, intel-pt,
  * intel-strict-noir, intel-off, none; each with the guest's own kernel log
  * as dev/kmsg, which the checks use as ground truth), against small trees
