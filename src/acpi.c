@@ -56,6 +56,22 @@ static void *array_grow(void *arr, size_t n, size_t elem)
 	return realloc(arr, (n ? 2 * n : 1) * elem);
 }
 
+/*
+ * A zeroed new last element of the growing array @arr of @n elements, or
+ * NULL with @arr and @n untouched when memory runs out.
+ */
+#define ARRAY_PUSH(arr, n) ({						\
+	__typeof__(arr) a_ = array_grow((arr), (n), sizeof(*(arr)));	\
+	__typeof__(arr) e_ = NULL;					\
+									\
+	if (a_) {							\
+		(arr) = a_;						\
+		e_ = &a_[(n)++];					\
+		memset(e_, 0, sizeof(*e_));				\
+	}								\
+	e_;								\
+})
+
 static int __attribute__((format(printf, 3, 4)))
 parser_fail(struct parser *p, uint32_t off, const char *fmt, ...)
 {
@@ -82,14 +98,12 @@ static int parser_oom(struct parser *p, uint32_t off)
 static void __attribute__((format(printf, 3, 4)))
 parser_note(struct parser *p, uint32_t off, const char *fmt, ...)
 {
-	struct acpi_note *arr, *n;
+	struct acpi_note *n;
 	va_list ap;
 
-	arr = array_grow(*p->notes, *p->nnotes, sizeof(*arr));
-	if (!arr)
+	n = ARRAY_PUSH(*p->notes, *p->nnotes);
+	if (!n)
 		return;
-	*p->notes = arr;
-	n = &arr[(*p->nnotes)++];
 	n->offset = off;
 	va_start(ap, fmt);
 	vsnprintf(n->msg, sizeof(n->msg), fmt, ap);
@@ -220,7 +234,7 @@ static int dmar_scope_parse(struct parser *p, struct dmar_struct *s,
 			    uint32_t off, uint32_t end, uint32_t *used)
 {
 	const uint8_t *b = p->buf + off;
-	struct dmar_scope *arr, *sc;
+	struct dmar_scope *sc;
 	uint32_t left = end - off;
 	uint8_t slen;
 	unsigned int i;
@@ -239,12 +253,9 @@ static int dmar_scope_parse(struct parser *p, struct dmar_struct *s,
 		return parser_fail(p, off, "device scope length %u leaves half a path entry",
 				   slen);
 
-	arr = array_grow(s->scopes, s->nscopes, sizeof(*arr));
-	if (!arr)
+	sc = ARRAY_PUSH(s->scopes, s->nscopes);
+	if (!sc)
 		return parser_oom(p, off);
-	s->scopes = arr;
-	sc = &arr[s->nscopes++];
-	memset(sc, 0, sizeof(*sc));
 	sc->offset = off;
 	sc->type = b[0];
 	sc->flags = b[2];
@@ -347,7 +358,7 @@ static int dmar_struct_fill(struct parser *p, struct dmar_struct *s)
 static int dmar_struct_parse(struct parser *p, struct dmar_table *t,
 			     uint32_t off, uint32_t *used)
 {
-	struct dmar_struct *arr, *s;
+	struct dmar_struct *s;
 	uint32_t left = p->len - off;
 	uint16_t type, slen, min;
 
@@ -364,12 +375,9 @@ static int dmar_struct_parse(struct parser *p, struct dmar_table *t,
 		return parser_fail(p, off, "%s length %u runs past the end of the table (%u bytes left)",
 				   dmar_struct_name(type), slen, left);
 
-	arr = array_grow(t->structs, t->nstructs, sizeof(*arr));
-	if (!arr)
+	s = ARRAY_PUSH(t->structs, t->nstructs);
+	if (!s)
 		return parser_oom(p, off);
-	t->structs = arr;
-	s = &arr[t->nstructs++];
-	memset(s, 0, sizeof(*s));
 	s->offset = off;
 	s->type = type;
 	s->length = slen;
@@ -471,7 +479,7 @@ char *pci_devid_str(uint16_t devid, char *buf)
 	return buf;
 }
 
-const char *ivrs_block_name(uint8_t type)
+static const char *ivrs_block_name(uint8_t type)
 {
 	switch (type) {
 	case IVRS_IVHD_10:
@@ -525,14 +533,11 @@ static uint32_t ivhd_entry_len(const uint8_t *e, uint32_t left)
 static struct ivhd_dev *ivhd_dev_add(struct parser *p, struct ivrs_ivhd *h,
 				     uint32_t off, uint8_t type, uint8_t kind)
 {
-	struct ivhd_dev *arr, *d;
+	struct ivhd_dev *d;
 
-	arr = array_grow(h->devs, h->ndevs, sizeof(*arr));
-	if (!arr)
+	d = ARRAY_PUSH(h->devs, h->ndevs);
+	if (!d)
 		return NULL;
-	h->devs = arr;
-	d = &arr[h->ndevs++];
-	memset(d, 0, sizeof(*d));
 	d->offset = off;
 	d->type = type;
 	d->kind = kind;
@@ -702,17 +707,14 @@ static int ivhd_parse(struct parser *p, struct ivrs_table *t, uint32_t off,
 {
 	const uint8_t *b = p->buf + off;
 	uint32_t hlen = type == IVRS_IVHD_10 ? IVHD_10_HDR_LEN : IVHD_11_HDR_LEN;
-	struct ivrs_ivhd *arr, *h;
+	struct ivrs_ivhd *h;
 
 	if (blen < hlen)
 		return parser_fail(p, off, "IVHD type 0x%02x length %u is shorter than its %u-byte header",
 				   type, blen, hlen);
-	arr = array_grow(t->ivhds, t->nivhds, sizeof(*arr));
-	if (!arr)
+	h = ARRAY_PUSH(t->ivhds, t->nivhds);
+	if (!h)
 		return parser_oom(p, off);
-	t->ivhds = arr;
-	h = &arr[t->nivhds++];
-	memset(h, 0, sizeof(*h));
 	h->offset = off;
 	h->type = type;
 	h->flags = b[1];
@@ -735,17 +737,14 @@ static int ivmd_parse(struct parser *p, struct ivrs_table *t, uint32_t off,
 		      uint8_t type, uint16_t blen)
 {
 	const uint8_t *b = p->buf + off;
-	struct ivrs_ivmd *arr, *m;
+	struct ivrs_ivmd *m;
 
 	if (blen < IVMD_LEN)
 		return parser_fail(p, off, "IVMD type 0x%02x length %u is shorter than its %d bytes",
 				   type, blen, IVMD_LEN);
-	arr = array_grow(t->ivmds, t->nivmds, sizeof(*arr));
-	if (!arr)
+	m = ARRAY_PUSH(t->ivmds, t->nivmds);
+	if (!m)
 		return parser_oom(p, off);
-	t->ivmds = arr;
-	m = &arr[t->nivmds++];
-	memset(m, 0, sizeof(*m));
 	m->offset = off;
 	m->type = type;
 	m->flags = b[1];

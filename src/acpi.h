@@ -234,7 +234,6 @@ int ivrs_parse(const uint8_t *buf, size_t len, struct ivrs_table *t,
 void ivrs_free(struct ivrs_table *t);
 
 const char *ivhd_dev_kind_name(uint8_t kind);
-const char *ivrs_block_name(uint8_t type);
 
 /* "00:1f.0", or "00:1c.0/00.0" for a multi-hop path */
 char *dmar_scope_path_str(const struct dmar_scope *sc, char *buf, size_t len);

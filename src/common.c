@@ -19,21 +19,35 @@ double it_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int it_read_file(const char *path, char *buf, size_t size)
+/* @whole: -EOVERFLOW when the file does not fit, rather than its first bytes */
+static int read_trimmed(const char *path, char *buf, size_t size, bool whole)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, size - 1);
+	err = errno;
 	close(fd);
 	if (n < 0)
-		return -errno;
+		return -err;
+	if (whole && (size_t)n == size - 1)
+		return -EOVERFLOW;
 	buf[n] = '\0';
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return n;
+}
+
+int it_read_file(const char *path, char *buf, size_t size)
+{
+	return read_trimmed(path, buf, size, false);
+}
+
+int it_read_attr(const char *path, char *buf, size_t size)
+{
+	return read_trimmed(path, buf, size, true);
 }
 
 int it_parse_double(const char *s, double *out)

@@ -33,7 +33,9 @@ extern int it_verbose;
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 double it_now(void);			/* CLOCK_MONOTONIC seconds */
-int it_read_file(const char *path, char *buf, size_t size);	/* trims \n; <0 on error */
+/* A short file (a sysfs attribute), its trailing newline and spaces trimmed: the length, or -errno */
+int it_read_file(const char *path, char *buf, size_t size);	/* keeps what fits */
+int it_read_attr(const char *path, char *buf, size_t size);	/* -EOVERFLOW if it does not fit */
 int it_parse_double(const char *s, double *out);
 int it_parse_uint(const char *s, unsigned long *out);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "pmu.h"
 
 #define PMU_SOURCES	"sys/bus/event_source/devices"
@@ -53,27 +54,6 @@ static int pmu_join(char *buf, size_t len, const char *dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* sysfs attributes are one short line; strip the newline the kernel adds */
-static int pmu_read_line(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n == len - 1)
-		return -EOVERFLOW;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
 }
 
 /* perf's own number syntax: 0x... is hex, anything else decimal */
@@ -117,13 +97,6 @@ static int pmu_word_index(const char *s, size_t len)
 		if (strlen(words[i]) == len && !strncmp(s, words[i], len))
 			return i;
 	return -1;
-}
-
-const char *pmu_word_name(int word)
-{
-	static const char *const words[] = PMU_WORD_NAMES;
-
-	return word >= 0 && word < PMU_CONFIG_WORDS ? words[word] : "?";
 }
 
 static uint64_t pmu_bit_range(unsigned int lo, unsigned int hi)
@@ -265,8 +238,8 @@ static int pmu_load_type(const char *dir, struct pmu_desc *out,
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/type", dir);
-	ret = pmu_read_line(path, buf, sizeof(buf));
-	if (ret) {
+	ret = it_read_attr(path, buf, sizeof(buf));
+	if (ret < 0) {
 		pmu_err(err, errlen, "%s: cannot read type (%s)", out->name,
 			strerror(-ret));
 		return ret;
@@ -288,15 +261,15 @@ static int pmu_load_cpumask(const char *dir, struct pmu_desc *out,
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/cpumask", dir);
-	ret = pmu_read_line(path, buf, sizeof(buf));
+	ret = it_read_attr(path, buf, sizeof(buf));
 	if (ret == -ENOENT) {
 		out->cpu = 0;
 		out->cpumask_missing = true;
 		return 0;
 	}
-	if (ret || pmu_cpulist_first(buf, &out->cpu)) {
+	if (ret < 0 || pmu_cpulist_first(buf, &out->cpu)) {
 		pmu_err(err, errlen, "%s: cpumask '%s' is not a CPU list", out->name,
-			ret ? strerror(-ret) : buf);
+			ret < 0 ? strerror(-ret) : buf);
 		return -EINVAL;
 	}
 	return 0;
@@ -350,8 +323,8 @@ static int pmu_load_field(const char *path, const char *name,
 		pmu_err(err, errlen, "%s: format name '%s' too long", out->name, name);
 		return -ENAMETOOLONG;
 	}
-	ret = pmu_read_line(path, buf, sizeof(buf));
-	if (ret) {
+	ret = it_read_attr(path, buf, sizeof(buf));
+	if (ret < 0) {
 		pmu_err(err, errlen, "%s: cannot read format/%s (%s)", out->name,
 			name, strerror(-ret));
 		return ret;
@@ -543,8 +516,8 @@ static int pmu_load_alias(const char *path, const char *name,
 		return -ENAMETOOLONG;
 	}
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	ret = pmu_read_line(path, a->terms, sizeof(a->terms));
-	if (ret || !a->terms[0]) {
+	ret = it_read_attr(path, a->terms, sizeof(a->terms));
+	if (ret <= 0) {
 		pmu_err(err, errlen, "%s: cannot read events/%s (%s)", out->name,
 			name, ret ? strerror(-ret) : "empty");
 		return ret ? ret : -EINVAL;
@@ -583,7 +556,7 @@ static int pmu_load_aliases(const char *dir, struct pmu_desc *out,
 	return ret;
 }
 
-int pmu_desc_load(const char *dir, const char *name, struct pmu_desc *out,
+static int pmu_desc_load(const char *dir, const char *name, struct pmu_desc *out,
 		  char *err, size_t errlen)
 {
 	int ret;
@@ -1008,20 +981,17 @@ int pmu_attr_add_device(const struct pmu_desc *pmu, int rid,
 /* "0000:00:03.0" or "00:03.0" -> bus << 8 | dev << 3 | fn */
 int pmu_parse_bdf(const char *s, int *rid)
 {
-	unsigned int dom, bus, dev, fn;
-	char tail;
+	struct it_pci_addr a;
+	size_t len = strlen(s);
+	int ret;
 
-	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4 &&
-	    strlen(s) == 12 && dom <= 0xffff)
-		;
-	else if (sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3 &&
-		 strlen(s) == 7)
-		;
-	else
+	/* the full width only: "0000:6a:00.0" or "6a:00.0" */
+	if (len != 12 && len != 7)
 		return -EINVAL;
-	if (bus > 0xff || dev > 0x1f || fn > 7)
-		return -ERANGE;
-	*rid = (int)(bus << 8 | dev << 3 | fn);
+	ret = it_parse_pci_addr(s, &a);
+	if (ret)
+		return ret;
+	*rid = (int)(a.bus << 8 | a.dev << 3 | a.fn);
 	return 0;
 }
 
@@ -1081,7 +1051,7 @@ static int pmu_paranoid_level(void)
 {
 	char buf[16];
 
-	if (pmu_read_line("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)))
+	if (it_read_attr("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) < 0)
 		return INT_MIN;
 	return atoi(buf);
 }

@@ -167,9 +167,6 @@ struct pmu_figures {
 int pmu_format_parse(const char *spec, struct pmu_field *out,
 		     char *err, size_t errlen);
 bool pmu_name_match(const char *name, enum pmu_vendor *vendor, int *unit);
-int pmu_desc_load(const char *dir, const char *name, struct pmu_desc *out,
-		  char *err, size_t errlen);
-const char *pmu_word_name(int word);
 const struct pmu_field *pmu_field_find(const struct pmu_desc *pmu,
 				       const char *name);
 const struct pmu_alias *pmu_alias_find(const struct pmu_desc *pmu,

@@ -2,6 +2,7 @@
 /* Recording files: writer and untrusting reader. Layout: docs/record.md. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,22 +147,46 @@ static int section_flush(struct it_rec_writer *w, __u32 type)
 	return ret;
 }
 
+/*
+ * The metadata's scalar keys, in the order they are written: the writer and
+ * the reader both go by this table. 's': a string field; 'f': a double
+ * written "%.3f"; 'g': a double written "%g".
+ */
+#define META_FIELD(k, f, kind) { k, offsetof(struct it_rec_meta, f), sizeof(((struct it_rec_meta *)0)->f), kind }
+static const struct {
+	const char *key;
+	size_t off, size;
+	char kind;
+} meta_fields[] = {
+	META_FIELD("tool", tool, 's'),
+	META_FIELD("host", host, 's'),
+	META_FIELD("kernel", kernel, 's'),
+	META_FIELD("vendor", vendor, 's'),
+	META_FIELD("units", units, 's'),
+	META_FIELD("mode", mode, 's'),
+	META_FIELD("cmdline", cmdline, 's'),
+	META_FIELD("command", command, 's'),
+	META_FIELD("wall_start", wall_start, 'f'),
+	META_FIELD("interval", interval, 'g'),
+	META_FIELD("pmu_status", pmu_status, 's'),
+	META_FIELD("pmu_message", pmu_msg, 's'),
+};
+#undef META_FIELD
+
 static void meta_encode(struct it_rec_writer *w, const struct it_rec_meta *m)
 {
+	size_t k;
 	int i;
 
-	put_kv(w, "tool", "%s", m->tool);
-	put_kv(w, "host", "%s", m->host);
-	put_kv(w, "kernel", "%s", m->kernel);
-	put_kv(w, "vendor", "%s", m->vendor);
-	put_kv(w, "units", "%s", m->units);
-	put_kv(w, "mode", "%s", m->mode);
-	put_kv(w, "cmdline", "%s", m->cmdline);
-	put_kv(w, "command", "%s", m->command);
-	put_kv(w, "wall_start", "%.3f", m->wall_start);
-	put_kv(w, "interval", "%g", m->interval);
-	put_kv(w, "pmu_status", "%s", m->pmu_status);
-	put_kv(w, "pmu_message", "%s", m->pmu_msg);
+	for (k = 0; k < ARRAY_SIZE(meta_fields); k++) {
+		const char *field = (const char *)m + meta_fields[k].off;
+
+		if (meta_fields[k].kind == 's')
+			put_kv(w, meta_fields[k].key, "%s", field);
+		else
+			put_kv(w, meta_fields[k].key, meta_fields[k].kind == 'f' ? "%.3f" : "%g",
+			       *(const double *)field);
+	}
 	for (i = 0; i < IT_OP_MAX; i++)
 		put_kv(w, "op", "%d %s", i, it_op_name(i));
 	for (i = 1; i < PMU_ROLE_MAX; i++)
@@ -753,28 +778,20 @@ static int snapshot_decode(struct parser *ps, struct rd *r, struct it_snapshot *
 static void meta_line(struct it_recording *rec, const char *key, const char *val)
 {
 	struct it_rec_meta *m = &rec->meta;
+	size_t k;
 
-#define META_STR(k, field)						\
-	if (!strcmp(key, k)) {						\
-		snprintf(m->field, sizeof(m->field), "%s", val);	\
-		return;							\
+	for (k = 0; k < ARRAY_SIZE(meta_fields); k++) {
+		char *field = (char *)m + meta_fields[k].off;
+
+		if (strcmp(key, meta_fields[k].key))
+			continue;
+		if (meta_fields[k].kind == 's')
+			snprintf(field, meta_fields[k].size, "%s", val);
+		else
+			*(double *)field = strtod(val, NULL);
+		return;
 	}
-	META_STR("tool", tool);
-	META_STR("host", host);
-	META_STR("kernel", kernel);
-	META_STR("vendor", vendor);
-	META_STR("units", units);
-	META_STR("mode", mode);
-	META_STR("cmdline", cmdline);
-	META_STR("command", command);
-	META_STR("pmu_status", pmu_status);
-	META_STR("pmu_message", pmu_msg);
-#undef META_STR
-	if (!strcmp(key, "wall_start")) {
-		m->wall_start = strtod(val, NULL);
-	} else if (!strcmp(key, "interval")) {
-		m->interval = strtod(val, NULL);
-	} else if (!strcmp(key, "group") && m->nr_groups < IT_REC_MAX_GROUPS) {
+	if (!strcmp(key, "group") && m->nr_groups < IT_REC_MAX_GROUPS) {
 		if (sscanf(val, "%d %15s", &m->groups[m->nr_groups].id,
 			   m->groups[m->nr_groups].type) == 2)
 			m->nr_groups++;
@@ -1112,17 +1129,6 @@ void rec_free(struct it_recording *r)
 	free(r->faults);
 	r->summary = NULL;
 	r->faults = NULL;
-}
-
-const char *rec_err_name(int kind)
-{
-	static const char *const names[] = {
-		[IT_REC_OK] = "ok", [IT_REC_EIO] = "io", [IT_REC_EFOREIGN] = "foreign",
-		[IT_REC_EVERSION] = "version", [IT_REC_ETRUNCATED] = "truncated",
-		[IT_REC_ECORRUPT] = "corrupt",
-	};
-
-	return kind >= 0 && kind < (int)ARRAY_SIZE(names) ? names[kind] : "?";
 }
 
 int rec_figure_parse(const char *arg, struct it_rec_figure *fig)

@@ -157,7 +157,6 @@ int rec_parse(const void *buf, size_t len, struct it_recording *r, it_rec_interv
 int rec_load(const char *path, struct it_recording *r, it_rec_interval_fn fn, void *ctx,
 	     struct it_rec_error *err);
 void rec_free(struct it_recording *r);
-const char *rec_err_name(int kind);
 
 /* ---- helpers shared by record and compare ---- */
 

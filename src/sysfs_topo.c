@@ -221,26 +221,6 @@ static void path_join(char *out, size_t len, const char *root, const char *rel)
 	path_fmt(out, len, "%s%s", root, rel);
 }
 
-/* Read a small text file, without its trailing newline. Returns -errno. */
-static int text_read(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
-}
-
 /* A whole file of unknown size, NUL-terminated; NULL with errno on error. */
 static char *file_slurp(const char *path, size_t max, size_t *lenp)
 {
@@ -298,9 +278,9 @@ fail:
 static int hex_read(const char *path, uint64_t *val)
 {
 	char buf[64], *end;
-	int err = text_read(path, buf, sizeof(buf));
+	int err = it_read_file(path, buf, sizeof(buf));
 
-	if (err)
+	if (err < 0)
 		return err;
 	errno = 0;
 	*val = strtoull(buf, &end, 16);
@@ -355,6 +335,24 @@ static void dir_list_free(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * The entries of @dir in *names (*n of them) and, returned, a zeroed array
+ * of as many @elem-byte slots. NULL with *n == 0: no entries; NULL with
+ * *n != 0: out of memory (*names already freed).
+ */
+static void *dir_slots(const char *dir, size_t elem, char ***names, size_t *n)
+{
+	void *arr;
+
+	*names = dir_list(dir, n);
+	if (!*n)
+		return NULL;
+	arr = calloc(*n, elem);
+	if (!arr)
+		dir_list_free(*names, *n);
+	return arr;
+}
+
 /* ------------------------------------------------------------------ units */
 
 static void unit_read_intel(struct topo_unit *u, const char *dir)
@@ -370,12 +368,12 @@ static void unit_read_intel(struct topo_unit *u, const char *dir)
 	path_fmt(path, sizeof(path), "%s/intel-iommu/ecap", dir);
 	hex_read(path, &u->ecap);
 	path_fmt(path, sizeof(path), "%s/intel-iommu/version", dir);
-	text_read(path, u->version, sizeof(u->version));
+	it_read_file(path, u->version, sizeof(u->version));
 	path_fmt(path, sizeof(path), "%s/intel-iommu/domains_supported", dir);
-	if (!text_read(path, buf, sizeof(buf)))
+	if (it_read_file(path, buf, sizeof(buf)) >= 0)
 		u->domains_supported = strtol(buf, NULL, 10);
 	path_fmt(path, sizeof(path), "%s/intel-iommu/domains_used", dir);
-	if (!text_read(path, buf, sizeof(buf)))
+	if (it_read_file(path, buf, sizeof(buf)) >= 0)
 		u->domains_used = strtol(buf, NULL, 10);
 }
 
@@ -391,7 +389,7 @@ static void unit_read_amd(struct topo_unit *u, const char *dir)
 		u->amd_cap = (uint32_t)v;
 	/* "features" is "EFR2:EFR" since 6.x, plain "EFR" before */
 	path_fmt(path, sizeof(path), "%s/amd-iommu/features", dir);
-	if (!text_read(path, buf, sizeof(buf))) {
+	if (it_read_file(path, buf, sizeof(buf)) >= 0) {
 		colon = strchr(buf, ':');
 		if (colon) {
 			u->amd_efr2 = strtoull(buf, NULL, 16);
@@ -422,14 +420,9 @@ static int units_read(struct topo *t)
 	size_t n, i, nd;
 
 	path_join(dir, sizeof(dir), t->root, "/sys/class/iommu");
-	names = dir_list(dir, &n);
-	if (!n)
-		return 0;
-	t->units = calloc(n, sizeof(*t->units));
-	if (!t->units) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	t->units = dir_slots(dir, sizeof(*t->units), &names, &n);
+	if (!t->units)
+		return n ? -1 : 0;
 	for (i = 0; i < n; i++) {
 		struct topo_unit *u = &t->units[t->nunits++];
 		char udir[PATH_MAX + 64];
@@ -472,13 +465,13 @@ static void dev_read(struct topo_dev *d, const char *dir, int group)
 		d->fn = (uint8_t)fn;
 	}
 	path_fmt(path, sizeof(path), "%s/vendor", dir);
-	if (!text_read(path, buf, sizeof(buf)))
+	if (it_read_file(path, buf, sizeof(buf)) >= 0)
 		d->vendor = (int)strtol(buf, NULL, 16);
 	path_fmt(path, sizeof(path), "%s/device", dir);
-	if (!text_read(path, buf, sizeof(buf)))
+	if (it_read_file(path, buf, sizeof(buf)) >= 0)
 		d->device = (int)strtol(buf, NULL, 16);
 	path_fmt(path, sizeof(path), "%s/class", dir);
-	if (!text_read(path, buf, sizeof(buf)))
+	if (it_read_file(path, buf, sizeof(buf)) >= 0)
 		d->class = strtoll(buf, NULL, 16);
 	path_fmt(path, sizeof(path), "%s/driver", dir);
 	link_basename(path, d->driver, sizeof(d->driver));
@@ -514,7 +507,7 @@ static int group_read(struct topo_group *g, const char *gdir)
 	size_t n, i;
 
 	path_fmt(path, sizeof(path), "%s/type", gdir);
-	text_read(path, g->type, sizeof(g->type));
+	it_read_file(path, g->type, sizeof(g->type));
 	path_fmt(path, sizeof(path), "%s/reserved_regions", gdir);
 	text = file_slurp(path, 1u << 20, NULL);
 	if (text) {
@@ -525,14 +518,9 @@ static int group_read(struct topo_group *g, const char *gdir)
 			return -1;
 	}
 	path_fmt(path, sizeof(path), "%s/devices", gdir);
-	names = dir_list(path, &n);
-	if (!n)
-		return 0;
-	g->devs = calloc(n, sizeof(*g->devs));
-	if (!g->devs) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	g->devs = dir_slots(path, sizeof(*g->devs), &names, &n);
+	if (!g->devs)
+		return n ? -1 : 0;
 	for (i = 0; i < n; i++) {
 		struct topo_dev *d = &g->devs[g->ndevs++];
 		char ddir[PATH_MAX + 128];
@@ -560,14 +548,9 @@ static int groups_read(struct topo *t)
 	int ret = 0;
 
 	path_join(dir, sizeof(dir), t->root, "/sys/kernel/iommu_groups");
-	names = dir_list(dir, &n);
-	if (!n)
-		return 0;
-	t->groups = calloc(n, sizeof(*t->groups));
-	if (!t->groups) {
-		dir_list_free(names, n);
-		return -1;
-	}
+	t->groups = dir_slots(dir, sizeof(*t->groups), &names, &n);
+	if (!t->groups)
+		return n ? -1 : 0;
 	for (i = 0; i < n && !ret; i++) {
 		long id = strtol(names[i], &end, 10);
 		struct topo_group *g;
@@ -959,7 +942,7 @@ static void misc_read(struct topo *t)
 	char path[PATH_MAX], *text;
 
 	path_join(path, sizeof(path), t->root, "/proc/sys/kernel/osrelease");
-	text_read(path, t->kernel, sizeof(t->kernel));
+	it_read_file(path, t->kernel, sizeof(t->kernel));
 	config_read(t);
 
 	t->ir = TOPO_UNKNOWN;
@@ -1005,7 +988,7 @@ int topo_read(struct topo *t, const char *root, char *msg, size_t msglen)
 		return -1;
 	}
 	path_join(path, sizeof(path), t->root, "/proc/cmdline");
-	if (text_read(path, line, sizeof(line)))
+	if (it_read_file(path, line, sizeof(line)) < 0)
 		line[0] = '\0';
 	if (topo_cmdline_parse(&t->cmd, line) || units_read(t) || groups_read(t)) {
 		snprintf(msg, msglen, "out of memory reading %s", root);
@@ -1072,17 +1055,6 @@ const struct topo_group *topo_find_group(const struct topo *t, int id)
 	for (i = 0; i < t->ngroups; i++) {
 		if (t->groups[i].id == id)
 			return &t->groups[i];
-	}
-	return NULL;
-}
-
-const struct topo_unit *topo_find_unit(const struct topo *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->nunits; i++) {
-		if (!strcmp(t->units[i].name, name))
-			return &t->units[i];
 	}
 	return NULL;
 }

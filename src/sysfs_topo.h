@@ -143,7 +143,6 @@ const struct topo_dev *topo_find_dev(const struct topo *t, const char *name);
 const struct topo_dev *topo_find_bdf(const struct topo *t, uint16_t segment,
 				     uint8_t bus, uint8_t dev, uint8_t fn);
 const struct topo_group *topo_find_group(const struct topo *t, int id);
-const struct topo_unit *topo_find_unit(const struct topo *t, const char *name);
 
 /*
  * The sysfs name ("0000:02:01.0") of the device a DMAR scope path reaches;

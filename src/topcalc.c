@@ -75,7 +75,8 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->untraced = top_row_untraced(delta);
 }
 
-void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
+/* the hardware columns of @r's device from the counters of @delta, if any */
+static void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
 {
 	struct pmu_figures pf;
 

@@ -75,8 +75,6 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
  */
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
 		   const struct it_snapshot *cum, const char *filter, bool all);
-/* the hardware columns of @r's device from the counters of @delta, if any */
-void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta);
 /* @col is shown: not a hardware column, or there are hardware counters */
 bool top_col_shown(int col, bool have_pmu);
 /* @filter: exact name/driver as -d, or a substring of either */

@@ -16,13 +16,6 @@
 #include "unit.h"
 #include "acpi.h"
 
-static char fixtures[512];
-
-static void fixtures_locate(const char *argv0)
-{
-	unit_fixtures_locate(fixtures, sizeof(fixtures), argv0, "tests/fixtures", "IT_FIXTURES");
-}
-
 /* A fixture file, whole; NULL (and a failed check) when unreadable. */
 static uint8_t *load(const char *rel, size_t *len)
 {
@@ -31,7 +24,7 @@ static uint8_t *load(const char *rel, size_t *len)
 	long n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", fixtures, rel);
+	snprintf(path, sizeof(path), "%s", unit_fixture(rel));
 	f = fopen(path, "rb");
 	if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
 		buf = malloc(n + 1);
@@ -549,7 +542,7 @@ static void test_helpers(void)
 
 int main(int argc, char **argv)
 {
-	fixtures_locate(argv[0]);
+	unit_fixtures_locate(argv[0], "tests/fixtures", "IT_FIXTURES");
 	test_helpers();
 	test_qemu_dmar();
 	test_qemu_dmar_atsr();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `iommutrace info` and the sysfs reader under it (src/sysfs_topo.c,
- * src/info.c) against sysfs/proc trees captured from QEMU guests
+ * `iommutrace info` and the library under it (src/sysfs_topo.c,
+ * src/topology.c) against sysfs/proc trees captured from QEMU guests
  * (tests/fixtures/sysfs-NAME: intel-lazy, amd-strict, intel-pt,
  * intel-strict-noir, intel-off, none; each with the guest's own kernel log
  * as dev/kmsg, which the checks use as ground truth), against small trees
@@ -21,23 +21,6 @@
 #include "sysfs_topo.h"
 
 int cmd_info(int argc, char **argv);
-
-static char fixtures[512];
-
-static void fixtures_locate(const char *argv0)
-{
-	unit_fixtures_locate(fixtures, sizeof(fixtures), argv0, "tests/fixtures", "IT_FIXTURES");
-}
-
-static const char *fx(const char *rel)
-{
-	static char buf[4][700];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", fixtures, rel);
-	return buf[i];
-}
 
 static char *slurp(const char *path)
 {
@@ -253,7 +236,7 @@ static void check_groups_vs_log(const struct topo *t, const char *tree)
 	size_t lines = 0, match = 0;
 	int group;
 
-	snprintf(path, sizeof(path), "%s/dev/kmsg", fx(tree));
+	snprintf(path, sizeof(path), "%s/dev/kmsg", unit_fixture(tree));
 	log = slurp(path);
 	for (p = log; p && (p = strstr(p, ";pci ")); p++) {
 		/* "6,476,1490364,-;pci 0000:00:01.0: Adding to iommu group 1" */
@@ -283,12 +266,12 @@ static void test_intel_lazy(void)
 	size_t n, i;
 	bool all_fq = true;
 
-	CHECK(topo_read(&t, fx("sysfs-intel-lazy"), msg, sizeof(msg)) == 0,
+	CHECK(topo_read(&t, unit_fixture("sysfs-intel-lazy"), msg, sizeof(msg)) == 0,
 	      "intel-lazy tree reads (%s)", msg);
 	CHECK(t.nunits == 1 && !strcmp(t.units[0].name, "dmar0") &&
 	      t.units[0].kind == TOPO_UNIT_INTEL && t.units[0].address == 0xfed90000,
 	      "one Intel unit dmar0 at 0xfed90000");
-	log = slurp(fx("sysfs-intel-lazy/dev/kmsg"));
+	log = slurp(unit_fixture("sysfs-intel-lazy/dev/kmsg"));
 	p = log ? strstr(log, "dmar0: reg_base_addr") : NULL;
 	if (p)
 		snprintf(line, sizeof(line), "%.*s", (int)strcspn(p, "\n"), p);
@@ -348,7 +331,7 @@ static void test_amd_strict(void)
 	size_t n, i, off = 0;
 	bool all_dma = true;
 
-	CHECK(topo_read(&t, fx("sysfs-amd-strict"), msg, sizeof(msg)) == 0,
+	CHECK(topo_read(&t, unit_fixture("sysfs-amd-strict"), msg, sizeof(msg)) == 0,
 	      "amd-strict tree reads (%s)", msg);
 	CHECK(t.nunits == 1 && t.units[0].kind == TOPO_UNIT_AMD &&
 	      !strcmp(t.units[0].pci_dev, "0000:00:01.0"),
@@ -358,7 +341,7 @@ static void test_amd_strict(void)
 	CHECK(t.units[0].amd_efr == 0x29d3 && t.units[0].amd_efr2 == 0 &&
 	      t.units[0].amd_cap == 0x1f03000f, "EFR 0x29d3, EFR2 0, cap 0x1f03000f");
 	/* "AMD-Vi: Extended features (0x29d3, 0x0): PreF PPR GT IA GA HE" */
-	log = slurp(fx("sysfs-amd-strict/dev/kmsg"));
+	log = slurp(unit_fixture("sysfs-amd-strict/dev/kmsg"));
 	p = log ? strstr(log, "AMD-Vi: Extended features (") : NULL;
 	if (p && (p = strstr(p, "): ")))
 		snprintf(want, sizeof(want), "%.*s", (int)strcspn(p + 3, "\n"), p + 3);
@@ -389,7 +372,7 @@ static void test_other_trees(void)
 	size_t i;
 	bool ok;
 
-	CHECK(topo_read(&t, fx("sysfs-intel-pt"), msg, sizeof(msg)) == 0, "intel-pt reads");
+	CHECK(topo_read(&t, unit_fixture("sysfs-intel-pt"), msg, sizeof(msg)) == 0, "intel-pt reads");
 	for (i = 0, ok = t.ngroups == 8; i < t.ngroups; i++)
 		ok &= !strcmp(t.groups[i].type, "identity");
 	CHECK(ok && t.cmd.passthrough == TOPO_ON &&
@@ -397,7 +380,7 @@ static void test_other_trees(void)
 	      "intel-pt: all groups identity, iommu=pt, the kernel says Passthrough");
 	topo_free(&t);
 
-	CHECK(topo_read(&t, fx("sysfs-intel-strict-noir"), msg, sizeof(msg)) == 0,
+	CHECK(topo_read(&t, unit_fixture("sysfs-intel-strict-noir"), msg, sizeof(msg)) == 0,
 	      "intel-strict-noir reads");
 	for (i = 0, ok = t.ngroups == 8; i < t.ngroups; i++)
 		ok &= !strcmp(t.groups[i].type, "DMA");
@@ -409,12 +392,12 @@ static void test_other_trees(void)
 	      "device-iotlb=on shows as ecap DT");
 	topo_free(&t);
 
-	CHECK(topo_read(&t, fx("sysfs-intel-off"), msg, sizeof(msg)) == 0 &&
+	CHECK(topo_read(&t, unit_fixture("sysfs-intel-off"), msg, sizeof(msg)) == 0 &&
 	      t.nunits == 0 && t.ngroups == 0 && t.cmd.dma_remap == TOPO_OFF && t.ir == TOPO_ON,
 	      "intel-off: no unit, no group, intel_iommu=off wins over =on, IR still on");
 	topo_free(&t);
 
-	CHECK(topo_read(&t, fx("sysfs-none"), msg, sizeof(msg)) == 0 &&
+	CHECK(topo_read(&t, unit_fixture("sysfs-none"), msg, sizeof(msg)) == 0 &&
 	      t.nunits == 0 && t.ngroups == 0 && t.ir == TOPO_OFF,
 	      "none: no IOMMU, plain IO-APIC/PCI-MSI interrupts");
 	topo_free(&t);
@@ -422,7 +405,7 @@ static void test_other_trees(void)
 	CHECK(topo_read(&t, "/nonexistent-it-root", msg, sizeof(msg)) == -1 &&
 	      strstr(msg, "/nonexistent-it-root/sys") && strstr(msg, "No such file"),
 	      "a missing root is an error naming the path (%s)", msg);
-	CHECK(topo_read(&t, fx("acpi/qemu-amd-iommu.ivrs"), msg, sizeof(msg)) == -1,
+	CHECK(topo_read(&t, unit_fixture("acpi/qemu-amd-iommu.ivrs"), msg, sizeof(msg)) == -1,
 	      "a file as root is an error (%s)", msg);
 }
 
@@ -434,7 +417,7 @@ static void test_path_resolve(void)
 	struct topo t;
 	char msg[256];
 
-	if (topo_read(&t, fx("sysfs-intel-lazy"), msg, sizeof(msg)))
+	if (topo_read(&t, unit_fixture("sysfs-intel-lazy"), msg, sizeof(msg)))
 		return;
 	CHECK(topo_pci_path_resolve(&t, 0, 0, edu, 3, name, sizeof(name)) == 0 &&
 	      !strcmp(name, "0000:02:01.0"),
@@ -446,7 +429,7 @@ static void test_path_resolve(void)
 	CHECK(topo_pci_path_resolve(&t, 1, 0, sata, 1, name, sizeof(name)) == -1,
 	      "another segment fails");
 	topo_free(&t);
-	if (topo_read(&t, fx("sysfs-amd-strict"), msg, sizeof(msg)))
+	if (topo_read(&t, unit_fixture("sysfs-amd-strict"), msg, sizeof(msg)))
 		return;
 	CHECK(topo_pci_path_resolve(&t, 0, 0, e1000, 3, name, sizeof(name)) == 0 &&
 	      !strcmp(name, "0000:02:02.0"), "AMD tree: 00:06.0/00.0/02.0 is 0000:02:02.0");
@@ -698,11 +681,11 @@ static void test_cmd_fixtures(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(trees) / sizeof(trees[0]); i++) {
-		r = info_run("--sysfs", fx(trees[i].tree), NULL, NULL, NULL, NULL);
+		r = info_run("--sysfs", unit_fixture(trees[i].tree), NULL, NULL, NULL, NULL);
 		CHECK(r.rc == 0 && r.out && strstr(r.out, trees[i].summary) && r.err && !r.err[0],
 		      "info %s: exit 0, '%s'", trees[i].tree, trees[i].summary);
 		run_free(&r);
-		r = info_run("-j", "--sysfs", fx(trees[i].tree), NULL, NULL, NULL);
+		r = info_run("-j", "--sysfs", unit_fixture(trees[i].tree), NULL, NULL, NULL);
 		CHECK(r.rc == 0 && json_valid(r.out), "info -j %s: one valid JSON document",
 		      trees[i].tree);
 		CHECK(r.out && strstr(r.out, trees[i].warn), "info -j %s: warning %s",
@@ -710,7 +693,7 @@ static void test_cmd_fixtures(void)
 		run_free(&r);
 	}
 
-	r = info_run("-j", "--sysfs", fx("sysfs-intel-lazy"), NULL, NULL, NULL);
+	r = info_run("-j", "--sysfs", unit_fixture("sysfs-intel-lazy"), NULL, NULL, NULL);
 	CHECK(r.out && strstr(r.out, "\"by_device\":[{\"device\":\"02:00.0\",\"count\":1,\"sysfs_device\":null,\"behind_bridge_group\":7}]"),
 	      "intel JSON: the fault's requester 02:00.0 is the bridge alias of group 7");
 	CHECK(r.out && strstr(r.out, "\"base\":\"0xfed90000\",\"unit\":\"dmar0\"") &&
@@ -719,13 +702,13 @@ static void test_cmd_fixtures(void)
 	      strstr(r.out, "\"bdf\":\"00:05.0\",\"device\":{\"name\":\"0000:00:05.0\",\"group\":5}"),
 	      "intel JSON: DRHD joined to dmar0, ecap features, 2 shared groups, scope -> device");
 	run_free(&r);
-	r = info_run("-j", "--sysfs", fx("sysfs-amd-strict"), NULL, NULL, NULL);
+	r = info_run("-j", "--sysfs", unit_fixture("sysfs-amd-strict"), NULL, NULL, NULL);
 	CHECK(r.out && strstr(r.out, "\"efr_features\":[\"PreF\",\"PPR\",\"GT\",\"IA\",\"GA\",\"HE\"]") &&
 	      strstr(r.out, "\"devid\":\"00:01.0\"") && strstr(r.out, "\"unit\":\"ivhd0\"") &&
 	      strstr(r.out, "\"groups_dma\":8"),
 	      "amd JSON: EFR features, IVHD joined to ivhd0, 8 strict groups");
 	run_free(&r);
-	r = info_run("--sysfs", fx("sysfs-amd-strict"), NULL, NULL, NULL, NULL);
+	r = info_run("--sysfs", unit_fixture("sysfs-amd-strict"), NULL, NULL, NULL, NULL);
 	CHECK(r.out && strstr(r.out, "select      00:01.0  the IOMMU itself") &&
 	      strstr(r.out, "alias-range 02:00.0-02:1f.7  (2 present)  requests appear as 02:00.0"),
 	      "amd tree: the IOMMU's own entry, alias range with devices present");
@@ -734,8 +717,8 @@ static void test_cmd_fixtures(void)
 
 static void test_cmd_rmrr_join(void)
 {
-	struct run r = info_run("--acpi", fx("acpi/hand-rmrr-q35.dmar"), "--sysfs",
-				fx("sysfs-intel-lazy"), NULL, NULL);
+	struct run r = info_run("--acpi", unit_fixture("acpi/hand-rmrr-q35.dmar"), "--sysfs",
+				unit_fixture("sysfs-intel-lazy"), NULL, NULL);
 
 	CHECK(r.rc == 0, "--acpi with --sysfs: exit 0");
 	CHECK(r.out && strstr(r.out, "RMRR 0x0-0xffffff is identity-mapped for 0000:00:1f.0 (group 6); the kernel marks it relaxable"),
@@ -759,7 +742,7 @@ static void test_cmd_acpi_files(void)
 	struct run r;
 	size_t i;
 
-	r = info_run("--acpi", fx("acpi/hand-full.dmar"), "--acpi", fx("acpi/hand-full.ivrs"),
+	r = info_run("--acpi", unit_fixture("acpi/hand-full.dmar"), "--acpi", unit_fixture("acpi/hand-full.ivrs"),
 		     NULL, NULL);
 	CHECK(r.rc == 0 && r.out && strstr(r.out, "(firmware tables only)") &&
 	      strstr(r.out, "ANDD  ACPI device 1 = \\_SB.PCI0.I2C0") &&
@@ -767,19 +750,19 @@ static void test_cmd_acpi_files(void)
 	      !strstr(r.out, "Groups") && !strstr(r.out, "not present in sysfs"),
 	      "--acpi alone decodes both tables and reads nothing of the system");
 	run_free(&r);
-	r = info_run("-j", "--acpi", fx("acpi/hand-full.ivrs"), NULL, NULL, NULL);
+	r = info_run("-j", "--acpi", unit_fixture("acpi/hand-full.ivrs"), NULL, NULL, NULL);
 	CHECK(r.rc == 0 && json_valid(r.out) && strstr(r.out, "\"live\":false") &&
 	      strstr(r.out, "\"kind\":\"exclusion\"") == NULL &&
 	      strstr(r.out, "is an exclusion range for devices 01:00.0-01:1f.7"),
 	      "--acpi -j: valid, not live, IVMD exclusion range warned");
 	run_free(&r);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		r = info_run("--acpi", fx(bad[i]), NULL, NULL, NULL, NULL);
+		r = info_run("--acpi", unit_fixture(bad[i]), NULL, NULL, NULL, NULL);
 		CHECK(r.rc == 8 && r.err && strstr(r.err, "malformed ACPI table") &&
 		      strstr(r.err, "offset 0x") && r.out && strstr(r.out, "malformed"),
 		      "%s: exit 8, error names the offset, report still printed", bad[i]);
 		run_free(&r);
-		r = info_run("-j", "--acpi", fx(bad[i]), NULL, NULL, NULL);
+		r = info_run("-j", "--acpi", unit_fixture(bad[i]), NULL, NULL, NULL);
 		CHECK(r.rc == 8 && json_valid(r.out) && strstr(r.out, "\"error\":{\"offset\":"),
 		      "%s -j: exit 8, valid JSON with the error offset", bad[i]);
 		run_free(&r);
@@ -823,7 +806,7 @@ static void test_cmd_usage(void)
 
 int main(int argc, char **argv)
 {
-	fixtures_locate(argv[0]);
+	unit_fixtures_locate(argv[0], "tests/fixtures", "IT_FIXTURES");
 	test_features();
 	test_cmdline();
 	test_log_lines();

@@ -18,23 +18,6 @@
 #include "unit.h"
 #include "pmu.h"
 
-static char fixtures[512];
-
-static void fixtures_locate(const char *argv0)
-{
-	unit_fixtures_locate(fixtures, sizeof(fixtures), argv0, "tests/fixtures/pmu", "IT_PMU_FIXTURES");
-}
-
-static const char *tree(const char *name)
-{
-	static char buf[4][600];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", fixtures, name);
-	return buf[i];
-}
-
 static void test_format_parse(void)
 {
 	struct pmu_field f;
@@ -90,7 +73,7 @@ static void test_name_match(void)
 static void test_discover_intel(void)
 {
 	struct pmu_set set;
-	int n = pmu_discover(tree("intel"), &set);
+	int n = pmu_discover(unit_fixture("intel"), &set);
 	const struct pmu_desc *d0 = &set.pmus[0], *d1 = &set.pmus[1];
 
 	CHECK(n == 2 && set.nr_pmus == 2 && set.nr_rejected == 0,
@@ -156,7 +139,7 @@ static void test_encode_intel(void)
 	const struct pmu_desc *d0, *d1;
 	char err[PMU_MSG_LEN];
 
-	if (pmu_discover(tree("intel"), &set) != 2) {
+	if (pmu_discover(unit_fixture("intel"), &set) != 2) {
 		CHECK(0, "intel fixture loads for encoding");
 		return;
 	}
@@ -220,7 +203,7 @@ static void test_encode_amd(void)
 	struct pmu_set set;
 	const struct pmu_desc *d;
 	char err[PMU_MSG_LEN];
-	int n = pmu_discover(tree("amd"), &set);
+	int n = pmu_discover(unit_fixture("amd"), &set);
 
 	CHECK(n == 2 && set.status == PMU_OK, "amd: 2 PMUs found");
 	if (n != 2)
@@ -295,7 +278,7 @@ static void check_rejected(struct pmu_set *set, const char *name, const char *ne
 static void test_malformed(void)
 {
 	struct pmu_set set;
-	int n = pmu_discover(tree("malformed"), &set);
+	int n = pmu_discover(unit_fixture("malformed"), &set);
 
 	CHECK(n == 0 && set.nr_pmus == 0 && set.nr_rejected == 11,
 	      "malformed: all 11 descriptions rejected (%d usable, %d rejected)", n,
@@ -317,7 +300,7 @@ static void test_malformed(void)
 	      set.status == PMU_MALFORMED, "malformed: opening is refused, status kept");
 	pmu_set_free(&set);
 
-	n = pmu_discover(tree("partial"), &set);
+	n = pmu_discover(unit_fixture("partial"), &set);
 	CHECK(n == 1 && set.nr_rejected == 1 && set.status == PMU_OK &&
 	      !strcmp(set.pmus[0].name, "dmar0"),
 	      "partial: the good dmar0 is kept, the broken dmar1 skipped");
@@ -329,7 +312,7 @@ static void test_absent(void)
 	struct pmu_set set;
 	char msg[PMU_MSG_LEN];
 
-	CHECK(pmu_discover(tree("none-intel"), &set) == 0 && set.status == PMU_NO_PMU &&
+	CHECK(pmu_discover(unit_fixture("none-intel"), &set) == 0 && set.status == PMU_NO_PMU &&
 	      strstr(pmu_status_str(&set), "no IOMMU PMU on this system (Intel IOMMU dmar0 has no perf counters: they need VT-d 4.0"),
 	      "absent: Intel IOMMU without perfmon: %s", pmu_status_str(&set));
 	snprintf(msg, sizeof(msg), "%s", pmu_status_str(&set));
@@ -339,17 +322,17 @@ static void test_absent(void)
 	CHECK(pmu_read_counters(&set) == 0, "absent: reading with no counters is harmless");
 	pmu_set_free(&set);
 
-	pmu_discover(tree("none-amd"), &set);
+	pmu_discover(unit_fixture("none-amd"), &set);
 	CHECK(set.status == PMU_NO_PMU && strstr(pmu_status_str(&set), "(AMD IOMMU ivhd0 has no perf counters"),
 	      "absent: AMD IOMMU without counters: %s", pmu_status_str(&set));
 	pmu_set_free(&set);
 
-	pmu_discover(tree("none"), &set);
+	pmu_discover(unit_fixture("none"), &set);
 	CHECK(set.status == PMU_NO_PMU && strstr(pmu_status_str(&set), "no IOMMU is enabled"),
 	      "absent: no IOMMU at all: %s", pmu_status_str(&set));
 	pmu_set_free(&set);
 
-	pmu_discover(tree("does-not-exist"), &set);
+	pmu_discover(unit_fixture("does-not-exist"), &set);
 	CHECK(set.status == PMU_NO_PMU && strstr(pmu_status_str(&set), "no IOMMU PMU on this system") &&
 	      strstr(pmu_status_str(&set), "No such file or directory"),
 	      "absent: no event_source directory: %s", pmu_status_str(&set));
@@ -361,13 +344,13 @@ static void test_device_unit(void)
 	char name[PMU_NAME_LEN];
 	int rid = -1;
 
-	CHECK(!pmu_device_unit(tree("intel"), "0000:00:03.0", name, sizeof(name)) &&
+	CHECK(!pmu_device_unit(unit_fixture("intel"), "0000:00:03.0", name, sizeof(name)) &&
 	      !strcmp(name, "dmar0"), "device 0000:00:03.0 is behind dmar0");
-	CHECK(!pmu_device_unit(tree("intel"), "6a:00.0", name, sizeof(name)) &&
+	CHECK(!pmu_device_unit(unit_fixture("intel"), "6a:00.0", name, sizeof(name)) &&
 	      !strcmp(name, "dmar1"), "device 6a:00.0 (short form) is behind dmar1");
-	CHECK(!pmu_device_unit(tree("amd"), "0000:c1:00.0", name, sizeof(name)) &&
+	CHECK(!pmu_device_unit(unit_fixture("amd"), "0000:c1:00.0", name, sizeof(name)) &&
 	      !strcmp(name, "amd_iommu_1"), "device c1:00.0 is behind ivhd1 = amd_iommu_1");
-	CHECK(pmu_device_unit(tree("intel"), "0000:00:1f.0", name, sizeof(name)) == -ENOENT,
+	CHECK(pmu_device_unit(unit_fixture("intel"), "0000:00:1f.0", name, sizeof(name)) == -ENOENT,
 	      "device without an iommu link: -ENOENT");
 	CHECK(!pmu_parse_bdf("00:03.0", &rid) && rid == 0x18, "bdf 00:03.0 = rid 0x18");
 	CHECK(!pmu_parse_bdf("0000:6a:00.0", &rid) && rid == 0x6a00, "bdf 0000:6a:00.0 = 0x6a00");
@@ -448,8 +431,8 @@ static void test_curated(void)
 	const struct pmu_curated *c;
 	int i, nr, ni = 0, na = 0, missing = 0;
 
-	pmu_discover(tree("intel"), &intel);
-	pmu_discover(tree("amd"), &amd);
+	pmu_discover(unit_fixture("intel"), &intel);
+	pmu_discover(unit_fixture("amd"), &amd);
 	c = pmu_curated_list(&nr);
 	for (i = 0; i < nr; i++) {
 		struct pmu_set *s = c[i].vendor == PMU_VENDOR_INTEL ? &intel : &amd;
@@ -492,7 +475,7 @@ static void test_live_swclock(void)
 	struct pmu_set set;
 	int n;
 
-	if (pmu_discover(tree("swclock"), &set) != 1) {
+	if (pmu_discover(unit_fixture("swclock"), &set) != 1) {
 		CHECK(0, "swclock fixture loads");
 		return;
 	}
@@ -549,7 +532,7 @@ static void test_open_stale(void)
 	struct pmu_set set;
 	int n;
 
-	pmu_discover(tree("partial"), &set);
+	pmu_discover(unit_fixture("partial"), &set);
 	/* idr-allocated perf types are small: this one names no PMU anywhere */
 	if (set.nr_pmus)
 		set.pmus[0].type = 0x7ffffff0;
@@ -585,7 +568,7 @@ static int child_open_unprivileged(void)
 
 	if (setgid(65534) || setuid(65534))
 		return 10;
-	if (pmu_discover(tree("swclock"), &set) != 1)
+	if (pmu_discover(unit_fixture("swclock"), &set) != 1)
 		return 11;
 	n = pmu_open_curated(&set, NULL, PMU_NO_DEVICE);
 	if (n != -EACCES || set.status != PMU_DENIED)
@@ -622,9 +605,10 @@ int main(int argc, char **argv)
 {
 	struct stat st;
 
-	fixtures_locate(argv[0]);
-	CHECK(!stat(fixtures, &st), "fixtures at %s (else set IT_PMU_FIXTURES)", fixtures);
-	if (stat(fixtures, &st))
+	unit_fixtures_locate(argv[0], "tests/fixtures/pmu", "IT_PMU_FIXTURES");
+	CHECK(!stat(unit_fixtures(), &st), "fixtures at %s (else set IT_PMU_FIXTURES)",
+	      unit_fixtures());
+	if (stat(unit_fixtures(), &st))
 		UNIT_EXIT();
 	test_format_parse();
 	test_name_match();

@@ -42,8 +42,8 @@ static int unit_failed;
  * relative to the tree root (tests/run.sh runs there), else found in a
  * directory above the test binary.
  */
-static inline void unit_fixtures_locate(char *out, size_t size, const char *argv0,
-					const char *sub, const char *env)
+static inline void unit_fixtures_find(char *out, size_t size, const char *argv0,
+				      const char *sub, const char *env)
 {
 	const char *val = getenv(env);
 	char dir[400], *slash;
@@ -65,6 +65,31 @@ static inline void unit_fixtures_locate(char *out, size_t size, const char *argv
 			return;
 	}
 	snprintf(out, size, "%s", sub);
+}
+
+/* The fixture directory of this test, set once by unit_fixtures_locate(). */
+static inline char *unit_fixtures(void)
+{
+	static char dir[512];
+
+	return dir;
+}
+
+/* $env if set, else @sub found from the cwd or from the test binary upwards. */
+static inline void unit_fixtures_locate(const char *argv0, const char *sub, const char *env)
+{
+	unit_fixtures_find(unit_fixtures(), 512, argv0, sub, env);
+}
+
+/* A path below the fixture directory; four stay valid at once (rotating buffers). */
+static inline const char *unit_fixture(const char *rel)
+{
+	static char buf[4][1024];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", unit_fixtures(), rel);
+	return buf[i];
 }
 
 #endif
