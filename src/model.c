@@ -412,7 +412,7 @@ bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
 	return true;
 }
 
-const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device)
+static const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device)
 {
 	int i;
 

@@ -144,7 +144,6 @@ const char *snapshot_dev_driver(const struct it_snapshot *s, const char *name);
 /* hardware counter figures (NaN where not counted); false if no such row */
 bool pmu_row_figures(const struct it_snapshot *s, const struct it_pmu_row *r,
 		     struct pmu_figures *f);
-const struct it_pmu_row *snapshot_pmu_device(const struct it_snapshot *s, const char *device);
 bool snapshot_pmu_dev_figures(const struct it_snapshot *s, const char *device,
 			      struct pmu_figures *f);
 /* IOTLB lookups/hits/misses of a row, derived where the hardware counts two */

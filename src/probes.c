@@ -363,6 +363,18 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 	return 0;
 }
 
+static void probes_detach(struct it_probes *p)
+{
+	int i, j;
+
+	for (i = 0; i < p->nr; i++) {
+		for (j = 0; j < 2; j++) {
+			bpf_link__destroy(p->probes[i].links[j]);
+			p->probes[i].links[j] = NULL;
+		}
+	}
+}
+
 void probes_free(struct it_probes *p)
 {
 	probes_detach(p);
@@ -513,17 +525,6 @@ int probes_attach(struct it_probes *p)
 	return attached;
 }
 
-void probes_detach(struct it_probes *p)
-{
-	int i, j;
-
-	for (i = 0; i < p->nr; i++) {
-		for (j = 0; j < 2; j++) {
-			bpf_link__destroy(p->probes[i].links[j]);
-			p->probes[i].links[j] = NULL;
-		}
-	}
-}
 
 int probes_nr_attached(const struct it_probes *p)
 {

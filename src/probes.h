@@ -83,7 +83,6 @@ int probes_configure(struct it_probes *p, struct bpf_object *obj);
 /* a load failed: demote the program named @prog (or fentry as a whole) */
 bool probes_demote(struct it_probes *p, const char *prog, int err);
 int probes_attach(struct it_probes *p);
-void probes_detach(struct it_probes *p);
 /* bpf_stats run time and recursion misses of every attached program */
 void probes_read_stats(struct it_probes *p);
 int probes_nr_attached(const struct it_probes *p);

@@ -35,7 +35,7 @@ static const char *const pgsize_names[IT_PGSIZE_MAX] = {
 	[IT_PGSIZE_OTHER] = "other", [IT_PGSIZE_NOLEAF] = "noleaf",
 };
 
-const char *hist_kind_name(int kind)
+static const char *hist_kind_name(int kind)
 {
 	return kind >= 0 && kind < IT_HIST_MAX ? hist_names[kind] : "?";
 }
@@ -327,7 +327,7 @@ static void json_op_untraced(struct json_writer *jw, const char *key)
 	jw_end_object(jw);
 }
 
-void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs)
+static void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs)
 {
 	jw_begin_object(jw, key);
 	jw_bool(jw, "traced", true);
@@ -418,7 +418,7 @@ static void json_pmu(struct json_writer *jw, const struct it_snapshot *s)
 	jw_end_object(jw);
 }
 
-void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
+static void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
 		 double secs)
 {
 	struct pmu_figures pf;
@@ -521,7 +521,7 @@ static void print_stars(FILE *f, __u64 val, __u64 max, int width)
 		fputc(i < n ? '*' : ' ', f);
 }
 
-void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit)
+static void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit)
 {
 	__u64 max = 0;
 	int i, last = -1;

@@ -23,7 +23,6 @@ struct it_render_opts {
 	const char *source;		/* JSON "source": "live" or a recording path */
 };
 
-const char *hist_kind_name(int kind);
 int hist_kind_by_name(const char *name);	/* -1 if unknown */
 const char *it_lost_name(int why);
 
@@ -32,16 +31,11 @@ void render_json(FILE *f, const struct it_snapshot *s, const struct it_render_op
 void render_hists(FILE *f, const struct it_snapshot *s, int kind, const struct it_render_opts *o);
 void render_hists_json(FILE *f, const struct it_snapshot *s, int kind,
 		       const struct it_render_opts *o);
-/* libbpf-tools style log2 histogram */
-void print_log2_hist(FILE *f, const __u64 *vals, int nr, const char *unit);
 /* "1.2us", "350ns", "-" for NaN */
 const char *fmt_ns(double ns, char *buf, size_t size);
 const char *fmt_bytes(double bytes, char *buf, size_t size);
 /* lines saying which roles read "n/a" on this kernel or mode, and why */
 void roles_lines(FILE *f, const struct it_snapshot *s);
-void json_op(struct json_writer *jw, const char *key, const struct it_op_stats *op, double secs);
-void json_device(struct json_writer *jw, const struct it_snapshot *s, const struct it_dev *d,
-		 double secs);
 void json_pmu_figures(struct json_writer *jw, const char *key, const struct pmu_figures *f);
 /* hardware counter figures: a header, and one row per unit or device */
 void render_pmu_header(FILE *f, const char *first);

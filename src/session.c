@@ -76,7 +76,7 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	return -1;
 }
 
-int session_check_device(const char *device)
+static int session_check_device(const char *device)
 {
 	if (!device || devfilter_exists("", device))
 		return 0;

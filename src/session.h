@@ -54,7 +54,5 @@ int session_open(struct it_collector *col, struct it_session_opts *o, const char
 int session_run(struct it_session_opts *o, it_tick_fn tick, void *ctx);
 /* On stderr, once: why there are no hardware counters, or what failed */
 void session_pmu_note(const struct it_collector *col, const struct it_session_opts *o);
-/* Validate -d before tracing: unknown devices are a usage error. */
-int session_check_device(const char *device);
 
 #endif
