@@ -16,9 +16,8 @@ cd "$(dirname "$0")/../.."
 . tests/export/lib.sh
 
 DASH=dashboards/iommutrace.json
-fails=0
-ok() { echo "ok - dashboard: $1"; }
-nok() { echo "not ok - dashboard: $1"; fails=$((fails + 1)); }
+T_NAME="dashboard"
+. tests/export/check.sh
 
 jq -e . "$DASH" >/dev/null && ok "valid JSON" || { nok "valid JSON"; exit 1; }
 n=$(jq '[.panels[] | select(.type != "row") | select((.targets // []) | length == 0)] | length' "$DASH")

@@ -12,12 +12,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/export/lib.sh
 
-fails=0
-ok() { echo "ok - export: $1"; }
-nok() { echo "not ok - export: $1"; fails=$((fails + 1)); }
-expect() {	# NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1"; echo "#   got '$2', want '$3'"; fi
-}
+T_NAME="export"
+. tests/export/check.sh
 serving() {	# NAME: /metrics answers 200 within 3 s
 	expect "$1" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$(exp_url /metrics)")" 200
 }

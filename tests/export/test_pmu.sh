@@ -21,12 +21,8 @@ cd "$(dirname "$0")/../.."
 SW=tests/fixtures/pmu/swdev
 DASH=dashboards/iommutrace.json
 U0='unit="dmar0",device=""'
-fails=0
-ok() { echo "ok - export pmu: $1"; }
-nok() { echo "not ok - export pmu: $1"; fails=$((fails + 1)); }
-expect() {	# NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1"; echo "#   got '$2', want '$3'"; fi
-}
+T_NAME="export pmu"
+. tests/export/check.sh
 # within NAME GOT LO HI: LO <= GOT <= HI (numbers, floats allowed)
 within() {
 	if awk -v g="$2" -v lo="$3" -v hi="$4" \

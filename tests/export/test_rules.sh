@@ -19,12 +19,8 @@ cd "$(dirname "$0")/../.."
 
 RULES=dashboards/iommutrace.rules.yml
 TESTS=tests/export/rules_test.yml
-fails=0
-ok() { echo "ok - export rules: $1"; }
-nok() { echo "not ok - export rules: $1"; fails=$((fails + 1)); }
-expect() {	# NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1"; echo "#   got '$2', want '$3'"; fi
-}
+T_NAME="export rules"
+. tests/export/check.sh
 
 DIR=$(mktemp -d /tmp/it-export-rules.XXXXXX)
 PROM_PID=

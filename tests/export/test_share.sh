@@ -9,13 +9,8 @@ cd "$(dirname "$0")/../.."
 . tests/export/lib.sh
 
 PIN=/sys/fs/bpf/iommutrace
-pass=0
-fail=0
-ok() { echo "ok - share: $1"; pass=$((pass + 1)); }
-nok() { echo "not ok - share: $1"; fail=$((fail + 1)); }
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1 (got '$2', want '$3')"; fi
-}
+T_NAME=share
+. tests/export/check.sh
 # wait_for FILE PATTERN: until FILE has a line matching PATTERN (<= 30 s)
 wait_for() {
 	local i
@@ -93,4 +88,4 @@ grep -q "removing stale pins in $PIN: their daemon (pid $kpid) is gone" "$out.er
 [ -e "$PIN" ] && nok "stale pins removed" || ok "stale pins removed"
 expect "stat after a killed exporter: its own hooks" "$(jq -r .shared_from_pid "$out")" null
 rm -f "$out" "$out.err" "$out2" "$EXP_ERR"
-[ "$fail" -eq 0 ]
+[ "$fails" -eq 0 ]

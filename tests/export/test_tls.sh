@@ -17,12 +17,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/export/lib.sh
 
-fails=0
-ok() { echo "ok - export tls: $1"; }
-nok() { echo "not ok - export tls: $1"; fails=$((fails + 1)); }
-expect() {	# NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1"; echo "#   got '$2', want '$3'"; fi
-}
+T_NAME="export tls"
+. tests/export/check.sh
 # sample TEXT LINE_PREFIX: the value of the first sample line starting so
 sample() {
 	printf '%s\n' "$1" | awk -v p="$2 " 'index($0, p) == 1 { print $NF; exit }'
