@@ -23,6 +23,21 @@ case $IT_CONFIG in
 *) want_type=DMA ;;
 esac
 
+# nvme_totals LABEL FILE: an nvme_dd run's totals against the kernel's, and on nvme
+nvme_totals() {
+	local f=$2 maps
+
+	maps=$(jget "$f" .totals.map.count)
+	check_eq "$1nvme dd: maps = kernel iommu:map" "$maps" "$(kv iommu:map "$(cat "$f")")"
+	check_eq "$1nvme dd: unmaps = kernel iommu:unmap" "$(jget "$f" .totals.unmap.count)" \
+		"$(kv iommu:unmap "$(cat "$f")")"
+	check_eq "$1nvme dd: mapped bytes = kernel sum of iommu:map size" \
+		"$(jget "$f" .totals.map.bytes)" "$(kv map.size "$(cat "$f")")"
+	check_eq "$1nvme dd: unmapped bytes = kernel sum of unmapped_size" \
+		"$(jget "$f" .totals.unmap.bytes)" "$(kv unmap.unmapped_size "$(cat "$f")")"
+	check_eq "$1nvme: attributed maps" "$(dev_get "$f" "$IT_NVME_DEV" .map.count)" "$maps"
+}
+
 # 1, 2, 4: nvme dd — exact counts and bytes, attribution, histograms; the
 # lean default first, then --deep for the layers below the DMA API
 tracer_nvme() {
@@ -30,12 +45,7 @@ tracer_nvme() {
 	traced "$f" nvme_dd $n
 	hooks_note "$f"
 	maps=$(jget "$f" .totals.map.count)
-	check_eq "lean nvme dd: maps = kernel iommu:map" "$maps" "$(kv iommu:map "$(cat "$f")")"
-	check_eq "lean nvme dd: unmaps = kernel iommu:unmap" "$(jget "$f" .totals.unmap.count)" \
-		"$(kv iommu:unmap "$(cat "$f")")"
-	check_eq "lean nvme dd: mapped bytes = kernel sum of iommu:map size" \
-		"$(jget "$f" .totals.map.bytes)" "$(kv map.size "$(cat "$f")")"
-	check_eq "lean nvme: attributed maps" "$(dev_get "$f" "$IT_NVME_DEV" .map.count)" "$maps"
+	nvme_totals "lean " "$f"
 	check_eq "lean nvme: DMA-API map calls timed = kernel iommu_dma_map_page calls" \
 		"$(dev_get "$f" "$IT_NVME_DEV" .dma_map.lat_count)" "$(kv iommu_dma_map_page "$(cat "$f")")"
 	check_eq "lean nvme: IOVA allocations (one per DMA-API map) = kernel alloc_iova_fast calls" \
@@ -55,15 +65,8 @@ tracer_nvme() {
 	TRACE_OPTS=--deep traced "$f" nvme_dd $n
 	hooks_note "$f"
 	maps=$(jget "$f" .totals.map.count)
-	check_eq "nvme dd: maps = kernel iommu:map" "$maps" "$(kv iommu:map "$(cat "$f")")"
-	check_eq "nvme dd: unmaps = kernel iommu:unmap" "$(jget "$f" .totals.unmap.count)" \
-		"$(kv iommu:unmap "$(cat "$f")")"
-	check_eq "nvme dd: mapped bytes = kernel sum of iommu:map size" \
-		"$(jget "$f" .totals.map.bytes)" "$(kv map.size "$(cat "$f")")"
-	check_eq "nvme dd: unmapped bytes = kernel sum of unmapped_size" \
-		"$(jget "$f" .totals.unmap.bytes)" "$(kv unmap.unmapped_size "$(cat "$f")")"
+	nvme_totals "" "$f"
 	check_ge "nvme dd: at least one map per block" "$maps" $n
-	check_eq "nvme: attributed maps" "$(dev_get "$f" "$IT_NVME_DEV" .map.count)" "$maps"
 	check_eq "nvme: driver" "$(dev_get "$f" "$IT_NVME_DEV" .driver)" nvme
 	check_eq "nvme: domain type" "$(dev_get "$f" "$IT_NVME_DEV" .domain_type)" "$want_type"
 	check_eq "nvme: group from sysfs" "$(dev_get "$f" "$IT_NVME_DEV" .group)" \
