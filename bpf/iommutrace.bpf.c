@@ -36,6 +36,8 @@ const volatile __u32 lat_sample_every = 1;	/* time 1 in N operations */
 const volatile __u32 iommu_vendor = IT_VENDOR_GENERIC;
 const volatile bool walk_maps = true;		/* page-size walk on every map */
 const volatile bool deep = false;		/* --deep: every layer timed, IOVA hooks */
+/* off for BPF_PROG_TEST_RUN: each test call is its own syscall, at a random stack offset */
+const volatile bool prune_scopes = true;
 const volatile bool faults_from_console = false; /* no register-level fault hook */
 
 __u32 next_slot = 1;	/* slot 0 is "unattributed" */
@@ -112,6 +114,7 @@ struct {
 struct it_scope {
 	__u64 key;	/* device, domain, iovad or cookie: matches exit to entry */
 	__u64 t0;	/* 0: not timed (sampled out, or nested) */
+	__u64 sp;	/* kernel stack pointer at entry: live while deeper calls run */
 	__u32 slot;
 	__u32 op;	/* enum it_op; device scopes add IT_SCOPE_* bits */
 };
@@ -133,6 +136,7 @@ struct it_scope_ctx {
 	 */
 	__u64 direct_key;
 	__u32 direct_slot;
+	__u64 sp_scratch;	/* it_stack_pointer() */
 };
 
 struct {
@@ -547,6 +551,47 @@ static __always_inline __u32 current_dev_slot(struct it_scope_ctx *tc, bool *fou
 	return top ? top->slot : IT_SLOT_UNKNOWN;
 }
 
+/*
+ * The kernel stack pointer (the BPF frame sits on the traced call's stack).
+ * Passed through memory: the verifier then lets it be compared as a number.
+ */
+static __always_inline __u64 it_stack_pointer(struct it_scope_ctx *tc)
+{
+	__u64 fp;
+
+	asm volatile("%0 = r10" : "=r"(fp));
+	tc->sp_scratch = fp;
+	return *(volatile __u64 *)&tc->sp_scratch;
+}
+
+#define IT_STACK_REGION(sp)	((sp) >> 14)	/* THREAD_SIZE (16 KiB) aligned stacks */
+
+/*
+ * Drops the entries of calls that have returned: their exit program was
+ * skipped (the kernel skips a program that would run nested into itself on
+ * one CPU, e.g. an interrupt during it), which leaked them onto the stack.
+ * A call still running encloses ours: its entry sits higher on the same
+ * kernel stack. Each dropped entry is counted as unpaired.
+ */
+static __always_inline void scope_prune(struct it_scope *stack, __u32 *depth, __u64 sp)
+{
+	int i;
+
+	if (!prune_scopes)
+		return;
+	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
+		struct it_scope *top;
+
+		if ((__u32)i != *depth - 1 || !*depth)
+			continue;
+		top = &stack[i];
+		if (IT_STACK_REGION(top->sp) != IT_STACK_REGION(sp) || top->sp > sp)
+			return;
+		*depth = i;
+		lost_inc(IT_LOST_UNPAIRED);
+	}
+}
+
 /* Claims the next entry of a scope stack; -1 when it is full. */
 static __always_inline int scope_claim(__u32 *depth)
 {
@@ -565,14 +610,18 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 arg)
 {
 	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
+	__u64 sp;
 	int d;
 
 	if (!tc)
 		return 0;
+	sp = it_stack_pointer(tc);
+	scope_prune(tc->dev, &tc->dev_depth, sp);
 	d = scope_claim(&tc->dev_depth);
 	if (d < 0)
 		return 0;
 	sc = &tc->dev[it_bounded(d, IT_SCOPE_DEPTH)];
+	sc->sp = sp;
 	sc->key = (__u64)dev;
 	sc->slot = dev_slot(dev);
 	sc->op = arg;
@@ -676,16 +725,20 @@ static __always_inline int op_note(struct it_scope_ctx *tc, __u64 key, __u32 op)
 static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op, __u32 slot)
 {
 	struct it_scope *sc;
+	__u64 sp;
 	int d;
 
 	if (!op_is_map_event(op))
 		op_count(slot, op, 0);
 	if (!tc)
 		return 0;
+	sp = it_stack_pointer(tc);
+	scope_prune(tc->op, &tc->op_depth, sp);
 	d = scope_claim(&tc->op_depth);
 	if (d < 0)
 		return 0;
 	sc = &tc->op[it_bounded(d, IT_SCOPE_DEPTH)];
+	sc->sp = sp;
 	sc->key = key;
 	sc->slot = slot;
 	sc->op = op;
@@ -1248,49 +1301,67 @@ static __always_inline void intel_fault_walk(struct intel_iommu___it *iommu, __u
 		      e->iova, 0, &e->walk);
 }
 
+/* One pass over the fault-recording registers, for bpf_loop() */
+struct it_frcd_walk {
+	struct intel_iommu___it *iommu;
+	__u64 reg, frcd;
+	__u32 index, nr_regs;
+	__u16 segment;
+};
+
+/*
+ * One recording register. Called through bpf_loop() so the verifier checks
+ * the record and its page-table walk once, not once per register: unrolled,
+ * this program alone took seconds to load.
+ */
+static int dmar_fault_record(__u32 i, void *ctx)
+{
+	struct it_frcd_walk *w = ctx;
+	__u64 rec = w->frcd + ((w->index + i) % (w->nr_regs ? w->nr_regs : 1)) * 16;
+	__u32 hi = mmio_read32(rec + 12), mid;
+	struct it_fault_event *e;
+
+	if (!(hi & IT_DMA_FRCD_F))
+		return 1;		/* no more pending records */
+	mid = mmio_read32(rec + 8);
+	e = fault_reserve(rid_slot(w->segment, mid & 0xffff));
+	if (!e)
+		return 0;
+	e->vendor = IT_VENDOR_INTEL;
+	e->reason = hi & 0xff;
+	e->is_write = !((hi >> 30) & 1);	/* T bit: 1 = read */
+	e->pasid = (hi >> 8) & 0xfffff;
+	e->source_id = mid & 0xffff;
+	e->pasid_present = (mid >> 31) & 1;
+	e->segment = w->segment;
+	e->iova = mmio_read64(rec) & ~0xfffULL;
+	if (e->reason < 0x20)		/* 0x20+: interrupt remapping */
+		intel_fault_walk(w->iommu, w->reg, e);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 /* dmar_fault(irq, iommu): read the pending fault records before it clears them */
 static __always_inline int on_dmar_fault(struct intel_iommu___it *iommu)
 {
-	__u64 reg, cap, frcd;
-	__u32 fsts, index, nr_regs, i;
-	__u16 segment;
+	struct it_frcd_walk w = { .iommu = iommu };
+	__u64 cap;
+	__u32 fsts;
 
 	if (!iommu)
 		return 0;
-	reg = (__u64)BPF_CORE_READ(iommu, reg);
+	w.reg = (__u64)BPF_CORE_READ(iommu, reg);
 	cap = BPF_CORE_READ(iommu, cap);
-	segment = BPF_CORE_READ(iommu, segment);
-	fsts = mmio_read32(reg + IT_DMAR_FSTS_REG);
+	w.segment = BPF_CORE_READ(iommu, segment);
+	fsts = mmio_read32(w.reg + IT_DMAR_FSTS_REG);
 	if (!(fsts & IT_DMA_FSTS_PPF))
 		return 0;
-	index = (fsts >> 8) & 0xff;
-	nr_regs = ((cap >> 40) & 0xff) + 1;
-	frcd = reg + ((cap >> 24) & 0x3ff) * 16;
-
+	w.index = (fsts >> 8) & 0xff;
+	w.nr_regs = ((cap >> 40) & 0xff) + 1;
+	w.frcd = w.reg + ((cap >> 24) & 0x3ff) * 16;
 	/* QEMU has one recording register: never revisit one in a pass */
-	for (i = 0; i < IT_MAX_FAULT_RECORDS && i < nr_regs; i++) {
-		__u64 rec = frcd + ((index + i) % nr_regs) * 16;
-		__u32 hi = mmio_read32(rec + 12), mid;
-		struct it_fault_event *e;
-
-		if (!(hi & IT_DMA_FRCD_F))
-			break;
-		mid = mmio_read32(rec + 8);
-		e = fault_reserve(rid_slot(segment, mid & 0xffff));
-		if (!e)
-			continue;
-		e->vendor = IT_VENDOR_INTEL;
-		e->reason = hi & 0xff;
-		e->is_write = !((hi >> 30) & 1);	/* T bit: 1 = read */
-		e->pasid = (hi >> 8) & 0xfffff;
-		e->source_id = mid & 0xffff;
-		e->pasid_present = (mid >> 31) & 1;
-		e->segment = segment;
-		e->iova = mmio_read64(rec) & ~0xfffULL;
-		if (e->reason < 0x20)		/* 0x20+: interrupt remapping */
-			intel_fault_walk(iommu, reg, e);
-		bpf_ringbuf_submit(e, 0);
-	}
+	bpf_loop(w.nr_regs < IT_MAX_FAULT_RECORDS ? w.nr_regs : IT_MAX_FAULT_RECORDS,
+		 dmar_fault_record, &w, 0);
 	return 0;
 }
 

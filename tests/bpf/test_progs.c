@@ -87,6 +87,8 @@ static int fixture_load(struct fixture *fx, unsigned int sample_every, bool deep
 	bpf_program__set_autoload(fx->skel->progs.raw_tp__io_page_fault, true);
 	fx->skel->rodata->lat_sample_every = sample_every;
 	fx->skel->rodata->deep = deep;
+	/* each test call is a syscall of its own: no stack to tell returned calls by */
+	fx->skel->rodata->prune_scopes = false;
 	err = iommutrace_bpf__load(fx->skel);
 	if (err) {
 		iommutrace_bpf__destroy(fx->skel);
