@@ -13,8 +13,10 @@
 #        btlean  bpftrace bench/iommutrace-lean.bt (lean's equivalent)
 #        deep    iommutrace stat -j --deep
 #        btdeep  bpftrace bench/iommutrace.bt (--deep's equivalent)
-#      and one more base closes the last round, so every tracer run sits
-#      between two baselines. A session: start the tracer and wait until
+#      each followed by a base session (and one base opens the first
+#      round), so every tracer session sits between two baselines a few
+#      seconds away: the ratio to their mean cancels the drift of a host
+#      shared with other VMs. A session: start the tracer and wait until
 #      its command starts (start-up time); fio 4k randread QD1 on nvme for
 #      BENCH_SECS with kernel.bpf_stats_enabled=0 (IOPS); then
 #      bpf_stats_enabled=1 and fio again for BENCH_COST_SECS, with the
@@ -186,14 +188,14 @@ bench_main() {
 	./iommutrace probes -j --deep >"$OUT/probes-deep.json" 2>"$OUT/probes-deep.err"
 	echo "probes_deep_s=$(bench_since "$t")" >>"$OUT/env.txt"
 	r=1
+	bench_run 1 base
 	while [ $r -le "$ROUNDS" ]; do
-		bench_run $r base
 		for m in $MODES; do
 			bench_run $r "$m"
+			bench_run $r base
 		done
 		r=$((r + 1))
 	done
-	bench_run $r base
 	for m in lean deep; do
 		bench_mixed $m
 	done

@@ -58,8 +58,8 @@ guest_part() {
 	cmd="BENCH_ROUNDS=$ROUNDS BENCH_SECS=$SECS BENCH_COST_SECS=$COST_SECS"
 	cmd+="; . tests/vm/lib.sh; . bench/guest.sh"
 	echo
-	echo "== guest: intel-lazy, $ROUNDS rounds x (base + 5 tracers) x (${SECS}s fio + ${COST_SECS}s fio with bpf_stats), then nvme + virtio-net =="
-	echo "bench: about $((ROUNDS * (6 * SECS + 5 * COST_SECS + 110) + 3 * SECS + 120)) s of TCG" >&2
+	echo "== guest: intel-lazy, $ROUNDS rounds x 5 tracers, each between two no-tracer sessions, x (${SECS}s fio + ${COST_SECS}s fio with bpf_stats), then nvme + virtio-net =="
+	echo "bench: about $((ROUNDS * (10 * SECS + 5 * COST_SECS + 110) + 3 * SECS + 80)) s of TCG" >&2
 	# other QEMUs on the host make TCG slower for everyone: note them
 	echo "start: $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c qemu-system) QEMU running" \
 		>"$OUT/host-load.txt"
@@ -89,17 +89,15 @@ median() {
 		else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# kept MODE: per round, IOPS / mean of the baselines before and after it
+# kept_list MODE: per session of MODE, its IOPS / the mean of the base
+# sessions just before and just after it (results.txt is in run order)
 kept_list() {
-	local r b0 b1 v
-
-	for r in $(seq 1 "$ROUNDS"); do
-		b0=$(field ratio base fio_iops "$r")
-		b1=$(field ratio base fio_iops $((r + 1)))
-		v=$(field ratio "$1" fio_iops "$r")
-		[[ -n $v && -n $b0 ]] || continue
-		awk -v v="$v" -v a="$b0" -v b="${b1:-$b0}" 'BEGIN { printf "%.4f\n", v / ((a + b) / 2) }'
-	done
+	awk -v m="$1" '
+	{ delete kv; for (i = 1; i <= NF; i++) { split($i, a, "="); kv[a[1]] = a[2] } }
+	kv["phase"] != "ratio" || kv["failed"] { next }
+	kv["mode"] == "base" { if (pend != "" && prev > 0) printf "%.3f\n", pend / ((prev + kv["fio_iops"]) / 2)
+			      pend = ""; prev = kv["fio_iops"]; next }
+	{ pend = kv["mode"] == m ? kv["fio_iops"] : "" }' "$G/results.txt"
 }
 
 # per_io MODE KEY: per round, KEY / cost_ios
@@ -195,12 +193,12 @@ targets() {
 	echo "| target (issue 18) | measured | met? |"
 	echo "|---|---|---|"
 	awk -v k="$kl" 'BEGIN { printf "| lean keeps >= 95 %% of no-tracer IOPS (goal 97 %%) | %.1f %% | %s |\n",
-		k * 100, k >= 0.95 ? "yes" : "**no**" }'
+		k * 100, (k >= 0.95 ? "yes" : "**no**") }'
 	awk -v a="$sl" -v b="$sb" 'BEGIN { printf "| lean slowdown <= 1/3 of bpftrace'"'"'s (iommutrace-lean.bt) | %.1f %% vs %.1f %%: %s | %s |\n",
-		a * 100, b * 100, b > 0 ? sprintf("%.2fx", a / b) : "n/a", (b > 0 && a <= b / 3) ? "yes" : "**no**" }'
+		a * 100, b * 100, (b > 0 ? sprintf("%.2fx", a / b) : "n/a"), ((b > 0 && a <= b / 3) ? "yes" : "**no**") }'
 	awk -v a="$stl" -v b="$stb" 'BEGIN { printf "| start-up <= half of bpftrace'"'"'s | %.2f s vs %.2f s: %.2fx | %s |\n",
-		a, b, a / b, a <= b / 2 ? "yes" : "**no**" }'
-	awk -v k="$hwm" 'BEGIN { printf "| RSS <= 16 MiB | %.1f MiB (VmHWM) | %s |\n", k / 1024, k <= 16384 ? "yes" : "**no**" }'
+		a, b, a / b, (a <= b / 2 ? "yes" : "**no**") }'
+	awk -v k="$hwm" 'BEGIN { printf "| RSS <= 16 MiB | %.1f MiB (VmHWM) | %s |\n", k / 1024, (k <= 16384 ? "yes" : "**no**") }'
 	for m in lean deep; do
 		l=$(it_lost "mixed-$m")
 		printf '| lost = 0 under nvme + virtio-net (%s) | %s | %s |\n' "$m" "${l%% *}" \
