@@ -30,11 +30,11 @@
 # session), env.txt, and per session the tracer's output, stderr and the
 # bpftool JSON. run.sh reads them on the host.
 #
-# Environment: BENCH_ROUNDS (3), BENCH_SECS (8), BENCH_COST_SECS (5).
+# Environment: BENCH_ROUNDS (4), BENCH_SECS (8), BENCH_COST_SECS (5).
 
 BENCH=$IT_REPO/bench
 OUT=$IT_OUT
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-4}
 SECS=${BENCH_SECS:-8}
 COST_SECS=${BENCH_COST_SECS:-5}
 RES=$OUT/results.txt
@@ -169,6 +169,8 @@ bench_mixed() {
 	wl_tcp_echo "$IT_VNET_IF" "$SECS" >"$OUT/$tag.tcp" 2>&1 &
 	line="phase=mixed mode=$1$(bench_fio fio "$SECS")"
 	wait $!
+	# recursion_misses: runs the kernel skipped (a program already running on that CPU)
+	bench_progs "$tag" after
 	line="$line tcp_bytes=$(kv bytes "$(cat "$OUT/$tag.tcp")")$(tracer_stop)"
 	echo "$line" >>"$RES"
 	echo "bench:   $line" >&2

@@ -17,7 +17,7 @@
 #      docs/bench.md between its bench-table markers.
 #
 # On the shared lab machine run it under /work/vmslot (one VM).
-# Environment: BENCH_OUT (default build/bench/run), BENCH_ROUNDS (3),
+# Environment: BENCH_OUT (default build/bench/run), BENCH_ROUNDS (4),
 # BENCH_SECS (8), BENCH_COST_SECS (5), BENCH_NO_VM=1 (host part only),
 # BENCH_REPORT_ONLY=1 (report from an existing BENCH_OUT), BENCH_DOC (the
 # page the table goes into, default docs/bench.md; "-" for none).
@@ -31,7 +31,7 @@ set -u -o pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO" || exit 1
 OUT=${BENCH_OUT:-$REPO/build/bench/run}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-4}
 SECS=${BENCH_SECS:-8}
 COST_SECS=${BENCH_COST_SECS:-5}
 DOC=${BENCH_DOC:-docs/bench.md}
@@ -114,6 +114,14 @@ it_lost() {
 		else "" end) else "?" end' "$G/$1.out" 2>/dev/null || echo "?"
 }
 
+# recursion_of TAG: programs whose runs the kernel skipped, "name N, ..."
+recursion_of() {
+	[[ -s $G/$1.progs-after ]] || { echo "?"; return; }
+	jq -s -r 'map(select(.recursion_misses > 0)) | sort_by(-.recursion_misses) |
+		if length == 0 then "0" else map("\(.name) \(.recursion_misses)") | join(", ") end' \
+		"$G/$1.progs-after"
+}
+
 it_maps() {
 	jq -s -r '.[-1].totals.map.count // "?"' "$G/$1.out" 2>/dev/null || echo "?"
 }
@@ -170,13 +178,13 @@ table() {
 mixed_table() {
 	local m l
 
-	echo "| tracer | fio IOPS | TCP MB echoed | iommu maps counted | lost |"
-	echo "|---|---|---|---|---|"
+	echo "| tracer | fio IOPS | TCP MB echoed | iommu maps counted | lost | runs the kernel skipped (recursion_misses) |"
+	echo "|---|---|---|---|---|---|"
 	for m in lean deep; do
 		l=$(it_lost "mixed-$m")
-		printf '| %s | %s | %s | %s | %s |\n' "$(mode_name $m)" "$(field mixed $m fio_iops)" \
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$(mode_name $m)" "$(field mixed $m fio_iops)" \
 			"$(awk -v b="$(field mixed $m tcp_bytes)" 'BEGIN { printf "%.1f", b / 1e6 }')" \
-			"$(it_maps "mixed-$m")" "$l"
+			"$(it_maps "mixed-$m")" "$l" "$(recursion_of "mixed-$m")"
 	done
 }
 
