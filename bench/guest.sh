@@ -61,7 +61,7 @@ bench_prog_ids() {
 # until its command runs; sets TPID, HOLD (the pid that ends the session)
 # and T_START (seconds from start to the command's start).
 tracer_start() {
-	local mode=$1 tag=$2 t0 i rdy hold="/bin/sh $BENCH/hold.sh"
+	local mode=$1 tag=$2 t0 i rdy
 
 	TPID="" HOLD="" T_START=0
 	[ "$mode" = base ] && return 0
@@ -70,11 +70,17 @@ tracer_start() {
 	bench_prog_ids >"$OUT/$tag.ids-before"
 	t0=$(bench_now)
 	case $mode in
-	lean) ./iommutrace stat -j -- $hold "$rdy" >"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
-	deep) ./iommutrace stat -j --deep -- $hold "$rdy" >"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
-	empty) bpftrace "$BENCH/empty.bt" -c "$hold $rdy" >"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
-	btlean) bpftrace "$BENCH/iommutrace-lean.bt" -c "$hold $rdy" >"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
-	btdeep) bpftrace "$BENCH/iommutrace.bt" -c "$hold $rdy" >"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	lean) ./iommutrace stat -j -- /bin/sh "$BENCH/hold.sh" "$rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	deep) ./iommutrace stat -j --deep -- /bin/sh "$BENCH/hold.sh" "$rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	# bpftrace -c: through /bin/sh (a script on the 9p root cannot be run directly)
+	empty) bpftrace "$BENCH/empty.bt" -c "/bin/sh $BENCH/hold.sh $rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	btlean) bpftrace "$BENCH/iommutrace-lean.bt" -c "/bin/sh $BENCH/hold.sh $rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	btdeep) bpftrace "$BENCH/iommutrace.bt" -c "/bin/sh $BENCH/hold.sh $rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
 	esac
 	TPID=$!
 	i=0
