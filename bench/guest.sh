@@ -61,7 +61,7 @@ bench_prog_ids() {
 # until its command runs; sets TPID, HOLD (the pid that ends the session)
 # and T_START (seconds from start to the command's start).
 tracer_start() {
-	local mode=$1 tag=$2 t0 i rdy
+	local mode="$1" tag="$2" t0 i rdy
 
 	TPID="" HOLD="" T_START=0
 	[ "$mode" = base ] && return 0
@@ -155,7 +155,7 @@ EOF
 
 # bench_run ROUND MODE: one session.
 bench_run() {
-	local round=$1 mode=$2 tag=ratio-$1-$2 line
+	local round="$1" mode="$2" tag="ratio-$1-$2" line
 
 	echo "bench: $tag" >&2
 	tracer_start "$mode" "$tag" || { echo "phase=ratio round=$round mode=$mode failed=1" >>"$RES"; return 1; }
@@ -168,7 +168,7 @@ bench_run() {
 
 # bench_mixed MODE: nvme fio and virtio-net TCP echo at once under MODE.
 bench_mixed() {
-	local tag=mixed-$1 line tcp
+	local tag="mixed-$1" line
 
 	echo "bench: $tag" >&2
 	tracer_start "$1" "$tag" || { echo "phase=mixed mode=$1 failed=1" >>"$RES"; return 1; }
