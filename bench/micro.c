@@ -2,11 +2,12 @@
 /*
  * Host microbenchmarks (make bench): not tests, they print figures.
  *
- * BPF side: the raw_tp twins of the hooks run the same inline helpers as the
- * fentry/kprobe programs, so BPF_PROG_TEST_RUN on them times the in-kernel
- * aggregation logic. This kernel has no `repeat` for raw_tp test runs: every
- * run is one bpf() syscall, so an empty raw_tp program run the same way is
- * the baseline and the figures are (program - empty) per call.
+ * BPF side: the raw_tp twins of the hooks and the raw_tp/it_test program run
+ * the same inline helpers as the fentry/kprobe programs, so BPF_PROG_TEST_RUN
+ * on them times the in-kernel aggregation logic, in the lean default and in
+ * --deep (rodata->deep). This kernel has no `repeat` for raw_tp test runs:
+ * every run is one bpf() syscall, so an empty raw_tp program run the same
+ * way is the baseline, and the in-kernel figures come from bpf_stats.
  *
  * Userspace side: collector_read() on maps holding 256 device slots (the
  * per-CPU summing and per-device lookups the daemon does every interval),
@@ -34,9 +35,6 @@
 #include "prom.h"
 #define HAVE_PROM 1
 #endif
-
-/* must match enum it_test_action in bpf/iommutrace.bpf.c */
-enum { T_DEV_ENTER, T_DEV_EXIT, T_OP_ENTER, T_OP_EXIT };
 
 #define DEV_BASE	0xffff888000a00000ULL	/* fake pointers, never dereferenced */
 #define DOM_1		0xffff888000d10000ULL
@@ -71,10 +69,11 @@ static int empty_prog_load(void)
 
 struct bench_bpf {
 	struct iommutrace_bpf *skel;
-	int test_fd, map_fd;
+	int test_fd, map_fd, unmap_fd;
 };
 
-static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every)
+/* The test programs with the tunables of a mode: lean or --deep, -S N */
+static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every, bool deep)
 {
 	struct bpf_program *prog;
 	int err;
@@ -86,7 +85,11 @@ static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every)
 		bpf_program__set_autoload(prog, false);
 	bpf_program__set_autoload(b->skel->progs.it_test, true);
 	bpf_program__set_autoload(b->skel->progs.raw_tp__map, true);
+	bpf_program__set_autoload(b->skel->progs.raw_tp__unmap, true);
 	b->skel->rodata->lat_sample_every = sample_every;
+	b->skel->rodata->deep = deep;
+	/* the walker reads kernel memory: the fake domain pointers have none */
+	b->skel->rodata->walk_maps = false;
 	err = iommutrace_bpf__load(b->skel);
 	if (err) {
 		iommutrace_bpf__destroy(b->skel);
@@ -95,6 +98,7 @@ static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every)
 	}
 	b->test_fd = bpf_program__fd(b->skel->progs.it_test);
 	b->map_fd = bpf_program__fd(b->skel->progs.raw_tp__map);
+	b->unmap_fd = bpf_program__fd(b->skel->progs.raw_tp__unmap);
 	return 0;
 }
 
@@ -160,8 +164,8 @@ static double time_op_pairs(struct bench_bpf *b, int n)
 		double t0 = now_ns();
 
 		for (i = 0; i < n; i++) {
-			prog_run(b->test_fd, T_OP_ENTER, DOM_1, IT_OP_IOVA_ALLOC);
-			prog_run(b->test_fd, T_OP_EXIT, DOM_1, IT_OP_IOVA_ALLOC);
+			prog_run(b->test_fd, IT_TEST_OP_ENTER, DOM_1, IT_OP_IOVA_ALLOC);
+			prog_run(b->test_fd, IT_TEST_OP_EXIT, DOM_1, IT_OP_IOVA_ALLOC);
 		}
 		t0 = (now_ns() - t0) / n;
 		if (t0 < best)
@@ -180,11 +184,84 @@ static void fig_print(const char *what, struct fig f, struct fig base, int runs)
 	(void)runs;
 }
 
+/* bpf_stats of several programs, summed */
+static void progs_stats(const int *fds, int nr, __u64 *ns, __u64 *cnt)
+{
+	__u64 n1, c1;
+	int i;
+
+	*ns = *cnt = 0;
+	for (i = 0; i < nr; i++) {
+		prog_stats(fds[i], &n1, &c1);
+		*ns += n1;
+		*cnt += c1;
+	}
+}
+
+/*
+ * One DMA-API map+unmap pair as the guest's hot path runs it. Lean: the
+ * DMA-API call's entry and exit and the iommu:map/unmap event, 6 runs.
+ * --deep adds the nested __iommu_dma_map/__iommu_dma_unmap scopes, the IOVA
+ * allocation and the timed iommu_map/iommu_unmap_fast scopes: 16 runs (its
+ * flush-queue programs, fq_ring_free and free_iova_fast, run later in
+ * batches and are left out).
+ */
+static void dma_pair(struct bench_bpf *b, __u64 dev, bool deep)
+{
+	__u32 map = IT_OP_DMA_MAP | IT_SCOPE_IOVA, unmap = IT_OP_DMA_UNMAP | IT_SCOPE_IOVA;
+
+	prog_run(b->test_fd, IT_TEST_DEV_ENTER, dev, map);
+	if (deep) {
+		prog_run(b->test_fd, IT_TEST_DEV_ENTER, dev, IT_OP_DMA_MAP);
+		prog_run(b->test_fd, IT_TEST_OP_ENTER, DOM_1, IT_OP_IOVA_ALLOC);
+		prog_run(b->test_fd, IT_TEST_OP_EXIT, DOM_1, IT_OP_IOVA_ALLOC);
+		prog_run(b->test_fd, IT_TEST_OP_ENTER, DOM_1, IT_OP_MAP);
+	}
+	prog_run(b->map_fd, 0x1000, 0x123000, 4096);
+	if (deep) {
+		prog_run(b->test_fd, IT_TEST_OP_EXIT, DOM_1, IT_OP_MAP);
+		prog_run(b->test_fd, IT_TEST_DEV_EXIT, dev, IT_OP_DMA_MAP);
+	}
+	prog_run(b->test_fd, IT_TEST_DEV_EXIT, dev, map);
+
+	prog_run(b->test_fd, IT_TEST_DEV_ENTER, dev, unmap);
+	if (deep) {
+		prog_run(b->test_fd, IT_TEST_DEV_ENTER, dev, IT_OP_DMA_UNMAP);
+		prog_run(b->test_fd, IT_TEST_OP_ENTER, DOM_1, IT_OP_UNMAP);
+	}
+	prog_run(b->unmap_fd, 0x1000, 4096, 4096);
+	if (deep) {
+		prog_run(b->test_fd, IT_TEST_OP_EXIT, DOM_1, IT_OP_UNMAP);
+		prog_run(b->test_fd, IT_TEST_DEV_EXIT, dev, IT_OP_DMA_UNMAP);
+	}
+	prog_run(b->test_fd, IT_TEST_DEV_EXIT, dev, unmap);
+}
+
+/* In-kernel ns and runs per DMA map+unmap pair of a mode; best of 3 passes */
+static void time_dma_pairs(struct bench_bpf *b, bool deep, int n, double *ns_pair,
+			   double *runs_pair)
+{
+	int fds[3] = { b->test_fd, b->map_fd, b->unmap_fd }, pass, i;
+	__u64 ns0, cnt0, ns1, cnt1;
+
+	*ns_pair = 1e18;
+	for (pass = 0; pass < 3; pass++) {
+		progs_stats(fds, 3, &ns0, &cnt0);
+		for (i = 0; i < n; i++)
+			dma_pair(b, DEV_BASE, deep);
+		progs_stats(fds, 3, &ns1, &cnt1);
+		if ((double)(ns1 - ns0) / n < *ns_pair)
+			*ns_pair = (double)(ns1 - ns0) / n;
+		*runs_pair = (double)(cnt1 - cnt0) / n;
+	}
+}
+
 static void bench_bpf_logic(int n)
 {
-	struct bench_bpf b = {}, bs = {};
-	struct fig empty, unattr, scoped, pair, pair_s;
+	struct bench_bpf b = {}, bs = {}, bd = {};
+	struct fig empty, unattr, scoped, dscoped, pair, pair_s;
 	int efd = empty_prog_load(), sfd;
+	double lean_ns, lean_runs, deep_ns, deep_runs;
 	__u64 ns0, cnt0;
 	bool stats;
 
@@ -193,7 +270,8 @@ static void bench_bpf_logic(int n)
 		       strerror(errno));
 		return;
 	}
-	if (bench_bpf_load(&b, 1) || bench_bpf_load(&bs, 16)) {
+	if (bench_bpf_load(&b, 1, false) || bench_bpf_load(&bd, 1, true) ||
+	    bench_bpf_load(&bs, 16, true)) {
 		printf("bpf: cannot load the iommutrace raw_tp programs: BPF figures skipped\n");
 		goto out;
 	}
@@ -209,19 +287,26 @@ static void bench_bpf_logic(int n)
 	unattr.wall = time_calls(b.map_fd, 0x1000, 0x123000, 4096, n);
 	fig_end(&unattr, b.map_fd, ns0, cnt0, stats);
 
-	/* a DMA-API map in flight on device A: the usual case in the guest */
-	prog_run(b.test_fd, T_DEV_ENTER, DEV_BASE, IT_OP_DMA_MAP);
-	prog_run(b.test_fd, T_OP_ENTER, DOM_1, IT_OP_MAP);
+	/* lean: a DMA-API map in flight on device A, no op scope under it */
+	prog_run(b.test_fd, IT_TEST_DEV_ENTER, DEV_BASE, IT_OP_DMA_MAP);
 	scoped = fig_start(b.map_fd, &ns0, &cnt0);
 	scoped.wall = time_calls(b.map_fd, 0x1000, 0x123000, 4096, n);
 	fig_end(&scoped, b.map_fd, ns0, cnt0, stats);
-	prog_run(b.test_fd, T_OP_EXIT, DOM_1, IT_OP_MAP);
-	prog_run(b.test_fd, T_DEV_EXIT, DEV_BASE, IT_OP_DMA_MAP);
+	prog_run(b.test_fd, IT_TEST_DEV_EXIT, DEV_BASE, IT_OP_DMA_MAP);
 
-	/* per run: half are entries (task storage, clock), half exits (histogram) */
-	pair = fig_start(b.test_fd, &ns0, &cnt0);
-	pair.wall = time_op_pairs(&b, n / 2) / 2;
-	fig_end(&pair, b.test_fd, ns0, cnt0, stats);
+	/* --deep: iommu_map's op scope open too */
+	prog_run(bd.test_fd, IT_TEST_DEV_ENTER, DEV_BASE, IT_OP_DMA_MAP);
+	prog_run(bd.test_fd, IT_TEST_OP_ENTER, DOM_1, IT_OP_MAP);
+	dscoped = fig_start(bd.map_fd, &ns0, &cnt0);
+	dscoped.wall = time_calls(bd.map_fd, 0x1000, 0x123000, 4096, n);
+	fig_end(&dscoped, bd.map_fd, ns0, cnt0, stats);
+	prog_run(bd.test_fd, IT_TEST_OP_EXIT, DOM_1, IT_OP_MAP);
+	prog_run(bd.test_fd, IT_TEST_DEV_EXIT, DEV_BASE, IT_OP_DMA_MAP);
+
+	/* per run: half are entries (scope, clock), half exits (histogram) */
+	pair = fig_start(bd.test_fd, &ns0, &cnt0);
+	pair.wall = time_op_pairs(&bd, n / 2) / 2;
+	fig_end(&pair, bd.test_fd, ns0, cnt0, stats);
 	pair_s = fig_start(bs.test_fd, &ns0, &cnt0);
 	pair_s.wall = time_op_pairs(&bs, n / 2) / 2;
 	fig_end(&pair_s, bs.test_fd, ns0, cnt0, stats);
@@ -231,14 +316,26 @@ static void bench_bpf_logic(int n)
 	       stats ? "" : ", UNAVAILABLE here");
 	fig_print("empty raw_tp program (baseline)", empty, empty, n);
 	fig_print("raw_tp__map, no device scope", unattr, empty, n);
-	fig_print("raw_tp__map, in a device + op scope", scoped, empty, n);
-	fig_print("op scope enter/exit (timed), -S 1", pair, empty, n);
-	fig_print("op scope enter/exit, -S 16", pair_s, empty, n);
-	if (stats)
+	fig_print("raw_tp__map, lean, in a device scope", scoped, empty, n);
+	fig_print("raw_tp__map, --deep, device + op scope", dscoped, empty, n);
+	fig_print("op scope enter/exit, --deep -S 1", pair, empty, n);
+	fig_print("op scope enter/exit, --deep -S 16", pair_s, empty, n);
+	if (stats) {
+		time_dma_pairs(&b, false, n / 8, &lean_ns, &lean_runs);
+		time_dma_pairs(&bd, true, n / 16, &deep_ns, &deep_runs);
+		printf("bpf:   DMA map+unmap pair, lean:   %4.0f runs, %6.0f ns in-kernel "
+		       "(%.1fx as many empty programs)\n", lean_runs, lean_ns,
+		       lean_ns / (lean_runs * empty.run));
+		printf("bpf:   DMA map+unmap pair, --deep: %4.0f runs, %6.0f ns in-kernel "
+		       "(%.1fx as many empty programs; %.1fx lean)\n", deep_runs, deep_ns,
+		       deep_ns / (deep_runs * empty.run), deep_ns / lean_ns);
 		close(sfd);
+	}
 out:
 	if (b.skel)
 		iommutrace_bpf__destroy(b.skel);
+	if (bd.skel)
+		iommutrace_bpf__destroy(bd.skel);
 	if (bs.skel)
 		iommutrace_bpf__destroy(bs.skel);
 	close(efd);
@@ -254,16 +351,16 @@ static void bench_collector_read(int n)
 	__u64 dev;
 	int i, pass;
 
-	if (!s || bench_bpf_load(&b, 1)) {
+	if (!s || bench_bpf_load(&b, 1, false)) {
 		printf("collector_read: cannot load the programs: skipped\n");
 		free(s);
 		return;
 	}
 	for (i = 1; i < IT_MAX_DEVS; i++) {
 		dev = DEV_BASE + (__u64)i * 0x1000;
-		prog_run(b.test_fd, T_DEV_ENTER, dev, IT_OP_DMA_MAP);
+		prog_run(b.test_fd, IT_TEST_DEV_ENTER, dev, IT_OP_DMA_MAP);
 		prog_run(b.map_fd, 0x1000, 0x123000, 4096);
-		prog_run(b.test_fd, T_DEV_EXIT, dev, IT_OP_DMA_MAP);
+		prog_run(b.test_fd, IT_TEST_DEV_EXIT, dev, IT_OP_DMA_MAP);
 	}
 	col.skel = b.skel;
 	col.nr_cpus = libbpf_num_possible_cpus();
