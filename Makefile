@@ -81,6 +81,11 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+$(OUTPUT)/bench/micro: bench/micro.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -126,7 +131,7 @@ demo: iommutrace
 matrix:
 	./tests/vm/matrix.sh > docs/matrix.md
 
-bench: iommutrace
+bench: iommutrace $(OUTPUT)/bench/micro
 	./bench/run.sh
 
 clean:

@@ -88,6 +88,7 @@ static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every, bool d
 	bpf_program__set_autoload(b->skel->progs.raw_tp__unmap, true);
 	b->skel->rodata->lat_sample_every = sample_every;
 	b->skel->rodata->deep = deep;
+	b->skel->rodata->prune_scopes = false;	/* each test call: its own syscall */
 	/* the walker reads kernel memory: the fake domain pointers have none */
 	b->skel->rodata->walk_maps = false;
 	err = iommutrace_bpf__load(b->skel);

@@ -44,7 +44,7 @@ done
 
 host_part() {
 	echo "== host microbenchmarks ($(uname -r), $(nproc) CPUs) =="
-	make -s -C bench >/dev/null || { echo "bench: building bench/micro failed" >&2; return 1; }
+	make -s build/bench/micro >/dev/null || { echo "bench: building bench/micro failed" >&2; return 1; }
 	build/bench/micro | tee "$OUT/micro.txt"
 }
 
