@@ -87,6 +87,12 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
 	skel->rodata->walk_maps = o->deep && !o->no_walk;
 	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;
+	/* the leak tables cost memory only where leaks are tracked */
+	skel->rodata->track_leaks = o->leaks;
+	if (!o->leaks) {
+		bpf_map__set_max_entries(skel->maps.leak_table, 1);
+		bpf_map__set_max_entries(skel->maps.leak_stacks, 1);
+	}
 }
 
 static it_fault_cb fault_cb;
