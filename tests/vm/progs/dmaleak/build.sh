@@ -53,10 +53,12 @@ if [[ ! -e $HDR/.ok ]]; then
 		dpkg -x "$deb" "$HDR.tmp"
 	done
 	# the arch package's Makefile includes the common one by its installed path
-	sed -i "s#^include /usr/src/#include $HDR/usr/src/#" "$HDR.tmp/usr/src/linux-headers-$KVER/Makefile"
+	# (and on 7.x names itself as KBUILD_OUTPUT): point both at the copy
 	rm -rf "$HDR"
 	mv "$HDR.tmp" "$HDR"
-	sed -i "s#^include $HDR.tmp/#include $HDR/#" "$HDR/usr/src/linux-headers-$KVER/Makefile"
+	sed -i -e "s#^include /usr/src/#include $HDR/usr/src/#" \
+		-e "s#^KBUILD_OUTPUT=/usr/src/#KBUILD_OUTPUT=$HDR/usr/src/#" \
+		"$HDR/usr/src/linux-headers-$KVER/Makefile"
 	touch "$HDR/.ok"
 fi
 B=$CACHE/dmaleak-build-$KVER
