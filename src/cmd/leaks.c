@@ -116,10 +116,11 @@ static void leaks_text(FILE *f, struct it_session *ss, struct leaks_ctx *lc,
 		lc->header_done = true;
 	}
 	fmt_bytes(t->stats[IT_LEAK_UNTRACKED_BYTES], older, sizeof(older));
-	fprintf(f, "%stracking for %.1fs: mappings made before are older than the trace and not "
-		"listed (unmaps of such mappings since: %llu, %s)%s\n", final ? "--- at exit: " : "",
-		it_now() - ss->col.t_open, (unsigned long long)t->stats[IT_LEAK_UNTRACKED], older,
-		lc->min_age_s > 0 ? "" : "");
+	if (final && ss->opts->interval)
+		fprintf(f, "--- at exit ---\n");
+	fprintf(f, "tracking for %.1fs: mappings made before are older than the trace and not "
+		"listed (unmaps of such mappings since: %llu, %s)\n", it_now() - ss->col.t_open,
+		(unsigned long long)t->stats[IT_LEAK_UNTRACKED], older);
 	if (lc->min_age_s > 0)
 		fprintf(f, "only mappings at least %.1fs old (%llu younger or filtered out)\n",
 			lc->min_age_s, (unsigned long long)r->hidden);
