@@ -112,6 +112,12 @@ leaks_nvme() {
 		dd if="$IT_NVME_BLK" of=/dev/null iflag=direct bs=4k count=3000 status=none \
 		>"$T/nvme-all.json" 2>>"$T/nvme.err"
 	check_eq "nvme dd: none outstanding once dd is done" "$(jget "$T/nvme-all.json" .count)" 0
+	# 64 KiB reads: scatterlists (dma_iova_link on 7.x), one unmap per request
+	$IT leaks -j -d "$IT_NVME_DEV" -- \
+		dd if="$IT_NVME_BLK" of=/dev/null iflag=direct bs=64k count=500 status=none \
+		>"$T/nvme-64k.json" 2>>"$T/nvme.err"
+	check_eq "nvme dd 64k: none outstanding, every unmap matched its segments" \
+		"$(jget "$T/nvme-64k.json" '[.count, .older_than_trace.unmaps, .table.partial_unmaps, .table.unmap_walk_limit] | add')" 0
 }
 
 case $IT_CONFIG in
