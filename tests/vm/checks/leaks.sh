@@ -116,8 +116,13 @@ leaks_nvme() {
 	$IT leaks -j -d "$IT_NVME_DEV" -- \
 		dd if="$IT_NVME_BLK" of=/dev/null iflag=direct bs=64k count=500 status=none \
 		>"$T/nvme-64k.json" 2>>"$T/nvme.err"
-	check_eq "nvme dd 64k: none outstanding, every unmap matched its segments" \
-		"$(jget "$T/nvme-64k.json" '[.count, .older_than_trace.unmaps, .table.partial_unmaps, .table.unmap_walk_limit] | add')" 0
+	check_eq "nvme dd 64k: every unmap matched its segments" \
+		"$(jget "$T/nvme-64k.json" '[.older_than_trace.unmaps, .table.partial_unmaps, .table.unmap_walk_limit] | add')" 0
+	# What stays is not a leak: the first PRP list grows nvme's DMA pool by a
+	# page (dma_pool_alloc -> iommu_dma_alloc) that lives as long as the pool
+	jget "$T/nvme-64k.json" '.devices[].stacks[] | "# outstanding after dd 64k: \(.count) by \(.mapper)"'
+	check_eq "nvme dd 64k: nothing outstanding but DMA-pool pages" \
+		"$(jget "$T/nvme-64k.json" '[.devices[].stacks[] | select(any(.frames[]; startswith("dma_pool_alloc+")) | not) | .count] | add // 0')" 0
 }
 
 case $IT_CONFIG in
