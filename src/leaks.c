@@ -257,6 +257,40 @@ void leak_report_free(struct it_leak_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+bool leaks_tracking(const struct it_collector *c)
+{
+	return c->skel && c->skel->rodata->track_leaks;
+}
+
+int leaks_gauges(struct it_collector *c, struct it_leak_gauge *g, __u64 *stats)
+{
+	struct it_leak_table t = {};
+	size_t i;
+	int err;
+
+	memset(g, 0, IT_MAX_DEVS * sizeof(*g));
+	err = leaks_read(c, &t);
+	if (err)
+		return err;
+	for (i = 0; i < t.nr; i++) {
+		const struct it_leak_val *v = &t.e[i].val;
+		double age = v->t_map < t.now_ns ? (t.now_ns - v->t_map) / 1e9 : 0;
+		struct it_leak_gauge *d;
+
+		if (v->slot >= IT_MAX_DEVS)
+			continue;
+		d = &g[v->slot];
+		d->count++;
+		d->bytes += v->size;
+		if (age > d->oldest_s)
+			d->oldest_s = age;
+	}
+	if (stats)
+		memcpy(stats, t.stats, sizeof(t.stats));
+	leak_table_free(&t);
+	return 0;
+}
+
 int leaks_stack(struct it_collector *c, __s32 stack_id, __u64 *ips)
 {
 	int n;

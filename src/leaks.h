@@ -70,6 +70,17 @@ int leaks_aggregate(const struct it_leak_table *t, const struct it_leak_filter *
 		    struct it_leak_report *r);
 void leak_report_free(struct it_leak_report *r);
 
+/* Per-device figures for top and export (--leaks), indexed by device slot */
+struct it_leak_gauge {
+	__u64 count, bytes;
+	double oldest_s;
+};
+
+/* Whether the collector tracks outstanding mappings (--leaks, or `leaks`) */
+bool leaks_tracking(const struct it_collector *c);
+/* Fills @g[IT_MAX_DEVS] and, if not NULL, @stats[IT_LEAK_STAT_MAX]; 0 or -errno */
+int leaks_gauges(struct it_collector *c, struct it_leak_gauge *g, __u64 *stats);
+
 /* Kernel symbols from a kallsyms file ("" or NULL: /proc/kallsyms) */
 struct it_ksyms;
 struct it_ksyms *ksyms_load(const char *path);

@@ -207,6 +207,19 @@ static void test_map_unmap(void)
 	fixture_read(&fx);
 	CHECK(fx.t.nr == 0, "the unmap in the same context finds it by that domain");
 
+	/* the per-device gauges top and export read */
+	{
+		struct it_leak_gauge g[IT_MAX_DEVS];
+		__u64 st[IT_LEAK_STAT_MAX];
+
+		dev_map(&fx, DEV_A, 0x600000, PG);
+		dev_map(&fx, DEV_A, 0x601000, 2 * PG);
+		CHECK(leaks_tracking(&fx.col) && leaks_gauges(&fx.col, g, st) == 0 &&
+		      g[slot_a].count == 2 && g[slot_a].bytes == 3 * PG && g[slot_a].oldest_s >= 0 &&
+		      st[IT_LEAK_SPLIT] == 1, "gauges: device A holds 2 mappings, 12 KiB");
+		dev_unmap(&fx, DEV_A, 0x600000, 3 * PG);
+	}
+
 	/* more segments than one unmap may walk */
 	for (i = 0; i < IT_LEAK_UNMAP_WALK + 8; i++)
 		dev_map(&fx, DEV_A, 0x1000000 + i * PG, PG);
@@ -247,6 +260,7 @@ static void test_off(void)
 	fixture_read(&fx);
 	CHECK(fx.t.nr == 0 && fx.t.stats[IT_LEAK_UNTRACKED] == 0 && fx.t.stats[IT_LEAK_TABLE_FULL] == 0,
 	      "tracking off: nothing recorded, nothing counted");
+	CHECK(!leaks_tracking(&fx.col), "tracking off: leaks_tracking says so");
 	fixture_free(&fx);
 }
 
