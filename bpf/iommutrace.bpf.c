@@ -896,6 +896,8 @@ static __always_inline void pgsize_account(__u32 slot, __u64 domain, __u64 iova)
 
 /* ---- map / unmap events ---- */
 
+#include "leaks.bpf.h"
+
 /* The innermost map/unmap call in flight gives the slot (and the domain). */
 static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 {
@@ -919,7 +921,7 @@ static __always_inline __u32 event_slot(__u32 op, __u64 *domain)
 	return slot;
 }
 
-static __always_inline int on_map(__u64 iova, __u64 size)
+static __always_inline int on_map(void *ctx, __u64 iova, __u64 size)
 {
 	__u64 domain;
 	__u32 slot = event_slot(IT_OP_MAP, &domain);
@@ -927,6 +929,7 @@ static __always_inline int on_map(__u64 iova, __u64 size)
 	op_count(slot, IT_OP_MAP, size);
 	size_hist_add(slot, false, size);
 	pgsize_account(slot, domain, iova);
+	leak_map(ctx, slot, domain, iova, size);
 	return 0;
 }
 
@@ -937,25 +940,26 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 
 	op_count(slot, IT_OP_UNMAP, unmapped);
 	size_hist_add(slot, true, unmapped);
+	leak_unmap(slot, domain, iova, unmapped);
 	return 0;
 }
 
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return on_map(iova, size);
+	return on_map(ctx, iova, size);
 }
 
 SEC("raw_tp/map")
 int BPF_PROG(raw_tp__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return on_map(iova, size);
+	return on_map(ctx, iova, size);
 }
 
 SEC("tracepoint/iommu/map")
 int tp__map(struct trace_event_raw_map *ctx)
 {
-	return on_map(ctx->iova, ctx->size);
+	return on_map(ctx, ctx->iova, ctx->size);
 }
 
 SEC("tp_btf/unmap")

@@ -88,6 +88,12 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
 	skel->rodata->walk_maps = o->deep && !o->no_walk;
 	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;
+	/* the leak tables cost memory only where leaks are tracked */
+	skel->rodata->track_leaks = o->leaks;
+	if (!o->leaks) {
+		bpf_map__set_max_entries(skel->maps.leak_table, 1);
+		bpf_map__set_max_entries(skel->maps.leak_stacks, 1);
+	}
 }
 
 static it_fault_cb fault_cb;
@@ -328,7 +334,9 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot count CPUs");
 		return IT_EXIT_ERROR;
 	}
-	if (!o->own && !o->share && !o->test_progs && !o->no_attach && pin_find(&c->shared_meta))
+	/* a daemon's maps hold no leak table: --leaks needs hooks of its own */
+	if (!o->own && !o->share && !o->leaks && !o->test_progs && !o->no_attach &&
+	    pin_find(&c->shared_meta))
 		return collector_open_shared(c, o);
 	ret = skel_load(c, o);
 	if (ret)

@@ -19,6 +19,7 @@ struct it_collector_opts {
 	bool bpf_stats;			/* kernel.bpf_stats_enabled while open */
 	bool no_walk;			/* skip the page-size walk on maps (--deep) */
 	bool deep;			/* every hook, every layer timed, walker on maps */
+	bool leaks;			/* track outstanding mappings (src/leaks.c) */
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */
 	bool no_pmu;			/* leave the hardware counters closed */

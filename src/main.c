@@ -23,6 +23,7 @@ static const struct it_command commands[] = {
 	{ "record", cmd_record, "record per-interval aggregates, faults and IOMMU setup to a file" },
 	{ "report", cmd_report, "stat/hist tables and histograms from a recording" },
 	{ "compare", cmd_compare, "two recordings (or --live: one group in both modes) side by side" },
+	{ "leaks", cmd_leaks, "DMA mappings outstanding now, per device and mapper stack, with age" },
 	{ "export", cmd_export, "Prometheus exporter: per-device metrics on http://127.0.0.1:19120/metrics" },
 };
 
@@ -50,7 +51,8 @@ static void usage(FILE *f)
 		"  iommutrace hist -o dma_unmap       unmap latency per device (Ctrl-C to print)\n"
 		"  iommutrace probes                  what attaches on this kernel\n"
 		"  iommutrace info                    IOMMU units, groups and warnings\n"
-		"  iommutrace faults --walk           every fault, decoded, with its page-table walk\n");
+		"  iommutrace faults --walk           every fault, decoded, with its page-table walk\n"
+		"  iommutrace leaks --min-age 60      DMA mappings held for over a minute, with stacks\n");
 }
 
 int main(int argc, char **argv)

@@ -36,6 +36,12 @@ expect_rc "unknown device" 2 $bin stat -f -d 0000:ff:1f.7 -- true
 expect_rc "info unknown option" 2 $bin info --bogus
 expect_rc "info malformed table" 8 $bin info --acpi tests/fixtures/acpi/bad-scope-odd.dmar
 expect_rc "faults unknown option" 2 $bin faults --bogus
+expect_rc "leaks: bad interval" 2 $bin leaks x
+expect_rc "leaks: zero count" 2 $bin leaks 1 0
+expect_rc "leaks: a third number" 2 $bin leaks 1 2 3
+expect_rc "leaks: bad --min-age" 2 $bin leaks --min-age -1
+expect_rc "leaks: nothing after --" 2 $bin leaks --
+expect_rc "leaks help" 0 $bin leaks -h
 expect_rc "help" 0 $bin --help
 expect_rc "stat help" 0 $bin stat -h
 $bin --help | grep -q "5 no IOMMU translating" && ok "help documents exit codes" ||
@@ -282,4 +288,11 @@ out=$($bin top -f -b -i 0.3 -n 1 --pmu-sysfs "$fix" 2>/dev/null)
 printf '%s\n' "$out" | grep -Eq '^DEVICE .* IOTLB% +WALKS/s$' &&
 	printf '%s\n' "$out" | grep -Eq '^dmar0 +[0-9]+ +[0-9]+ +0\.00 ' &&
 	ok "top -b --pmu-sysfs swdev: IOTLB columns and the dmar0 line" || nok "top -b table: $out"
+# leaks: on a host that translates nothing, -f runs it; the table is there, empty
+out=$($bin leaks -f -j -- true 2>/dev/null)
+rc=$?
+[ "$rc" -eq 0 ] && printf '%s\n' "$out" | tail -n 1 |
+	jq -e '.final and .count == 0 and .table.capacity == 65536 and (.older_than_trace | has("unmaps"))' >/dev/null &&
+	ok "leaks -f -j -- true: one final document, empty table" || nok "leaks -j: exit $rc: $out"
+expect_rc "leaks: unknown device" 2 $bin leaks -f -d 0000:ff:1f.7 -- true
 exit $fail

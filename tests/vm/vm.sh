@@ -534,6 +534,9 @@ setup() {
 	echo "$kver" >"$CACHE/kver-$SERIES"
 	initramfs_build "$kver"
 	progs_build
+	# checks/leaks.sh: a test module built against this kernel's headers
+	IT_VM_CACHE=$CACHE "$VM_DIR/progs/dmaleak/build.sh" "$kver" ||
+		note "dmaleak test module not built for $kver (checks/leaks.sh will fail)"
 	exec 9>&-
 	KVER=$kver
 	KDIR=$CACHE/kernel-$kver

@@ -8,12 +8,14 @@
  * unmap each mapping with VFIO_IOMMU_UNMAP_DMA. Afterwards the device goes
  * back to its previous driver (none, for edu).
  *
- *   vfio_map [-s SIZE] [-w SECS] DEV COUNT
+ *   vfio_map [-s SIZE] [-w SECS] [-H SECS] DEV COUNT
  *
  * SIZE (default 4096, a multiple of 4096) is the buffer; one 4 KiB mapping
  * is one iommu_map() and one iommu:map event, a larger buffer may take one
  * per physically contiguous run of pages. -w waits SECS seconds after
  * printing the pid and before mapping, so that a tracer can be started.
+ * -H holds the mappings SECS seconds and then exits without unmapping them:
+ * closing the container unmaps them (iommutrace leaks: listed while held).
  * The last line is "maps=N unmaps=N size=SIZE iova=BASE group=G pid=P".
  *
  * Exit status: 0 all maps and unmaps succeeded, 1 a VFIO call failed,
@@ -49,11 +51,12 @@ struct dev {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vfio_map [-s SIZE] [-w SECS] DEV COUNT\n"
+		"usage: vfio_map [-s SIZE] [-w SECS] [-H SECS] DEV COUNT\n"
 		"  DEV    PCI address, e.g. 0000:00:08.0 (its group must hold only it)\n"
 		"  COUNT  mappings of the buffer (1..1000000), each unmapped after\n"
 		"  -s     buffer size in bytes, a multiple of 4096 (default 4096)\n"
 		"  -w     seconds to wait after printing the pid, before mapping\n"
+		"  -H     seconds to hold the mappings, then exit without unmapping\n"
 		"example: vfio_map 0000:00:08.0 100\n");
 	exit(EX_USAGE);
 }
@@ -229,7 +232,7 @@ static int container_setup(struct dev *d, int *container, int *group, int *devic
 
 /* Map the buffer COUNT times, then unmap every mapping; counts in *maps. */
 static int dma_map_unmap(int container, void *buf, uint64_t size, uint64_t count,
-			 uint64_t *maps, uint64_t *unmaps)
+			 uint64_t hold_s, uint64_t *maps, uint64_t *unmaps)
 {
 	for (uint64_t i = 0; i < count; i++) {
 		struct vfio_iommu_type1_dma_map map = {
@@ -246,6 +249,13 @@ static int dma_map_unmap(int container, void *buf, uint64_t size, uint64_t count
 			break;
 		}
 		(*maps)++;
+	}
+	if (hold_s) {
+		/* the container's release unmaps what is left */
+		printf("vfio_map: holding %" PRIu64 " mappings for %" PRIu64 " s\n", *maps, hold_s);
+		fflush(stdout);
+		sleep(hold_s);
+		return *maps == count ? EX_OK : EX_VFIO;
 	}
 	for (uint64_t i = 0; i < *maps; i++) {
 		struct vfio_iommu_type1_dma_unmap unmap = {
@@ -276,11 +286,11 @@ static int parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
 	int container = -1, group = -1, device = -1, opt, ret;
-	uint64_t size = 4096, count, wait_s = 0, maps = 0, unmaps = 0;
+	uint64_t size = 4096, count, wait_s = 0, hold_s = 0, maps = 0, unmaps = 0;
 	struct dev d = { 0 };
 	void *buf;
 
-	while ((opt = getopt(argc, argv, "s:w:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:w:H:h")) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_u64(optarg, &size) < 0 || !size || size % 4096) {
@@ -290,6 +300,12 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_u64(optarg, &wait_s) < 0 || wait_s > 3600) {
+				fprintf(stderr, "vfio_map: bad SECS '%s' (0..3600)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'H':
+			if (parse_u64(optarg, &hold_s) < 0 || hold_s > 3600) {
 				fprintf(stderr, "vfio_map: bad SECS '%s' (0..3600)\n", optarg);
 				return EX_USAGE;
 			}
@@ -335,7 +351,7 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			sleep(wait_s);
 		}
-		ret = dma_map_unmap(container, buf, size, count, &maps, &unmaps);
+		ret = dma_map_unmap(container, buf, size, count, hold_s, &maps, &unmaps);
 		printf("vfio_map: mapped %" PRIu64 " x %" PRIu64 " bytes from IOVA %#llx, unmapped %" PRIu64 "\n",
 		       maps, size, IOVA_BASE, unmaps);
 	}
