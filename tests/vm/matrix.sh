@@ -54,12 +54,12 @@ row() {
 	[[ -n $(val "$c" flush_fn) && $flush != - ]] && flush+=" ($(val "$c" flush_fn))"
 	sync=$(pair "$(val "$c" iotlb_sync)" "$(val "$c" ksync)")
 	checks="$(val "$s" ok) ok, $(val "$s" notok) not ok"
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
 		"$cfg" "${kver:-$kernel}" "${qemu:--}" "${iommu:--}" "${mode:--}" \
 		"$(val "$c" group_type)" "$(val "$c" hooks)" \
 		"$(pair "$(val "$c" maps)" "$(val "$c" kmaps)")" \
 		"$(pair "$(val "$c" unmaps)" "$(val "$c" kunmaps)")" \
-		"$flush" "$(pair "$(val "$c" fq_freed)" "")" "$sync" \
+		"$flush" "$(pair "$(val "$c" fq_freed)" "")" "$(pair "$(val "$c" deep_4k)" "")" "$sync" \
 		"$(pair "$(val "$c" faults)" "$(val "$c" kfaults)")" \
 		"$checks" "$(val "$s" date)"
 }
@@ -85,13 +85,14 @@ written "tracer / kernel"; then 3 edu DMA reads of an unmapped IOVA.
 - hooks: attached of listed by `iommutrace probes` (hooks of other IOMMU drivers count as not attached).
 - lazy flushes: the tracer's flush-queue flushes / the kernel's calls of the function named
   (`fq_flush_iotlb`, or the driver's flush-all callback where that is inlined).
-- freed: entries the tracer saw the flush queue free. strict syncs: tracer / the driver's
-  `iotlb_sync` callback calls.
+- freed: entries the tracer saw the flush queue free, and 4K walked: maps the page-table walker
+  followed to a 4 KiB leaf, both from a second run with `--deep` over 1000 reads (the lean
+  default leaves both out). strict syncs: tracer / the driver's `iotlb_sync` callback calls.
 - faults: faults the tracer decoded / the kernel's `dmar_fault` calls (QEMU's AMD-Vi and
   virtio-iommu raise none for the edu device).
 
-| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | strict syncs | faults | checks | date |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | checks | date |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for cfg in "${cfgs[@]}"; do
 		row "$cfg"
