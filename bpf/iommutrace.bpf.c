@@ -552,15 +552,15 @@ static __always_inline __u32 current_dev_slot(struct it_scope_ctx *tc, bool *fou
 }
 
 /*
- * The kernel stack pointer (the BPF frame sits on the traced call's stack).
- * Passed through memory: the verifier then lets it be compared as a number.
+ * Where the hooked call stands on the kernel stack: the program's context,
+ * which the fentry trampoline (or kprobe's pt_regs) keeps on the traced
+ * call's stack. Not the BPF frame pointer: since 6.13 a tracing program
+ * may run on a private per-CPU stack. Passed through memory: the verifier
+ * then lets it be compared as a number. 0 (no frame given): no pruning.
  */
-static __always_inline __u64 it_stack_pointer(struct it_scope_ctx *tc)
+static __always_inline __u64 it_stack_pointer(struct it_scope_ctx *tc, void *frame)
 {
-	__u64 fp;
-
-	asm volatile("%0 = r10" : "=r"(fp));
-	tc->sp_scratch = fp;
+	tc->sp_scratch = (__u64)frame;
 	return *(volatile __u64 *)&tc->sp_scratch;
 }
 
@@ -577,7 +577,7 @@ static __always_inline void scope_prune(struct it_scope *stack, __u32 *depth, __
 {
 	int i;
 
-	if (!prune_scopes)
+	if (!prune_scopes || !sp)
 		return;
 	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
 		struct it_scope *top;
@@ -606,7 +606,7 @@ static __always_inline int scope_claim(__u32 *depth)
 }
 
 /* DMA-API entry: the device is known from here down. @arg: op | IT_SCOPE_* */
-static __always_inline int dev_scope_enter(struct device *dev, __u32 arg)
+static __always_inline int dev_scope_enter(struct device *dev, __u32 arg, void *frame)
 {
 	struct it_scope_ctx *tc = scope_ctx_get();
 	struct it_scope *sc;
@@ -615,7 +615,7 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 arg)
 
 	if (!tc)
 		return 0;
-	sp = it_stack_pointer(tc);
+	sp = it_stack_pointer(tc, frame);
 	scope_prune(tc->dev, &tc->dev_depth, sp);
 	d = scope_claim(&tc->dev_depth);
 	if (d < 0)
@@ -722,7 +722,8 @@ static __always_inline int op_note(struct it_scope_ctx *tc, __u64 key, __u32 op)
 }
 
 /* Counts @op on @slot (map events: their tracepoint does) and opens its scope. */
-static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op, __u32 slot)
+static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op, __u32 slot,
+				    void *frame)
 {
 	struct it_scope *sc;
 	__u64 sp;
@@ -732,7 +733,7 @@ static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op
 		op_count(slot, op, 0);
 	if (!tc)
 		return 0;
-	sp = it_stack_pointer(tc);
+	sp = it_stack_pointer(tc, frame);
 	scope_prune(tc->op, &tc->op_depth, sp);
 	d = scope_claim(&tc->op_depth);
 	if (d < 0)
@@ -747,7 +748,7 @@ static __always_inline int op_begin(struct it_scope_ctx *tc, __u64 key, __u32 op
 }
 
 /* @exit_deep: the hook's exit runs only in --deep (IT_HF_EXIT_DEEP) */
-static __always_inline int op_enter(__u64 key, __u32 op, bool exit_deep)
+static __always_inline int op_enter(__u64 key, __u32 op, bool exit_deep, void *frame)
 {
 	struct it_scope_ctx *tc = scope_ctx_get();
 	bool in_dev;
@@ -762,7 +763,7 @@ static __always_inline int op_enter(__u64 key, __u32 op, bool exit_deep)
 	} else {
 		slot = op_slot_fallback(op, key);
 	}
-	return op_begin(tc, key, op, slot);
+	return op_begin(tc, key, op, slot, frame);
 }
 
 static __always_inline int op_exit(__u64 key, __u32 op)
@@ -997,9 +998,9 @@ SEC("kretprobe")								\
 int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exit; }
 
 #define DEV_SCOPE(name, arg, flags)						\
-	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg), dev_scope_exit(arg0, arg))
+	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg))
 #define OP_SCOPE(name, arg, flags)						\
-	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP),	\
+	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
 		      op_exit((__u64)arg0, arg))
 #define CUSTOM(name, arg, flags)	/* written out below */
 #define IT_HOOK_PROGS(name, role, handler, arg, flags, vendor, ...) handler(name, arg, flags)
@@ -1039,7 +1040,7 @@ static __always_inline int fq_flush_begin(__u64 domain, __u64 key)
 		if (cc->in_fq_timeout)
 			op_count(slot, IT_OP_FQ_TIMEOUT, 0);
 	}
-	return op_begin(scope_ctx_get(), key, IT_OP_FQ_FLUSH, slot);
+	return op_begin(scope_ctx_get(), key, IT_OP_FQ_FLUSH, slot, NULL);
 }
 
 static __always_inline int fq_flush_end(__u64 key)
@@ -1503,12 +1504,12 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	if (action == IT_TEST_OBJS_SET)
 		return test_objs_set(key, arg);
 	switch (action) {
-	case IT_TEST_DEV_ENTER: return dev_scope_enter((void *)key, arg);
+	case IT_TEST_DEV_ENTER: return dev_scope_enter((void *)key, arg, NULL);
 	case IT_TEST_DEV_EXIT: return dev_scope_exit((void *)key, arg);
 	case IT_TEST_OP_ENTER:
 		if (arg == IT_OP_FQ_FLUSH)
 			return fq_flush_enter(key);
-		return op_enter(key, arg & IT_SCOPE_OP_MASK, arg & IT_TEST_EXIT_DEEP);
+		return op_enter(key, arg & IT_SCOPE_OP_MASK, arg & IT_TEST_EXIT_DEEP, NULL);
 	case IT_TEST_OP_EXIT:
 		if (arg == IT_OP_FQ_FLUSH)
 			return fq_flush_end(key);
