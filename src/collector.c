@@ -12,6 +12,7 @@
 #include "common.h"
 #include "collector.h"
 #include "iommutrace.skel.h"
+#include "leaks.h"
 #include "pin.h"
 
 #define IT_LOAD_ATTEMPTS 48
@@ -461,6 +462,29 @@ static __u32 collector_nr_slots(const struct it_collector *c)
 	return nr > IT_MAX_DEVS ? IT_MAX_DEVS : nr;
 }
 
+/* --leaks: outstanding mappings per device, gauges of the moment */
+static void collector_read_leaks(struct it_collector *c, struct it_snapshot *s)
+{
+	struct it_leak_gauge *g;
+	int i;
+
+	s->have_leaks = false;
+	if (c->shared || !leaks_tracking(c))
+		return;
+	g = calloc(IT_MAX_DEVS, sizeof(*g));
+	if (!g || leaks_gauges(c, g, NULL)) {
+		free(g);
+		return;
+	}
+	for (i = 0; i < s->nr_devs; i++) {
+		s->devs[i].leak_count = g[i].count;
+		s->devs[i].leak_bytes = g[i].bytes;
+		s->devs[i].leak_oldest_s = g[i].oldest_s;
+	}
+	s->have_leaks = true;
+	free(g);
+}
+
 int collector_read(struct it_collector *c, struct it_snapshot *s)
 {
 	int err;
@@ -542,6 +566,7 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 	s->nr_probes = c->shared ? (int)c->shared_meta.nr_hooks : probes_nr_attached(&c->probes);
 	s->shared_pid = c->shared ? c->shared_meta.pid : 0;
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);
+	collector_read_leaks(c, s);
 	snapshot_set_roles(s, c->roles);
 	collector_pmu_read(c, s);
 	snapshot_totals(s);

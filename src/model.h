@@ -40,6 +40,9 @@ struct it_dev {
 	__u32 owner_pid;
 	char owner_comm[IT_COMM_LEN];
 	__u32 untraced;			/* 1 << op: no hook counts it here (n/a, not 0) */
+	/* outstanding mappings now (--leaks: snapshot.have_leaks) */
+	__u64 leak_count, leak_bytes;
+	double leak_oldest_s;
 	struct it_op_stats ops[IT_OP_MAX];
 	struct it_dev_hists hists;
 };
@@ -93,6 +96,7 @@ struct it_snapshot {
 	char mode[32];			/* IOMMU mode when taken */
 	bool have_roles;		/* roles[] filled (live; not in old recordings) */
 	__u32 shared_pid;		/* read from this daemon's maps; 0: own hooks */
+	bool have_leaks;		/* --leaks: devs[].leak_* are set */
 	struct it_role_view roles[IT_ROLE_MAX];
 	struct it_pmu_view pmu;		/* nr_rows 0: no hardware counters */
 };

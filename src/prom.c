@@ -168,6 +168,30 @@ static void render_counter(FILE *f, const struct prom_counter *c, const struct p
 				(unsigned long long)c->value(sel->dev[i]));
 }
 
+/* --leaks: what each device holds mapped now (gauges, not rates) */
+static void render_leaks(FILE *f, const struct it_snapshot *s, const struct prom_devs *sel)
+{
+	int i;
+
+	if (!s->have_leaks)
+		return;
+	family(f, "iommutrace_dma_outstanding_mappings", "gauge",
+	       "DMA mappings made since tracking began and not unmapped yet (--leaks).");
+	for (i = 0; i < sel->nr; i++)
+		fprintf(f, "iommutrace_dma_outstanding_mappings{%s} %llu\n", sel->labels[i].text,
+			(unsigned long long)sel->dev[i]->leak_count);
+	family(f, "iommutrace_dma_outstanding_bytes", "gauge",
+	       "Bytes of the outstanding DMA mappings (--leaks).");
+	for (i = 0; i < sel->nr; i++)
+		fprintf(f, "iommutrace_dma_outstanding_bytes{%s} %llu\n", sel->labels[i].text,
+			(unsigned long long)sel->dev[i]->leak_bytes);
+	family(f, "iommutrace_dma_oldest_mapping_age_seconds", "gauge",
+	       "Age of the device's oldest outstanding DMA mapping (--leaks); 0 if none.");
+	for (i = 0; i < sel->nr; i++)
+		fprintf(f, "iommutrace_dma_oldest_mapping_age_seconds{%s} %.3f\n",
+			sel->labels[i].text, sel->dev[i]->leak_oldest_s);
+}
+
 /* Whether each role is traced here: the series a dashboard finds missing, and why */
 static void render_roles(FILE *f, const struct it_snapshot *s)
 {
@@ -587,6 +611,7 @@ void prom_render_state(FILE *f, const struct it_snapshot *s, const struct prom_s
 			 dev_unmap_latency, le);
 	render_invalidations(f, sel);
 	render_live(f, sel);
+	render_leaks(f, s, sel);
 	render_pmu(f, s, st, sel);
 	render_self(f, s);
 	render_roles(f, s);

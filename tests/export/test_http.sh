@@ -78,6 +78,8 @@ for m in iommutrace_map_total iommutrace_map_latency_seconds_bucket \
 		expect "live scrape has $m" $rc 0
 	fi
 done
+printf '%s\n' "$body" | grep -q '^iommutrace_dma_outstanding'
+expect "no outstanding-mapping gauges without --leaks" $? 1
 printf '%s\n' "$body" | grep -q '^iommutrace_role_traced{role="map events",state="traced"} 1$'
 expect "live scrape: iommutrace_role_traced says map events are traced" $? 0
 printf '%s\n' "$body" | grep -q '^iommutrace_role_traced{role="lazy flushes",state="not traceable"} 0$'
@@ -188,5 +190,20 @@ awk -v d="$dt" 'BEGIN { exit !(d < 3) }' && ok "SIGTERM: gone in ${dt}s" || nok 
 expect "SIGTERM: port released" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(exp_url /metrics)")" 000
 n=$(bpftool link show 2>/dev/null | grep -c iommutrace || true)
 expect "SIGTERM: no iommutrace BPF link left" "$n" 0
+
+# --leaks: outstanding-mapping gauges per device, valid exposition
+if exp_start "$PORT" -f -i 0.2 --leaks; then
+	body=$(curl -s "$(exp_url /metrics)")
+	for m in iommutrace_dma_outstanding_mappings iommutrace_dma_outstanding_bytes \
+		iommutrace_dma_oldest_mapping_age_seconds; do
+		printf '%s\n' "$body" | grep -q "^$m{device=\"unknown\",.*} 0"
+		expect "--leaks: $m for the unattributed row, 0 here" $? 0
+	done
+	out=$(printf '%s\n' "$body" | promtool check metrics 2>&1)
+	expect "--leaks: promtool check metrics" "$?:$out" "0:"
+	exp_stop
+else
+	nok "--leaks: exporter starts"
+fi
 
 [ "$fails" -eq 0 ]
