@@ -176,7 +176,7 @@ static void test_auth(void)
 
 int main(int argc, char **argv)
 {
-	unit_fixtures_locate(fixtures, sizeof(fixtures), argv[0], "tests/fixtures/webconfig",
+	unit_fixtures_find(fixtures, sizeof(fixtures), argv[0], "tests/fixtures/webconfig",
 			     "IT_WEBCONFIG_FIXTURES");
 	if (!setup()) {
 		CHECK(0, "fixtures copied and TLS material made with openssl in %s", dir);
