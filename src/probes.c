@@ -67,43 +67,90 @@ struct sym_state {
 	bool in_ftrace;			/* in available_filter_functions */
 };
 
-static bool sym_base_equal(const char *sym, const char *name, size_t len)
+/*
+ * The candidate names in a small open-addressing table: kallsyms has some
+ * 200 000 lines and every session scans it (and ftrace's list) once, so each
+ * line costs one hash of its base name, not a compare with every candidate.
+ */
+#define IT_SYM_TABLE	512	/* power of two, > 2 * candidates */
+
+struct sym_table {
+	short idx[IT_SYM_TABLE];	/* candidate index + 1; 0: empty */
+};
+
+static __u32 sym_hash(const char *s, size_t len)
 {
-	return strncmp(sym, name, len) == 0 && (sym[len] == '\0' || sym[len] == '.');
+	__u32 h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static void sym_table_init(struct sym_table *t, const char **names, int nr)
+{
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < nr; i++) {
+		__u32 h = sym_hash(names[i], strlen(names[i])) & (IT_SYM_TABLE - 1);
+
+		while (t->idx[h])
+			h = (h + 1) & (IT_SYM_TABLE - 1);
+		t->idx[h] = i + 1;
+	}
+}
+
+/* Marks every candidate named @base (one name can stand in several hooks) */
+static void sym_table_each(const struct sym_table *t, const char **names, const char *base,
+			   size_t len, const char *sym, struct sym_state *st, bool ftrace)
+{
+	__u32 h = sym_hash(base, len) & (IT_SYM_TABLE - 1);
+
+	for (; t->idx[h]; h = (h + 1) & (IT_SYM_TABLE - 1)) {
+		int i = t->idx[h] - 1;
+
+		if (strlen(names[i]) != len || strncmp(names[i], base, len))
+			continue;
+		if (ftrace)
+			st[i].in_ftrace = true;
+		else if (sym[len] == '\0')
+			st[i].in_kallsyms = true;
+		else if (!st[i].clone[0])
+			snprintf(st[i].clone, sizeof(st[i].clone), "%s", sym);
+	}
 }
 
 /* One pass over a symbol list file for all candidate names. */
 static void scan_symbols(const char *path, int field, const char **names, int nr,
 			 struct sym_state *st, bool ftrace)
 {
+	static char buf[1 << 16];
 	FILE *f = fopen(path, "re");
+	struct sym_table t;
 	char line[512];
 
 	if (!f)
 		return;
+	setvbuf(f, buf, _IOFBF, sizeof(buf));	/* 64 KiB reads, not 4 KiB */
+	sym_table_init(&t, names, nr);
 	while (fgets(line, sizeof(line), f)) {
-		char *tok, *save = NULL, *sym = NULL;
+		char *p = line, *sym;
+		size_t len;
 		int i;
 
-		tok = strtok_r(line, " \t\n", &save);
-		for (i = 0; tok && i < field; i++)
-			tok = strtok_r(NULL, " \t\n", &save);
-		sym = tok;
-		if (!sym)
-			continue;
-		for (i = 0; i < nr; i++) {
-			size_t len = strlen(names[i]);
-
-			if (!sym_base_equal(sym, names[i], len))
-				continue;
-			if (ftrace) {
-				st[i].in_ftrace = true;
-			} else if (sym[len] == '\0') {
-				st[i].in_kallsyms = true;
-			} else if (!st[i].clone[0]) {
-				snprintf(st[i].clone, sizeof(st[i].clone), "%s", sym);
-			}
+		for (i = 0; i < field && *p; i++) {
+			p += strcspn(p, " \t\n");
+			p += strspn(p, " \t");
 		}
+		sym = p;
+		len = strcspn(sym, " \t\n");
+		sym[len] = '\0';
+		if (!len)
+			continue;
+		/* .isra.0, .constprop.0, .cold: a clone of the base name */
+		sym_table_each(&t, names, sym, strcspn(sym, "."), sym, st, ftrace);
 	}
 	fclose(f);
 }
