@@ -27,6 +27,8 @@ const struct top_col_info top_cols[TOP_COL_MAX] = {
 	[TOP_COL_FAULTS]    = { "FAULTS",   'f',  6, false, true,  0 },
 	[TOP_COL_IOTLB]     = { "IOTLB%",   'o',  6, false, true,  1, true },
 	[TOP_COL_WALKS]     = { "WALKS/s",  'w',  8, false, true,  2, true },
+	[TOP_COL_HELD]      = { "HELD",     'k',  7, false, true,  0, false, true },
+	[TOP_COL_OLDEST]    = { "OLDEST",   'K',  7, false, true,  2, false, true },
 };
 
 /* the columns no hook counts on this kernel or in this mode */
@@ -72,6 +74,9 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
 	r->v[TOP_COL_INV] = rate_per_sec(dev_flushes(delta), secs);
 	/* faults are rare: keep one on screen after its interval */
 	r->v[TOP_COL_FAULTS] = cum->ops[IT_OP_FAULT].count;
+	/* gauges of the moment (--leaks): the delta carries the latest read */
+	r->v[TOP_COL_HELD] = delta->leak_count;
+	r->v[TOP_COL_OLDEST] = delta->leak_count ? delta->leak_oldest_s : NAN;
 	r->untraced = top_row_untraced(delta);
 }
 
@@ -86,9 +91,9 @@ static void top_row_fill_pmu(struct top_row *r, const struct it_snapshot *delta)
 	r->v[TOP_COL_WALKS] = pf.misses_per_s;
 }
 
-bool top_col_shown(int col, bool have_pmu)
+bool top_col_shown(int col, bool have_pmu, bool have_leaks)
 {
-	return !top_cols[col].pmu || have_pmu;
+	return (!top_cols[col].pmu || have_pmu) && (!top_cols[col].leaks || have_leaks);
 }
 
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,

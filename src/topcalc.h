@@ -32,6 +32,9 @@ enum top_col {
 	/* hardware counters (src/pmu.c): shown only when some are open */
 	TOP_COL_IOTLB,		/* IOTLB hit % of the interval */
 	TOP_COL_WALKS,		/* IOTLB misses = page walks started, per second */
+	/* --leaks: shown only when outstanding mappings are tracked */
+	TOP_COL_HELD,		/* DMA mappings outstanding now */
+	TOP_COL_OLDEST,		/* age of the oldest one, seconds */
 	TOP_COL_MAX,
 };
 
@@ -43,6 +46,7 @@ struct top_col_info {
 	bool desc;		/* sorted largest first (rates, latency) */
 	int drop;		/* narrow terminal: higher drops first, 0 never */
 	bool pmu;		/* a hardware counter column: hidden without counters */
+	bool leaks;		/* an outstanding-mappings column: hidden without --leaks */
 };
 
 extern const struct top_col_info top_cols[TOP_COL_MAX];
@@ -75,8 +79,8 @@ void top_row_fill(struct top_row *r, const struct it_dev *delta, const struct it
  */
 int top_rows_build(struct top_row *rows, int max, const struct it_snapshot *delta,
 		   const struct it_snapshot *cum, const char *filter, bool all);
-/* @col is shown: not a hardware column, or there are hardware counters */
-bool top_col_shown(int col, bool have_pmu);
+/* @col is shown: hardware columns with counters, leak columns with --leaks */
+bool top_col_shown(int col, bool have_pmu, bool have_leaks);
 /* @filter: exact name/driver as -d, or a substring of either */
 /*
  * Order by @col (top_cols[col].desc: largest first, else smallest or A-Z);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "leaks.h"
 #include "render.h"
 #include "session.h"
 #include "subcommands.h"
@@ -195,6 +196,11 @@ static bool top_have_pmu(const struct top *t)
 	return t->col.pmu_view.nr_rows > 0;
 }
 
+static bool top_col_visible(const struct top *t, int col)
+{
+	return top_col_shown(col, top_have_pmu(t), leaks_tracking(&t->col));
+}
+
 /*
  * Columns that fit @width: drop the highest top_cols[].drop first. The
  * hardware counter columns only when there are counters.
@@ -204,7 +210,7 @@ static void top_visible_cols(const struct top *t, bool *vis, int width)
 	int i, used = 0, worst;
 
 	for (i = 0; i < TOP_COL_MAX; i++) {
-		vis[i] = top_col_shown(i, top_have_pmu(t));
+		vis[i] = top_col_visible(t, i);
 		if (vis[i])
 			used += top_cols[i].width + 1;
 	}
@@ -242,6 +248,12 @@ static void top_cell(const struct top_row *r, int col, char *buf, size_t size)
 		return;
 	case TOP_COL_LIVE:
 		fmt_bytes(v, buf, size);
+		return;
+	case TOP_COL_OLDEST:
+		if (isnan(v))
+			snprintf(buf, size, "-");
+		else
+			snprintf(buf, size, "%.0fs", v);
 		return;
 	case TOP_COL_MAP_P50: case TOP_COL_MAP_P99:
 	case TOP_COL_UNMAP_P50: case TOP_COL_UNMAP_P99:
@@ -419,6 +431,7 @@ static const char *const top_help_text[] = {
 	"  n v g t m u b l    sort by DEVICE DRIVER GRP TYPE MAPS/s UNMAPS/s MB/s LIVE",
 	"  e E x X c i f      sort by MAP50 MAP99 UNMAP50 UNMAP99 RC-HIT% INV/s FAULTS",
 	"  o w                sort by IOTLB% WALKS/s (IOMMU hardware counters only)",
+	"  k K                sort by HELD OLDEST (outstanding mappings, --leaks only)",
 	"  < >                sort by the column left / right of the current one",
 	"  s                  sort by the next column",
 	"  r                  reverse the order",
@@ -506,7 +519,7 @@ static void top_sort_by(struct top *t, int col, int step)
 
 	for (i = 0; i < TOP_COL_MAX; i++, col += step) {
 		col = (col + TOP_COL_MAX) % TOP_COL_MAX;
-		if (top_col_shown(col, top_have_pmu(t)))
+		if (top_col_visible(t, col))
 			break;
 	}
 	t->sort_col = col;
@@ -555,7 +568,7 @@ static bool top_key(struct top *t, int ch)
 		break;
 	default:
 		col = top_col_by_key(ch);
-		if (col >= 0 && !top_col_shown(col, top_have_pmu(t)))
+		if (col >= 0 && !top_col_visible(t, col))
 			snprintf(t->status, sizeof(t->status),
 				 "no IOMMU hardware counters: %s is not shown", top_cols[col].title);
 		else if (col >= 0)

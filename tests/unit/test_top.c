@@ -259,14 +259,31 @@ static void test_pmu(void)
 	CHECK(fabs(t.pmu.misses_per_s - 450) < 1e-9, "totals: 900 walks in 2 s (got %g)",
 	      t.pmu.misses_per_s);
 
-	CHECK(!top_col_shown(TOP_COL_IOTLB, false) && !top_col_shown(TOP_COL_WALKS, false),
+	CHECK(!top_col_shown(TOP_COL_IOTLB, false, false) && !top_col_shown(TOP_COL_WALKS, false, false),
 	      "no counters: IOTLB%% and WALKS/s hidden");
-	CHECK(top_col_shown(TOP_COL_IOTLB, true) && top_col_shown(TOP_COL_WALKS, true),
+	CHECK(top_col_shown(TOP_COL_IOTLB, true, false) && top_col_shown(TOP_COL_WALKS, true, false),
 	      "with counters: IOTLB%% and WALKS/s shown");
 	for (i = 0; i < TOP_COL_MAX; i++)
-		if (i != TOP_COL_IOTLB && i != TOP_COL_WALKS && !top_col_shown(i, false))
+		if (i != TOP_COL_IOTLB && i != TOP_COL_WALKS && i != TOP_COL_HELD &&
+		    i != TOP_COL_OLDEST && !top_col_shown(i, false, false))
 			break;
-	CHECK(i == TOP_COL_MAX, "every other column shown without counters");
+	CHECK(i == TOP_COL_MAX, "every other column shown without counters or --leaks");
+	CHECK(!top_col_shown(TOP_COL_HELD, true, false) && top_col_shown(TOP_COL_HELD, false, true) &&
+	      top_col_shown(TOP_COL_OLDEST, false, true), "HELD and OLDEST only with --leaks");
+	CHECK(top_col_by_key('k') == TOP_COL_HELD && top_col_by_key('K') == TOP_COL_OLDEST,
+	      "keys k and K sort by HELD and OLDEST");
+	{
+		struct it_dev held = { .leak_count = 3, .leak_bytes = 12288, .leak_oldest_s = 5.5 };
+		struct top_row r;
+
+		top_row_fill(&r, &held, NULL, 1);
+		CHECK(r.v[TOP_COL_HELD] == 3 && r.v[TOP_COL_OLDEST] == 5.5,
+		      "HELD and OLDEST: the gauges of the moment (3, 5.5 s)");
+		held.leak_count = 0;
+		top_row_fill(&r, &held, NULL, 1);
+		CHECK(r.v[TOP_COL_HELD] == 0 && isnan(r.v[TOP_COL_OLDEST]),
+		      "nothing held: OLDEST is -, not 0 s");
+	}
 	CHECK(top_col_by_key('o') == TOP_COL_IOTLB && top_col_by_key('w') == TOP_COL_WALKS,
 	      "keys o and w sort by IOTLB%% and WALKS/s");
 
