@@ -65,7 +65,7 @@ row() {
 }
 
 main() {
-	local cfg n
+	local cfg n m
 
 	[[ -d $RES ]] || { echo "matrix.sh: no results in $RES (run tests/vm/suite.sh)" >&2; exit 1; }
 	mapfile -t cfgs < <(configs)
@@ -91,7 +91,7 @@ written "tracer / kernel"; then 3 edu DMA reads of an unmapped IOVA.
 - faults: faults the tracer decoded / the kernel's `dmar_fault` calls (QEMU's AMD-Vi and
   virtio-iommu raise none for the edu device).
 
-| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | checks | date |
+| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | checks | run (UTC) |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for cfg in "${cfgs[@]}"; do
@@ -112,7 +112,8 @@ EOF
 	echo
 	for cfg in "${cfgs[@]}"; do
 		[[ -r $RES/$cfg/core.env ]] || continue
-		echo "- $cfg ($(val "$RES/$cfg/core.env" kver)): $(val "$RES/$cfg/core.env" missing)"
+		m=$(val "$RES/$cfg/core.env" missing)
+		echo "- $cfg ($(val "$RES/$cfg/core.env" kver)): ${m:-none}"
 	done
 }
 

@@ -50,7 +50,7 @@ DEFAULT_CONFIGS="intel-lazy intel-strict amd-strict intel-pt none
 6.12/intel-lazy 6.12/intel-strict 6.12/amd-strict
 7/intel-lazy 7/intel-strict 7/amd-strict
 6.12/intel-sm-lazy 7/intel-sm-strict 7/intel-flts-lazy
-6.12/virtio-lazy 7/virtio-strict 7/amd10-strict"
+6.12/virtio-lazy 7/virtio-lazy 7/virtio-strict 7/amd10-strict"
 
 # guest_run SCRIPT...: inside the guest, run each check script.
 guest_run() {
@@ -235,7 +235,7 @@ main() {
 			echo "notok=$(grep -c '^not ok' "$log")"
 			echo "secs=$(awk -v a="$tc" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')"
 			echo "scripts=$(printf '%s\n' "${scripts[@]##*/}" | tr '\n' ' ')"
-			echo "date=$(date -u +%Y-%m-%d)"
+			echo "date=$(date -u '+%Y-%m-%d %H:%M')"
 		} >"$VM_DIR/results/$cfg/suite.env"
 		grep '^not ok' "$log" >"$VM_DIR/results/$cfg/notok.txt"
 	done

@@ -1,6 +1,6 @@
 # configs: */*-lazy */*-strict
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC3043
 #
 # core.sh: the core checks, on every kernel and IOMMU mode the suite boots
 # (6.1, 6.12, 7.x; Intel legacy and scalable mode, AMD, virtio-iommu):
