@@ -51,9 +51,11 @@ static char *file_slurp(const char *path, size_t *len)
 		errno = ENOMEM;
 		return NULL;
 	}
+	errno = 0;
 	n = fread(buf, 1, WEBCONFIG_MAX_FILE + 1, f);
 	if (ferror(f) || n > WEBCONFIG_MAX_FILE) {
-		int err = ferror(f) ? EIO : EFBIG;
+		/* fread's errno: EISDIR for a directory given as a file */
+		int err = ferror(f) ? (errno ? errno : EIO) : EFBIG;
 
 		fclose(f);
 		free(buf);

@@ -121,6 +121,11 @@ static void test_bad(void)
 			printf("#   want '%s'\n", cases[i].want);
 		webconfig_free(&wc);
 	}
+	/* a directory where a file should be: fread's reason */
+	load(&wc, "bad-cert-dir.yml");
+	CHECK(strstr(wc.err, "cannot read: Is a directory") != NULL,
+	      "cert_file a directory: said so (%s)", wc.err);
+	webconfig_free(&wc);
 	/* the cert that does not exist is named with the errno */
 	load(&wc, "bad-cert-missing.yml");
 	CHECK(strstr(wc.err, "nosuch.pem': cannot read: No such file or directory") != NULL,
