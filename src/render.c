@@ -35,7 +35,14 @@ static const char *const pgsize_names[IT_PGSIZE_MAX] = {
 	[IT_PGSIZE_OTHER] = "other", [IT_PGSIZE_NOLEAF] = "noleaf",
 };
 
-static const char *hist_kind_name(int kind)
+bool hist_kind_deep(int kind)
+{
+	/* iommu_map/unmap latency, the allocator, the queue, the walker: --deep hooks */
+	return kind == IT_HIST_MAP || kind == IT_HIST_UNMAP || kind == IT_HIST_IOVA ||
+	       kind == IT_HIST_IOVA_SLOW || kind == IT_HIST_INV || kind == IT_HIST_PAGESIZE;
+}
+
+const char *hist_kind_name(int kind)
 {
 	return kind >= 0 && kind < IT_HIST_MAX ? hist_names[kind] : "?";
 }

@@ -23,7 +23,10 @@ struct it_render_opts {
 	const char *source;		/* JSON "source": "live" or a recording path */
 };
 
-int hist_kind_by_name(const char *name);	/* -1 if unknown */
+int hist_kind_by_name(const char *name);
+const char *hist_kind_name(int kind);
+/* the histogram is filled by --deep hooks only */
+bool hist_kind_deep(int kind);	/* -1 if unknown */
 const char *it_lost_name(int why);
 
 void render_table(FILE *f, const struct it_snapshot *s, const struct it_render_opts *o);

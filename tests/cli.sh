@@ -127,6 +127,8 @@ assert not any(p["reason"] == "--deep only" for p in d["probes"])
 ' && ok "probes --deep: no hook left out for the mode" || nok "probes --deep"
 
 $bin hist -f -o size -- true >/dev/null 2>&1 && ok "hist -o size runs" || nok "hist -o size"
+$bin hist -f -o pagesize -- true 2>&1 >/dev/null | grep -q "the pagesize histogram needs --deep: tracing with it" &&
+	ok "hist -o pagesize: says it traces with --deep" || nok "hist -o pagesize: --deep note"
 
 # Hardware IOMMU counters. This host has no IOMMU PMU: stat says so once and
 # carries on. The swdev fixture describes dmar0 as the software PMU (cpu-clock

@@ -107,6 +107,12 @@ static int session_cmd(int argc, char **argv, const char *name, const char *usag
 		}
 		o.cmd = &argv[optind];
 	}
+	/* histograms of the layers below the DMA API exist in --deep only */
+	if (sc.hist_kind >= 0 && hist_kind_deep(sc.hist_kind) && !o.copts.deep) {
+		it_warn("%s: the %s histogram needs --deep: tracing with it", name,
+			hist_kind_name(sc.hist_kind));
+		o.copts.deep = true;
+	}
 	return session_run(&o, stat_tick, &sc);
 }
 
