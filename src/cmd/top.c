@@ -85,9 +85,16 @@ static void top_describe_system(struct top *t)
 {
 	const struct it_sysinfo *si = &t->col.sys;
 
-	snprintf(t->system, sizeof(t->system), "%s IOMMU%s%s%s, mode %s, %d hooks",
+	char hooks[48];
+
+	if (t->col.shared)
+		snprintf(hooks, sizeof(hooks), "the exporter's %u hooks (pid %u)",
+			 t->col.shared_meta.nr_hooks, t->col.shared_meta.pid);
+	else
+		snprintf(hooks, sizeof(hooks), "%d hooks", probes_nr_attached(&t->col.probes));
+	snprintf(t->system, sizeof(t->system), "%s IOMMU%s%s%s, mode %s, %s",
 		 it_vendor_name(si->vendor), si->nr_units ? " (" : "", si->units,
-		 si->nr_units ? ")" : "", si->mode, probes_nr_attached(&t->col.probes));
+		 si->nr_units ? ")" : "", si->mode, hooks);
 }
 
 /* One refresh: the interval since the previous tick. */
