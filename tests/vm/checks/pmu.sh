@@ -65,8 +65,10 @@ none) ;;
 	jcheck pmu-stat-absent-maps-still-counted "$pmu_f.json" '.totals.map.count >= 500'
 
 	pmu_f=$IT_OUT/pmu-swdev
+	# long enough that opening the device's counters (within a watch period of
+	# its first map) is a small part of it: the lean tracer makes 3000 reads ~1 s
 	$IT stat -j -d nvme --pmu-sysfs tests/fixtures/pmu/swdev -- \
-		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=3000 iflag=direct \
+		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=12000 iflag=direct \
 		> "$pmu_f.json" 2> "$pmu_f.err"
 	check_eq pmu-swdev-nothing-to-say "$(grep -c PMU "$pmu_f.err")" 0
 	jcheck pmu-swdev-unit-row "$pmu_f.json" \
