@@ -146,6 +146,23 @@ if exp_start 19120 -i 0.25; then
 	check_eq "export: no PMU: the reason said once on stderr" \
 		"$(grep -c 'no IOMMU PMU on this system (Intel IOMMU dmar0 has no perf counters' "$EXP_ERR")" 1
 	check_eq "export: no PMU: nothing else about the PMU" "$(grep -c PMU "$EXP_ERR")" 1
+
+	# one attach per host: stat beside the exporter reads its pinned maps,
+	# loads no program, and counts only its own command's DMA, as the kernel does
+	out=$(kcount iommu:map,iommu:unmap -- "$EXP_BIN" stat -j -- /bin/sh -c \
+		'ls -l /proc/$PPID/fd | grep -c anon_inode:bpf-prog > '"$X/stat-progs.txt"'; \
+		 dd if='"$IT_NVME_BLK"' of=/dev/null bs=4k count=500 iflag=direct 2>/dev/null' \
+		2>"$X/stat-shared.err")
+	printf '%s\n' "$out" >"$X/stat-shared.out"
+	check_eq "export: stat beside it reads the exporter's maps (shared_from_pid)" \
+		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 | jq -r .shared_from_pid)" "$EXP_PID"
+	check_eq "export: stat beside it holds no BPF program" "$(cat "$X/stat-progs.txt")" 0
+	check_eq "export: stat beside it: maps = kernel iommu:map of its window" \
+		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 | jq .totals.map.count)" \
+		"$(kv iommu:map "$out")"
+	check_eq "export: stat beside it: unmaps = kernel iommu:unmap" \
+		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 | jq .totals.unmap.count)" \
+		"$(kv iommu:unmap "$out")"
 	exp_stop
 	check_eq "export: no PMU: SIGTERM: exit 0" "$?" 0
 else
