@@ -64,6 +64,14 @@ row() {
 		"$checks" "$(val "$s" date)"
 }
 
+# hooks_unserved PROBES_JSON: "hook (reason)" for each hook missing for want of a function
+hooks_unserved() {
+	[[ -r $1 ]] || return 0
+	jq -r '[.probes[] | select(.attached | not) |
+		select(.reason | test("not the active|no IOMMU|--deep only|^fallback:|no VFIO") | not) |
+		"\(.hook) (\(.reason))"] | join("; ")' "$1"
+}
+
 main() {
 	local cfg n m
 
@@ -108,11 +116,14 @@ EOF
 	done
 	((n)) || echo "None."
 	echo
-	echo "## Hooks not attached (besides other drivers' hooks)"
+	echo "## Hooks this kernel cannot serve"
+	echo
+	echo "Hooks of the lean default that did not attach, with \`probes\`' reason (other drivers'"
+	echo "hooks, hooks left to \`--deep\` and fallbacks not needed are left out)."
 	echo
 	for cfg in "${cfgs[@]}"; do
 		[[ -r $RES/$cfg/core.env ]] || continue
-		m=$(val "$RES/$cfg/core.env" missing)
+		m=$(hooks_unserved "$RES/$cfg/core/probes.json")
 		echo "- $cfg ($(val "$RES/$cfg/core.env" kver)): ${m:-none}"
 	done
 }
