@@ -84,7 +84,7 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 $(OUTPUT)/bench/micro: bench/micro.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -Itests/bpf $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS)
 	$(call msg,CC,$@)

@@ -29,6 +29,7 @@
 #include "collector.h"
 #include "common.h"
 #include "iommutrace.skel.h"
+#include "testskel.h"
 #include "model.h"
 #include "render.h"
 #if __has_include("prom.h")
@@ -75,28 +76,18 @@ struct bench_bpf {
 /* The test programs with the tunables of a mode: lean or --deep, -S N */
 static int bench_bpf_load(struct bench_bpf *b, unsigned int sample_every, bool deep)
 {
-	struct bpf_program *prog;
 	int err;
 
-	b->skel = iommutrace_bpf__open();
+	b->skel = testskel_open();
 	if (!b->skel)
 		return -errno;
-	bpf_object__for_each_program(prog, b->skel->obj)
-		bpf_program__set_autoload(prog, false);
-	bpf_program__set_autoload(b->skel->progs.it_test, true);
-	bpf_program__set_autoload(b->skel->progs.raw_tp__map, true);
-	bpf_program__set_autoload(b->skel->progs.raw_tp__unmap, true);
 	b->skel->rodata->lat_sample_every = sample_every;
 	b->skel->rodata->deep = deep;
-	b->skel->rodata->prune_scopes = false;	/* each test call: its own syscall */
 	/* the walker reads kernel memory: the fake domain pointers have none */
 	b->skel->rodata->walk_maps = false;
-	err = iommutrace_bpf__load(b->skel);
-	if (err) {
-		iommutrace_bpf__destroy(b->skel);
-		b->skel = NULL;
+	err = testskel_load(&b->skel, NULL);
+	if (err)
 		return err;
-	}
 	b->test_fd = bpf_program__fd(b->skel->progs.it_test);
 	b->map_fd = bpf_program__fd(b->skel->progs.raw_tp__map);
 	b->unmap_fd = bpf_program__fd(b->skel->progs.raw_tp__unmap);

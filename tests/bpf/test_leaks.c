@@ -17,6 +17,7 @@
 #include "iommutrace.skel.h"
 #include "it_hooks.h"
 #include "leaks.h"
+#include "testskel.h"
 #include "unit.h"
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -32,43 +33,20 @@ struct fixture {
 
 static int run(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u64 args[3] = { a0, a1, a2 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
-	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-
-	if (err)
-		printf("# test_run %s: %s\n", bpf_program__name(prog), strerror(errno));
-	return err;
+	return testskel_run(prog, a0, a1, a2, NULL);
 }
 
 /* @entries: the table's size, 0 for the default */
 static int fixture_load(struct fixture *fx, bool track, __u32 entries)
 {
-	struct bpf_program *prog;
-	int err;
-
 	memset(fx, 0, sizeof(*fx));
-	fx->skel = iommutrace_bpf__open();
+	fx->skel = testskel_open();
 	if (!fx->skel)
 		return -errno;
-	bpf_object__for_each_program(prog, fx->skel->obj)
-		bpf_program__set_autoload(prog, false);
-	bpf_program__set_autoload(fx->skel->progs.it_test, true);
-	bpf_program__set_autoload(fx->skel->progs.raw_tp__map, true);
-	bpf_program__set_autoload(fx->skel->progs.raw_tp__unmap, true);
 	fx->skel->rodata->track_leaks = track;
 	if (entries)
 		bpf_map__set_max_entries(fx->skel->maps.leak_table, entries);
-	err = iommutrace_bpf__load(fx->skel);
-	if (err) {
-		iommutrace_bpf__destroy(fx->skel);
-		fx->skel = NULL;
-		return err;
-	}
-	fx->col.skel = fx->skel;
-	fx->col.nr_cpus = libbpf_num_possible_cpus();
-	fx->col.stats_fd = -1;
-	return 0;
+	return testskel_load(&fx->skel, &fx->col);
 }
 
 static void fixture_read(struct fixture *fx)

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "iommutrace.skel.h"
 #include "it_hooks.h"
+#include "testskel.h"
 #include "unit.h"
 
 /* the raw_tp/it_test actions (include/it_hooks.h) */
@@ -42,24 +43,16 @@ enum {
 
 static int run(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u64 args[3] = { a0, a1, a2 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
-	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-
-	if (err)
-		printf("# test_run %s: %s\n", bpf_program__name(prog), strerror(errno));
-	return err;
+	return testskel_run(prog, a0, a1, a2, NULL);
 }
 
 /* the program's return value (raw_tp test runs report it) */
 static long run_ret(struct bpf_program *prog, __u64 a0, __u64 a1, __u64 a2)
 {
-	__u64 args[3] = { a0, a1, a2 };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+	long ret;
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
-		return -1000 - errno;
-	return (int)opts.retval;
+	testskel_run(prog, a0, a1, a2, &ret);
+	return ret;
 }
 
 struct fixture {
@@ -71,35 +64,15 @@ struct fixture {
 /* @deep: the --deep programs' behaviour (every layer scoped and timed) */
 static int fixture_load(struct fixture *fx, unsigned int sample_every, bool deep)
 {
-	struct bpf_program *prog;
-	int err;
-
 	memset(fx, 0, sizeof(*fx));
 	it_verbose = getenv("IT_TEST_VERBOSE") ? 1 : 0;
-	fx->skel = iommutrace_bpf__open();
+	fx->skel = testskel_open();
 	if (!fx->skel)
 		return -errno;
-	bpf_object__for_each_program(prog, fx->skel->obj)
-		bpf_program__set_autoload(prog, false);
-	bpf_program__set_autoload(fx->skel->progs.it_test, true);
-	bpf_program__set_autoload(fx->skel->progs.raw_tp__map, true);
-	bpf_program__set_autoload(fx->skel->progs.raw_tp__unmap, true);
-	bpf_program__set_autoload(fx->skel->progs.raw_tp__io_page_fault, true);
 	fx->skel->rodata->lat_sample_every = sample_every;
 	fx->skel->rodata->deep = deep;
-	/* each test call is a syscall of its own: no stack to tell returned calls by */
-	fx->skel->rodata->prune_scopes = false;
-	err = iommutrace_bpf__load(fx->skel);
-	if (err) {
-		iommutrace_bpf__destroy(fx->skel);
-		fx->skel = NULL;
-		return err;
-	}
 	/* the model reads through a collector: give it this skeleton */
-	fx->col.skel = fx->skel;
-	fx->col.nr_cpus = libbpf_num_possible_cpus();
-	fx->col.stats_fd = -1;
-	return 0;
+	return testskel_load(&fx->skel, &fx->col);
 }
 
 static void fixture_read(struct fixture *fx)
@@ -117,7 +90,7 @@ static void fixture_free(struct fixture *fx)
 
 static void test_load_attach(void)
 {
-	struct it_collector_opts o = {};
+	struct it_collector_opts o = { .own = true };	/* not a running exporter's maps */
 	struct it_collector c;
 	int ret = collector_open(&c, &o), i, tps = 0, fentry_refused = 0;
 
