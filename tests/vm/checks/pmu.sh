@@ -83,9 +83,10 @@ none) ;;
 	# device row saw, opened within a watch period (0.25 s) of nvme's first map
 	jcheck pmu-swdev-nvme-counted-most-of-run "$pmu_f.json" \
 		"([.pmu.units[] | select(.device == \"$IT_NVME_DEV\")][0].counts.iotlb_lookups) >= 0.5 * ([.pmu.units[] | select(.device == null)][0].counts.iotlb_lookups)"
-	# the table: -d by driver keeps nvme's own line in the IOMMU-PMU block
+	# the table: -d by driver keeps nvme's own line in the IOMMU-PMU block (a
+	# run long enough for the device's counters to open and count, as above)
 	$IT stat -d nvme --pmu-sysfs tests/fixtures/pmu/swdev -- \
-		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=1000 iflag=direct \
+		dd if="$IT_NVME_BLK" of=/dev/null bs=4k count=12000 iflag=direct \
 		> "$pmu_f.txt" 2>&1
 	check pmu-swdev-table-nvme-row grep -Eq "^$IT_NVME_DEV +nvme .* 0\.0 +[0-9]+\$" "$pmu_f.txt"
 	check pmu-swdev-table-block-nvme-line \
