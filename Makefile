@@ -65,6 +65,19 @@ $(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
+# The same programs for kernels whose kallsyms lists no per-CPU variables
+# (no CONFIG_KALLSYMS_ALL): there the typed ksym of the preempt count would
+# fail every load (bpf/iommutrace.bpf.c, IT_NO_PERCPU_KSYM).
+$(OUTPUT)/iommutrace_nopcpu.bpf.o: bpf/iommutrace.bpf.c $(OUTPUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DIT_NO_PERCPU_KSYM -MMD -MP -MF $@.d $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/iommutrace_nopcpu.skel.h: $(OUTPUT)/iommutrace_nopcpu.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name iommutrace_nopcpu > $@
+
+SKELS += $(OUTPUT)/iommutrace_nopcpu.skel.h
+
 # the skeleton must exist first; -MMD then knows which objects include it
 $(OUTPUT)/obj/%.o: src/%.c | $(SKELS)
 	$(call msg,CC,$@)

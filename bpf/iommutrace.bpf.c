@@ -38,6 +38,7 @@ const volatile bool walk_maps = true;		/* page-size walk on every map */
 const volatile bool deep = false;		/* --deep: every layer timed, IOVA hooks */
 /* off for BPF_PROG_TEST_RUN: each test call is its own syscall, at a random stack offset */
 const volatile bool prune_scopes = true;
+const volatile bool twins = false;		/* spare copies of the hot hooks attached */
 const volatile bool faults_from_console = false; /* no register-level fault hook */
 
 __u32 next_slot = 1;	/* slot 0 is "unattributed" */
@@ -137,6 +138,9 @@ struct it_scope_ctx {
 	__u64 direct_key;
 	__u32 direct_slot;
 	__u64 sp_scratch;	/* it_stack_pointer() */
+	/* the device this context mapped last and its slot: skips the hash lookup */
+	__u64 last_dev;
+	__u32 last_slot;
 };
 
 struct {
@@ -161,7 +165,6 @@ struct it_cpu_ctx {
 	__u32 sample_ctr;
 	__u32 fq_head0;		/* fq->head when fq_ring_free() began */
 	__u64 fq;		/* the struct iova_fq * being freed */
-	__u64 pc_addr;		/* this CPU's preempt count; 0: not found yet */
 };
 
 struct {
@@ -194,46 +197,41 @@ static __always_inline struct it_cpu_ctx *cpu_ctx_get(void)
 	return bpf_map_lookup_elem(&cpu_ctx, &zero);
 }
 
-/*
- * The preempt count says which context runs: 6.1 and 6.15+ keep it in the
- * per-CPU __preempt_count, 6.2 to 6.14 in pcpu_hot (x86). Untyped weak ksyms:
- * libbpf resolves them from kallsyms, 0 where the kernel does not list them
- * (no CONFIG_KALLSYMS_ALL); then every hook runs in the task's context, as a
- * kernel without the per-CPU symbols gives no better.
- */
-extern const void __preempt_count __ksym __weak;
-extern const void pcpu_hot __ksym __weak;
-extern const void __per_cpu_offset __ksym __weak;
-
 #define IT_SOFTIRQ_OFFSET	0x100		/* serving a softirq (not just bh off) */
 #define IT_HARDIRQ_NMI_MASK	0xff0000
 
-/* This CPU's preempt count, its address found once per CPU */
+#ifndef IT_NO_PERCPU_KSYM
+/*
+ * The preempt count says which context runs: 6.1 and 6.15+ keep it in the
+ * per-CPU __preempt_count, 6.2 to 6.14 in pcpu_hot (x86). Typed weak ksyms:
+ * libbpf finds them in the kernel's BTF, the verifier drops the branch of the
+ * one this kernel lacks, and bpf_this_cpu_ptr() is one cheap helper (inlined
+ * on newer kernels), not a probe read. The kernel resolves them through
+ * kallsyms, which lists per-CPU variables only with CONFIG_KALLSYMS_ALL:
+ * without it no program would load, so this file is built a second time
+ * with IT_NO_PERCPU_KSYM (src/collector.c picks the object).
+ */
+extern int __preempt_count __ksym __weak;
+extern struct pcpu_hot___it pcpu_hot __ksym __weak;
+
 static __always_inline __u32 it_preempt_count(void)
 {
-	struct it_cpu_ctx *cc = cpu_ctx_get();
-	__u64 base = 0, var;
-	__u32 pc = 0, cpu;
+	if (bpf_core_type_exists(struct pcpu_hot___it) && &pcpu_hot) {
+		struct pcpu_hot___it *hot = bpf_this_cpu_ptr(&pcpu_hot);
 
-	if (!cc || !&__per_cpu_offset)
-		return 0;
-	if (!cc->pc_addr) {
-		if (bpf_core_type_exists(struct pcpu_hot___it) && &pcpu_hot)
-			var = (__u64)&pcpu_hot + bpf_core_field_offset(struct pcpu_hot___it,
-								      preempt_count);
-		else if (&__preempt_count)
-			var = (__u64)&__preempt_count;
-		else
-			return 0;
-		cpu = bpf_get_smp_processor_id();
-		if (bpf_probe_read_kernel(&base, sizeof(base),
-					  (const char *)&__per_cpu_offset + 8ULL * cpu))
-			return 0;
-		cc->pc_addr = base + var;
+		return hot->preempt_count;
 	}
-	bpf_probe_read_kernel(&pc, sizeof(pc), (const void *)cc->pc_addr);
-	return pc;
+	if (&__preempt_count)
+		return *(int *)bpf_this_cpu_ptr(&__preempt_count);
+	return 0;
 }
+#else
+/* No per-CPU symbols: every hook runs in its task's context, no better can be told */
+static __always_inline __u32 it_preempt_count(void)
+{
+	return 0;
+}
+#endif
 
 static __always_inline struct it_scope_ctx *scope_ctx_get(void)
 {
@@ -290,20 +288,22 @@ static __always_inline void op_count(__u32 slot, __u32 op, __u64 bytes)
 	op_add(slot, op, 1, bytes);
 }
 
-static __always_inline void op_latency(__u32 slot, __u32 op, __u64 t0)
+static __always_inline void stats_latency(struct it_op_stats *s, __u64 t0)
 {
-	struct it_op_stats *s;
 	__u64 delta;
 
-	if (!t0)
-		return;
-	s = op_stats_get(slot, op);
-	if (!s)
+	if (!t0 || !s)
 		return;
 	delta = bpf_ktime_get_ns() - t0;
 	__sync_fetch_and_add(&s->lat_count, 1);
 	__sync_fetch_and_add(&s->lat_sum_ns, delta);
 	__sync_fetch_and_add(&s->lat_hist[it_hist_slot(delta, IT_LAT_SLOTS)], 1);
+}
+
+static __always_inline void op_latency(__u32 slot, __u32 op, __u64 t0)
+{
+	if (t0)
+		stats_latency(op_stats_get(slot, op), t0);
 }
 
 static __always_inline void size_hist_add(__u32 slot, bool unmap, __u64 bytes)
@@ -577,7 +577,7 @@ static __always_inline void scope_prune(struct it_scope *stack, __u32 *depth, __
 {
 	int i;
 
-	if (!prune_scopes || !sp)
+	if (!prune_scopes || !sp || !*depth)
 		return;
 	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
 		struct it_scope *top;
@@ -623,7 +623,11 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 arg, void *
 	sc = &tc->dev[it_bounded(d, IT_SCOPE_DEPTH)];
 	sc->sp = sp;
 	sc->key = (__u64)dev;
-	sc->slot = dev_slot(dev);
+	if (tc->last_dev != (__u64)dev || !dev) {
+		tc->last_slot = dev_slot(dev);
+		tc->last_dev = (__u64)dev;
+	}
+	sc->slot = tc->last_slot;
 	sc->op = arg;
 	/* nested DMA-API calls (map_page -> __iommu_dma_map): time the outer */
 	sc->t0 = d == 0 && !(arg & IT_SCOPE_NOCOUNT) ? it_now_sampled() : 0;
@@ -640,8 +644,11 @@ static __always_inline void dev_scope_account(const struct it_scope *sc)
 	__u32 op = sc->op & IT_SCOPE_OP_MASK;
 
 	if (!(sc->op & IT_SCOPE_NOCOUNT)) {
-		op_count(sc->slot, op, 0);
-		op_latency(sc->slot, op, sc->t0);
+		struct it_op_stats *s = op_stats_get(sc->slot, op);
+
+		if (s)
+			__sync_fetch_and_add(&s->count, 1);
+		stats_latency(s, sc->t0);
 	}
 	if (!deep && (sc->op & IT_SCOPE_IOVA) && op == IT_OP_DMA_MAP)
 		op_count(sc->slot, IT_OP_IOVA_ALLOC, 0);
@@ -895,6 +902,63 @@ static __always_inline void pgsize_account(__u32 slot, __u64 domain, __u64 iova)
 	}
 }
 
+/*
+ * ---- twins ----
+ * The kernel skips a tracing program that would run nested into itself on
+ * one CPU (its per-program recursion guard): a NIC's DMA map in a softirq
+ * that interrupts the same hook's program in a task is not seen. The hot
+ * hooks therefore have two copies on the same function or event, each with
+ * a guard of its own. Whichever copy runs first for a call notes the call's
+ * frame and does the work; the other finds the note and clears it. When the
+ * kernel skips one copy, the other finds no note and does the work. The
+ * order the kernel runs them in does not matter (fentry runs the newest
+ * first, tracepoints the oldest).
+ */
+#define IT_HOOK_ID(name, ...) IT_HOOK_ID_##name,
+enum { IT_FUNC_HOOKS(IT_HOOK_ID) IT_NR_FUNC_HOOKS };
+#define IT_TP_ID(name, ...) IT_TP_ID_##name,
+enum { IT_TP_HOOKS(IT_TP_ID) IT_NR_TP_HOOKS };
+
+#define IT_TWIN_ENTRY(name)	(2 * IT_HOOK_ID_##name)
+#define IT_TWIN_EXIT(name)	(2 * IT_HOOK_ID_##name + 1)
+#define IT_TWIN_TP(name)	(2 * IT_NR_FUNC_HOOKS + IT_TP_ID_##name)
+#define IT_TWIN_SLOTS		(2 * IT_NR_FUNC_HOOKS + IT_NR_TP_HOOKS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IT_TWIN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct it_twin_ring);
+} twin_rings SEC(".maps");
+
+/*
+ * Copy @copy (0 main, 1 spare) of the hook program @id on the call whose
+ * frame is @frame: true if it is to do the work. Frames are 8-byte aligned:
+ * bit 0 of a note says which copy wrote it.
+ */
+static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
+{
+	struct it_twin_ring *r;
+	__u64 other = (__u64)frame | (copy ^ 1);
+	int i;
+
+	if (!twins)
+		return true;
+	r = bpf_map_lookup_elem(&twin_rings, &id);
+	if (!r)
+		return !copy;
+	for (i = 0; i < IT_TWIN_RING; i++) {
+		if (r->frame[i] == other) {
+			r->frame[i] = 0;
+			r->cleared++;
+			return false;
+		}
+	}
+	r->frame[r->next++ & (IT_TWIN_RING - 1)] = (__u64)frame | copy;
+	r->claimed++;
+	return true;
+}
+
 /* ---- map / unmap events ---- */
 
 #include "leaks.bpf.h"
@@ -948,7 +1012,13 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return on_map(ctx, iova, size);
+	return twin_claim(IT_TWIN_TP(map), ctx, 0) ? on_map(ctx, iova, size) : 0;
+}
+
+SEC("tp_btf/map")
+int BPF_PROG(tp_btf_twin__map, unsigned long iova, phys_addr_t paddr, size_t size)
+{
+	return twin_claim(IT_TWIN_TP(map), ctx, 1) ? on_map(ctx, iova, size) : 0;
 }
 
 SEC("raw_tp/map")
@@ -966,7 +1036,13 @@ int tp__map(struct trace_event_raw_map *ctx)
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return on_unmap(iova, size, unmapped);
+	return twin_claim(IT_TWIN_TP(unmap), ctx, 0) ? on_unmap(iova, size, unmapped) : 0;
+}
+
+SEC("tp_btf/unmap")
+int BPF_PROG(tp_btf_twin__unmap, unsigned long iova, size_t size, size_t unmapped)
+{
+	return twin_claim(IT_TWIN_TP(unmap), ctx, 1) ? on_unmap(iova, size, unmapped) : 0;
 }
 
 SEC("raw_tp/unmap")
@@ -987,21 +1063,34 @@ int tp__unmap(struct trace_event_raw_unmap *ctx)
  * Sections carry no target: userspace sets it from include/it_hooks.h for the
  * name this kernel has (bpf_program__set_attach_target, attach_kprobe).
  */
-#define IT_FUNC_PROGS(name, enter, exit)					\
+#define IT_FUNC_PROGS(name, enter, exit, twin)					\
 SEC("fentry")									\
-int BPF_PROG(fentry__##name, void *arg0) { return enter; }			\
+int BPF_PROG(fentry__##name, void *arg0)					\
+{ return twin && !twin_claim(IT_TWIN_ENTRY(name), ctx, 0) ? 0 : enter; }	\
 SEC("fexit")									\
-int BPF_PROG(fexit__##name, void *arg0) { return exit; }			\
+int BPF_PROG(fexit__##name, void *arg0)						\
+{ return twin && !twin_claim(IT_TWIN_EXIT(name), ctx, 0) ? 0 : exit; }		\
 SEC("kprobe")									\
 int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }			\
 SEC("kretprobe")								\
 int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exit; }
 
+/* The spare copies (fentry/fexit only: kprobes share one guard per CPU) */
+#define IT_TWIN_PROGS(name, enter, exit)					\
+SEC("fentry")									\
+int BPF_PROG(fentry_twin__##name, void *arg0)					\
+{ return twin_claim(IT_TWIN_ENTRY(name), ctx, 1) ? enter : 0; }		\
+SEC("fexit")									\
+int BPF_PROG(fexit_twin__##name, void *arg0)					\
+{ return twin_claim(IT_TWIN_EXIT(name), ctx, 1) ? exit : 0; }
+
+/* DMA-API calls run in tasks and in interrupts alike: they have twins */
 #define DEV_SCOPE(name, arg, flags)						\
-	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg))
+	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg), 1) \
+	IT_TWIN_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg))
 #define OP_SCOPE(name, arg, flags)						\
 	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
-		      op_exit((__u64)arg0, arg))
+		      op_exit((__u64)arg0, arg), 0)
 #define CUSTOM(name, arg, flags)	/* written out below */
 #define IT_HOOK_PROGS(name, role, handler, arg, flags, vendor, ...) handler(name, arg, flags)
 
@@ -1523,6 +1612,7 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_FLUSH_ALL_ENTER: return flush_all_enter(test_ptr(key));
 	case IT_TEST_FLUSH_ALL_EXIT: return flush_all_exit(test_ptr(key));
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
+	case IT_TEST_TWIN_CLAIM: return twin_claim(arg & 0xffff, (void *)key, arg >> 16);
 	case IT_TEST_PCI_NAME: {
 		__u64 name[3] = { key, arg, 0 };
 

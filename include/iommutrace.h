@@ -96,6 +96,21 @@ enum it_lost {
 	IT_LOST_MAX,
 };
 
+/*
+ * Twins (bpf/iommutrace.bpf.c): per CPU and per hook program, the frames of
+ * the last calls one copy served (bit 0: which copy), and how often a copy
+ * did the work (claimed) or found the other had (cleared). claimed - cleared
+ * is the calls one copy served alone: the kernel had skipped the other.
+ */
+#define IT_TWIN_RING	4	/* power of two */
+
+struct it_twin_ring {
+	__u64 frame[IT_TWIN_RING];
+	__u64 next;
+	__u64 claimed;
+	__u64 cleared;
+};
+
 enum it_vendor {
 	IT_VENDOR_GENERIC,	/* iommu:io_page_fault */
 	IT_VENDOR_INTEL,

@@ -173,6 +173,7 @@ enum it_test_action {
 	IT_TEST_FLUSH_ALL_ENTER,	/* key: domain */
 	IT_TEST_FLUSH_ALL_EXIT,
 	IT_TEST_OBJS_SET,		/* key: fq->head, arg: domain->type of the test objects */
+	IT_TEST_TWIN_CLAIM,		/* key: frame, arg: copy << 16 | slot; 1: do the work */
 };
 /* key or arg naming the test objects: a flush-queue ring, an iommu_domain */
 #define IT_TEST_OBJ_FQ		1

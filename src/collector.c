@@ -12,6 +12,7 @@
 #include "common.h"
 #include "collector.h"
 #include "iommutrace.skel.h"
+#include "iommutrace_nopcpu.skel.h"
 #include "leaks.h"
 #include "pin.h"
 
@@ -39,6 +40,39 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 			snprintf(failed_prog, end - (p + 6) + 1, "%s", p + 6);
 	}
 	return 0;
+}
+
+/*
+ * bpf/iommutrace.bpf.c is built twice: the hooks tell task, softirq and
+ * hardirq context apart by the per-CPU preempt count, a typed ksym the kernel
+ * resolves through kallsyms; where kallsyms lists no per-CPU variables (no
+ * CONFIG_KALLSYMS_ALL) it would refuse every program, and the build without
+ * it is opened instead (every hook in its task's context). Same programs,
+ * maps and globals: one skeleton type serves both.
+ */
+struct iommutrace_bpf *collector_skel_open(bool percpu_ksyms)
+{
+	struct iommutrace_bpf *obj;
+	int err;
+
+	if (percpu_ksyms)
+		return iommutrace_bpf__open();
+	obj = calloc(1, sizeof(*obj));
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = iommutrace_bpf__create_skeleton(obj);
+	if (!err) {
+		obj->skeleton->data = iommutrace_nopcpu__elf_bytes(&obj->skeleton->data_sz);
+		err = bpf_object__open_skeleton(obj->skeleton, NULL);
+	}
+	if (err) {
+		iommutrace_bpf__destroy(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
 }
 
 static bool has_caps(void)
@@ -86,6 +120,7 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	skel->rodata->lat_sample_every = o->sample_every > 1 ? o->sample_every : 1;
 	skel->rodata->iommu_vendor = c->sys.vendor;
 	skel->rodata->deep = o->deep;
+	skel->rodata->twins = c->probes.twins;
 	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
 	skel->rodata->walk_maps = o->deep && !o->no_walk;
 	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;
@@ -112,7 +147,7 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 	int attempt, err = 0;
 
 	for (attempt = 0; attempt < IT_LOAD_ATTEMPTS; attempt++) {
-		c->skel = iommutrace_bpf__open();
+		c->skel = collector_skel_open(c->probes.caps.percpu_ksyms);
 		if (!c->skel) {
 			snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
 				 strerror(errno));
@@ -280,7 +315,7 @@ static int collector_open_shared(struct it_collector *c, const struct it_collect
 	struct bpf_program *prog;
 	int i, err;
 
-	c->skel = iommutrace_bpf__open();
+	c->skel = collector_skel_open(c->probes.caps.percpu_ksyms);
 	if (!c->skel) {
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
 			 strerror(errno));
@@ -325,6 +360,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 		return ret;
 	sysinfo_read("", &c->sys);
 	err = probes_init(&c->probes, c->sys.vendor, o->deep);
+	c->probes.twins = !o->no_twins && !getenv("IT_NO_TWINS");
 	if (err) {
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot read kernel BTF: %s",
 			 strerror(-err));
@@ -413,6 +449,48 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 		}
 	}
 	return 0;
+}
+
+/* Calls one copy of a twinned hook served alone: the kernel had skipped the other */
+static __u64 twins_served_alone(struct it_collector *c)
+{
+	__u32 n = bpf_map__max_entries(c->skel->maps.twin_rings), i;
+	struct it_twin_ring *rings;
+	__u64 claimed = 0, cleared = 0;
+
+	if (!c->probes.twins || c->shared)
+		return 0;
+	rings = calloc(n, sizeof(*rings));
+	if (rings && !percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_rings), n,
+				      sizeof(*rings), (__u64 *)rings)) {
+		for (i = 0; i < n; i++) {
+			claimed += rings[i].claimed;
+			cleared += rings[i].cleared;
+		}
+	}
+	free(rings);
+	return claimed > cleared ? claimed - cleared : 0;
+}
+
+/*
+ * Runs the kernel skipped that nothing made up for. A twinned hook loses a
+ * call only when both copies were skipped: its skips are the calls served
+ * alone plus two per call lost.
+ */
+static __u64 recursion_lost(struct it_collector *c)
+{
+	__u64 plain = 0, twinned = 0, alone = twins_served_alone(c);
+	int i;
+
+	for (i = 0; i < c->probes.nr; i++) {
+		const struct it_probe *pr = &c->probes.probes[i];
+
+		if (pr->links[IT_PROG_ENTRY_TWIN])
+			twinned += pr->misses;
+		else
+			plain += pr->misses;
+	}
+	return plain + (twinned > alone ? (twinned - alone + 1) / 2 : 0);
 }
 
 static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,
@@ -544,14 +622,14 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 		d->hists = hists[i];
 	}
 	probes_read_stats(&c->probes);
-	s->lost_recursion = s->bpf_run_ns = s->bpf_run_cnt = 0;
+	s->lost_recursion = recursion_lost(c);
+	s->bpf_run_ns = s->bpf_run_cnt = 0;
 	s->nr_hooks = 0;
 	s->bpf_stats = c->stats_fd >= 0;
 	for (j = 0; j < c->probes.nr; j++) {
 		const struct it_probe *pr = &c->probes.probes[j];
 		struct it_hook_stat *h = &s->hooks[s->nr_hooks];
 
-		s->lost_recursion += pr->misses;
 		s->bpf_run_ns += pr->run_time_ns;
 		s->bpf_run_cnt += pr->run_cnt;
 		if (!pr->links[0] || s->nr_hooks >= IT_MAX_HOOKS)

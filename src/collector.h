@@ -19,6 +19,7 @@ struct it_collector_opts {
 	bool bpf_stats;			/* kernel.bpf_stats_enabled while open */
 	bool no_walk;			/* skip the page-size walk on maps (--deep) */
 	bool deep;			/* every hook, every layer timed, walker on maps */
+	bool no_twins;			/* no spare copies of the hot hooks */
 	bool leaks;			/* track outstanding mappings (src/leaks.c) */
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */
@@ -75,5 +76,7 @@ void collector_close(struct it_collector *c);
 void collector_pmu_watch(struct it_collector *c);
 /* Checks done before loading anything: privileges and BTF. */
 int collector_preflight(char *msg, size_t size);
+/* The BPF object for this kernel (probes' caps.percpu_ksyms), opened */
+struct iommutrace_bpf *collector_skel_open(bool percpu_ksyms);
 
 #endif

@@ -357,10 +357,29 @@ static bool direct_users_loaded(void)
 	       access("/sys/module/iommufd", F_OK) == 0;
 }
 
+/* The per-CPU variables the hooks read the preempt count from (bpf/iommutrace.bpf.c) */
+static const char *const percpu_ctx_syms[] = { "__preempt_count", "pcpu_hot" };
+
+/*
+ * A typed ksym the kernel's BTF has must be in kallsyms too, or the verifier
+ * refuses the program: per-CPU variables are there only with
+ * CONFIG_KALLSYMS_ALL. @st: the kallsyms scan of percpu_ctx_syms.
+ */
+static bool percpu_ksyms_resolvable(const struct btf *btf, const struct sym_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(percpu_ctx_syms); i++)
+		if (btf__find_by_name_kind(btf, percpu_ctx_syms[i], BTF_KIND_VAR) > 0 &&
+		    !st[i].in_kallsyms)
+			return false;
+	return true;
+}
+
 int probes_init(struct it_probes *p, int vendor, bool deep)
 {
 	int nh = ARRAY_SIZE(it_hooks), nt = ARRAY_SIZE(it_tps), i, j, n = 0;
-	const char *names[ARRAY_SIZE(it_hooks) * 3];
+	const char *names[ARRAY_SIZE(it_hooks) * 3 + ARRAY_SIZE(percpu_ctx_syms)];
 	struct sym_state *flat;
 	char buf[128];
 
@@ -381,7 +400,10 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 	for (i = 0; i < nh; i++)
 		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
 			names[n++] = it_hooks[i].targets[j];
-	scan_symbols("/proc/kallsyms", 2, names, n, flat, false);
+	for (i = 0; i < (int)ARRAY_SIZE(percpu_ctx_syms); i++)
+		names[n + i] = percpu_ctx_syms[i];
+	scan_symbols("/proc/kallsyms", 2, names, n + i, flat, false);
+	p->caps.percpu_ksyms = percpu_ksyms_resolvable(p->vmlinux_btf, &flat[n]);
 	p->caps.ftrace_list = access(tracefs_file("available_filter_functions", buf,
 						  sizeof(buf)), R_OK) == 0;
 	if (p->caps.ftrace_list)
@@ -415,7 +437,7 @@ static void probes_detach(struct it_probes *p)
 	int i, j;
 
 	for (i = 0; i < p->nr; i++) {
-		for (j = 0; j < 2; j++) {
+		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			bpf_link__destroy(p->probes[i].links[j]);
 			p->probes[i].links[j] = NULL;
 		}
@@ -453,6 +475,7 @@ static void probe_programs(const struct it_probes *p, struct it_probe *pr,
 			   struct bpf_object *obj)
 {
 	const char *entry = NULL, *exit = NULL;
+	int i;
 
 	switch (pr->kind) {
 	case IT_KIND_FENTRY: entry = "fentry"; exit = "fexit"; break;
@@ -462,12 +485,20 @@ static void probe_programs(const struct it_probes *p, struct it_probe *pr,
 	case IT_KIND_TRACEPOINT: entry = "tp"; break;
 	case IT_KIND_NONE: break;
 	}
-	pr->progs[0] = entry ? prog_find(obj, entry, pr->name) : NULL;
-	pr->progs[1] = exit && probe_has_exit(p, pr) ? prog_find(obj, exit, pr->name) : NULL;
-	snprintf(pr->prog_names[0], sizeof(pr->prog_names[0]), "%s",
-		 pr->progs[0] ? bpf_program__name(pr->progs[0]) : "");
-	snprintf(pr->prog_names[1], sizeof(pr->prog_names[1]), "%s",
-		 pr->progs[1] ? bpf_program__name(pr->progs[1]) : "");
+	memset(pr->progs, 0, sizeof(pr->progs));
+	pr->progs[IT_PROG_ENTRY] = entry ? prog_find(obj, entry, pr->name) : NULL;
+	if (exit && probe_has_exit(p, pr))
+		pr->progs[IT_PROG_EXIT] = prog_find(obj, exit, pr->name);
+	/* twins guard against the per-program recursion guard of fentry and tp_btf only */
+	if (p->twins && (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF)) {
+		pr->progs[IT_PROG_ENTRY_TWIN] = prog_find(obj, pr->kind == IT_KIND_FENTRY ?
+							  "fentry_twin" : "tp_btf_twin", pr->name);
+		if (pr->progs[IT_PROG_EXIT])
+			pr->progs[IT_PROG_EXIT_TWIN] = prog_find(obj, "fexit_twin", pr->name);
+	}
+	for (i = 0; i < IT_PROBE_PROGS; i++)
+		snprintf(pr->prog_names[i], sizeof(pr->prog_names[i]), "%s",
+			 pr->progs[i] ? bpf_program__name(pr->progs[i]) : "");
 }
 
 int probes_configure(struct it_probes *p, struct bpf_object *obj)
@@ -482,7 +513,7 @@ int probes_configure(struct it_probes *p, struct bpf_object *obj)
 		struct it_probe *pr = &p->probes[i];
 
 		probe_programs(p, pr, obj);
-		for (j = 0; j < 2; j++) {
+		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			if (!pr->progs[j])
 				continue;
 			bpf_program__set_autoload(pr->progs[j], true);
@@ -505,7 +536,7 @@ bool probes_demote(struct it_probes *p, const char *prog, int err)
 		struct it_probe *pr = &p->probes[i];
 
 		any_fentry |= pr->kind == IT_KIND_FENTRY;
-		for (j = 0; j < 2; j++) {
+		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			if (!prog || !pr->prog_names[j][0] || strcmp(pr->prog_names[j], prog))
 				continue;
 			/* EPERM on fentry: this kernel refuses fentry altogether */
@@ -546,7 +577,7 @@ int probes_attach(struct it_probes *p)
 
 		if (pr->kind == IT_KIND_NONE)
 			continue;
-		for (j = 0; j < 2; j++) {
+		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			if (!pr->progs[j])
 				continue;
 			pr->links[j] = probe_attach_one(pr, j);
@@ -558,9 +589,9 @@ int probes_attach(struct it_probes *p)
 				break;
 			}
 		}
-		if (j < 2 && pr->progs[j] && !pr->links[j]) {
+		if (j < IT_PROBE_PROGS && pr->progs[j] && !pr->links[j]) {
 			/* half a pair is worse than none: entries without exits */
-			for (j = 0; j < 2; j++) {
+			for (j = 0; j < IT_PROBE_PROGS; j++) {
 				bpf_link__destroy(pr->links[j]);
 				pr->links[j] = NULL;
 			}
@@ -591,7 +622,7 @@ void probes_read_stats(struct it_probes *p)
 		struct it_probe *pr = &p->probes[i];
 
 		pr->run_cnt = pr->run_time_ns = pr->misses = 0;
-		for (j = 0; j < 2; j++) {
+		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			struct bpf_prog_info info = {};
 			__u32 len = sizeof(info);
 
@@ -726,6 +757,18 @@ static void roles_print(const struct it_probes *p, FILE *f)
 	}
 }
 
+/* What an attached hook runs: twins make up for runs the kernel skips */
+static const char *probe_note(const struct it_probe *pr, bool on)
+{
+	bool twins = pr->progs[IT_PROG_ENTRY_TWIN] != NULL;
+
+	if (!on)
+		return "";
+	if (pr->progs[IT_PROG_EXIT])
+		return twins ? "entry and exit, with twins" : "entry and exit";
+	return twins ? "entry, with a twin" : "entry only";
+}
+
 void probes_print(const struct it_probes *p, FILE *f)
 {
 	int i;
@@ -742,8 +785,7 @@ void probes_print(const struct it_probes *p, FILE *f)
 		fprintf(f, "%-20s %-18s %-10s %-30s %s%s%s%s\n", pr->name, it_role_name(pr->role),
 			on ? probe_kind_str(pr->kind) : "-",
 			pr->target[0] ? pr->target : "-",
-			pr->why[0] ? pr->why : (on && pr->progs[1] ? "entry and exit" :
-						on ? "entry only" : ""),
+			pr->why[0] ? pr->why : probe_note(pr, on),
 			pr->failure[0] && pr->why[0] ? "; " : "", pr->failure,
 			!on && !pr->why[0] && !pr->failure[0] ? "not attached" : "");
 	}
@@ -771,7 +813,8 @@ void probes_json(const struct it_probes *p, struct json_writer *jw)
 		jw_string(jw, "kind", on ? probe_kind_str(pr->kind) : "none");
 		jw_string(jw, "target", pr->target);
 		jw_bool(jw, "attached", on);
-		jw_bool(jw, "exit", on && pr->progs[1]);
+		jw_bool(jw, "exit", on && pr->progs[IT_PROG_EXIT]);
+		jw_bool(jw, "twins", on && pr->progs[IT_PROG_ENTRY_TWIN]);
 		jw_string(jw, "reason", pr->why);
 		jw_string(jw, "failure", pr->failure);
 		jw_end_object(jw);

@@ -39,6 +39,9 @@ enum it_probe_state {
 	IT_PROBE_WRONG_DRIVER,		/* belongs to another IOMMU's driver */
 };
 
+/* A hook's programs: entry, exit, then the twins of each (bpf/iommutrace.bpf.c) */
+enum { IT_PROG_ENTRY, IT_PROG_EXIT, IT_PROG_ENTRY_TWIN, IT_PROG_EXIT_TWIN, IT_PROBE_PROGS };
+
 struct it_probe {
 	const char *name;		/* hook name, suffix of the program names */
 	int role;			/* enum it_role */
@@ -51,9 +54,10 @@ struct it_probe {
 	char why[160];			/* why not attached, or a note */
 	char failure[96];		/* last load or attach failure */
 	bool kind_failed[IT_KIND_TRACEPOINT + 1];
-	struct bpf_program *progs[2];	/* entry, exit: valid while the object lives */
-	char prog_names[2][48];
-	struct bpf_link *links[2];
+	/* entry, exit, and their twins (spare copies): valid while the object lives */
+	struct bpf_program *progs[IT_PROBE_PROGS];
+	char prog_names[IT_PROBE_PROGS][48];
+	struct bpf_link *links[IT_PROBE_PROGS];
 	unsigned long long run_cnt, run_time_ns, misses;
 };
 
@@ -63,6 +67,7 @@ struct it_kernel_caps {
 	bool kprobes;
 	bool ftrace_list;		/* available_filter_functions was readable */
 	bool direct_users;		/* VFIO type1 or iommufd loaded: maps outside the DMA API */
+	bool percpu_ksyms;		/* kallsyms lists the per-CPU preempt count */
 	int vendor;			/* enum it_vendor of the active IOMMU */
 	char release[64];
 };
@@ -71,6 +76,7 @@ struct it_probes {
 	struct it_probe *probes;
 	int nr;
 	bool deep;			/* --deep: every hook, every layer timed */
+	bool twins;			/* attach the hot hooks' spare copies */
 	bool attached;			/* probes_attach() ran (else: what would attach) */
 	struct it_kernel_caps caps;
 	struct btf *vmlinux_btf;

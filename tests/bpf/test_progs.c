@@ -30,6 +30,7 @@ enum {
 	T_RID_SLOT = IT_TEST_RID_SLOT, T_PCI_NAME = IT_TEST_PCI_NAME,
 	T_FLUSH_ALL_ENTER = IT_TEST_FLUSH_ALL_ENTER, T_FLUSH_ALL_EXIT = IT_TEST_FLUSH_ALL_EXIT,
 	T_OBJS_SET = IT_TEST_OBJS_SET,
+	T_TWIN_CLAIM = IT_TEST_TWIN_CLAIM,
 };
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -410,6 +411,78 @@ static void test_sampling(void)
 	fixture_free(&fx);
 }
 
+/* Calls one copy of a twinned hook served alone, summed over CPUs and slots */
+static long long twin_alone(struct fixture *fx)
+{
+	int fd = bpf_map__fd(fx->skel->maps.twin_rings), ncpu = libbpf_num_possible_cpus();
+	__u32 n = bpf_map__max_entries(fx->skel->maps.twin_rings), slot;
+	struct it_twin_ring *r = calloc(ncpu, sizeof(*r));
+	long long sum = 0;
+	int cpu;
+
+	for (slot = 0; r && slot < n; slot++)
+		if (!bpf_map_lookup_elem(fd, &slot, r))
+			for (cpu = 0; cpu < ncpu; cpu++)
+				sum += r[cpu].claimed - r[cpu].cleared;
+	free(r);
+	return sum;
+}
+
+/*
+ * Twins: two copies of a hook program on one call; whichever runs first
+ * notes the call's frame and works, the other finds the note and does not.
+ * A copy the kernel skipped (recursion guard) leaves the work to the other.
+ */
+static void test_twins(void)
+{
+	struct fixture fx;
+	long first, second;
+
+	memset(&fx, 0, sizeof(fx));
+	fx.skel = testskel_open();
+	if (!fx.skel) {
+		CHECK(0, "test programs open");
+		return;
+	}
+	fx.skel->rodata->twins = true;
+	if (testskel_load(&fx.skel, &fx.col)) {
+		CHECK(0, "test programs load with twins");
+		return;
+	}
+/* copy 0 (main) or 1 (spare) of hook program SLOT on the call at FRAME: 1 = works */
+#define CLAIM(frame, slot, copy) \
+	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (copy) << 16 | (slot))
+	first = CLAIM(0x1000, 0, 0);
+	second = CLAIM(0x1000, 0, 1);
+	CHECK(first == 1 && second == 0, "main then spare: the call is served once");
+	first = CLAIM(0x1000, 0, 1);
+	second = CLAIM(0x1000, 0, 0);
+	CHECK(first == 1 && second == 0, "spare then main (fentry runs the newest first): once");
+	CHECK(CLAIM(0x1000, 0, 1) == 1, "main copy skipped by the kernel: the spare works");
+	CHECK(twin_alone(&fx) == 1, "one call served alone (%lld)", twin_alone(&fx));
+	/* an interrupt between the two copies of a call: each call served once */
+	CHECK(CLAIM(0x2000, 0, 0) == 1, "outer call: main works");
+	first = CLAIM(0x3000, 0, 0);
+	second = CLAIM(0x3000, 0, 1);
+	CHECK(first == 1 && second == 0, "nested call between the copies: served once");
+	CHECK(CLAIM(0x2000, 0, 1) == 0, "then the outer call's spare does nothing");
+	/* an interrupt during the main copy: the kernel skips the nested main copy */
+	first = CLAIM(0x4000, 0, 0);
+	second = CLAIM(0x5000, 0, 1);
+	CHECK(first == 1 && second == 1 && CLAIM(0x4000, 0, 1) == 0,
+	      "nested call whose main copy was skipped: the spare works, the outer call once");
+	/* the note of a call served alone is taken by the next call at that frame */
+	first = CLAIM(0x5000, 0, 0);
+	second = CLAIM(0x5000, 0, 1);
+	CHECK(first == 0 && second == 1,
+	      "a call at a frame with a stale note: served once, by the other copy");
+	CHECK(CLAIM(0x1000, 1, 0) == 1 && CLAIM(0x1000, 2, 1) == 1,
+	      "each hook program has its own notes");
+	CHECK(twin_alone(&fx) == 4, "calls served alone: %lld (want 4)", twin_alone(&fx));
+#undef CLAIM
+	fixture_free(&fx);
+}
+
 static int fault_seen;
 static struct it_fault_event fault_last;
 
@@ -485,6 +558,7 @@ int main(void)
 	test_flush_all_fallback();
 	test_lean();
 	test_sampling();
+	test_twins();
 	test_fault_event();
 	test_fault_requester();
 	UNIT_EXIT();

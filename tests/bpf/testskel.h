@@ -14,14 +14,22 @@
 #include <bpf/libbpf.h>
 
 #include "collector.h"
+#include "probes.h"
 #include "iommutrace.skel.h"
 
 /* Opened, every program but the test-run ones switched off; NULL: errno says why */
 static inline struct iommutrace_bpf *testskel_open(void)
 {
-	struct iommutrace_bpf *skel = iommutrace_bpf__open();
+	struct iommutrace_bpf *skel;
 	struct bpf_program *prog;
+	struct it_probes p;
+	bool percpu_ksyms = false;
 
+	/* the object this kernel can load, as the collector picks it */
+	if (!probes_init(&p, IT_VENDOR_GENERIC, false))
+		percpu_ksyms = p.caps.percpu_ksyms;
+	probes_free(&p);
+	skel = collector_skel_open(percpu_ksyms);
 	if (!skel)
 		return NULL;
 	bpf_object__for_each_program(prog, skel->obj)
