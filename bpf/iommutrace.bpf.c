@@ -939,7 +939,7 @@ struct {
 static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
 {
 	struct it_twin_ring *r;
-	__u64 other = (__u64)frame | (copy ^ 1);
+	__u64 note, other;
 	int i;
 
 	if (!twins)
@@ -947,6 +947,10 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
 	r = bpf_map_lookup_elem(&twin_rings, &id);
 	if (!r)
 		return !copy;
+	/* through memory: the verifier then lets the frame be used as a number */
+	r->scratch = (__u64)frame;
+	note = *(volatile __u64 *)&r->scratch | copy;
+	other = note ^ 1;
 	for (i = 0; i < IT_TWIN_RING; i++) {
 		if (r->frame[i] == other) {
 			r->frame[i] = 0;
@@ -954,7 +958,7 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
 			return false;
 		}
 	}
-	r->frame[r->next++ & (IT_TWIN_RING - 1)] = (__u64)frame | copy;
+	r->frame[r->next++ & (IT_TWIN_RING - 1)] = note;
 	r->claimed++;
 	return true;
 }

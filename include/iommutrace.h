@@ -109,6 +109,7 @@ struct it_twin_ring {
 	__u64 next;
 	__u64 claimed;
 	__u64 cleared;
+	__u64 scratch;
 };
 
 enum it_vendor {

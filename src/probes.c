@@ -490,7 +490,8 @@ static void probe_programs(const struct it_probes *p, struct it_probe *pr,
 	if (exit && probe_has_exit(p, pr))
 		pr->progs[IT_PROG_EXIT] = prog_find(obj, exit, pr->name);
 	/* twins guard against the per-program recursion guard of fentry and tp_btf only */
-	if (p->twins && (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF)) {
+	if (p->twins && !pr->twin_failed &&
+	    (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF)) {
 		pr->progs[IT_PROG_ENTRY_TWIN] = prog_find(obj, pr->kind == IT_KIND_FENTRY ?
 							  "fentry_twin" : "tp_btf_twin", pr->name);
 		if (pr->progs[IT_PROG_EXIT])
@@ -539,6 +540,13 @@ bool probes_demote(struct it_probes *p, const char *prog, int err)
 		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			if (!prog || !pr->prog_names[j][0] || strcmp(pr->prog_names[j], prog))
 				continue;
+			if (j >= IT_PROG_ENTRY_TWIN) {
+				/* the hook still works, only without its spare copy */
+				pr->twin_failed = true;
+				snprintf(pr->failure, sizeof(pr->failure), "twin load failed: %s",
+					 strerror(-err));
+				return true;
+			}
 			/* EPERM on fentry: this kernel refuses fentry altogether */
 			if (pr->kind == IT_KIND_FENTRY && err == -EPERM)
 				p->caps.fentry = false;
@@ -786,7 +794,7 @@ void probes_print(const struct it_probes *p, FILE *f)
 			on ? probe_kind_str(pr->kind) : "-",
 			pr->target[0] ? pr->target : "-",
 			pr->why[0] ? pr->why : probe_note(pr, on),
-			pr->failure[0] && pr->why[0] ? "; " : "", pr->failure,
+			pr->failure[0] && (pr->why[0] || on) ? "; " : "", pr->failure,
 			!on && !pr->why[0] && !pr->failure[0] ? "not attached" : "");
 	}
 	fprintf(f, "page-table walker: %s\n", probes_walker_status(p));

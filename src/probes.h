@@ -54,6 +54,7 @@ struct it_probe {
 	char why[160];			/* why not attached, or a note */
 	char failure[96];		/* last load or attach failure */
 	bool kind_failed[IT_KIND_TRACEPOINT + 1];
+	bool twin_failed;		/* its twins did not load: attached without */
 	/* entry, exit, and their twins (spare copies): valid while the object lives */
 	struct bpf_program *progs[IT_PROBE_PROGS];
 	char prog_names[IT_PROBE_PROGS][48];

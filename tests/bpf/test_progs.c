@@ -93,7 +93,7 @@ static void test_load_attach(void)
 {
 	struct it_collector_opts o = { .own = true };	/* not a running exporter's maps */
 	struct it_collector c;
-	int ret = collector_open(&c, &o), i, tps = 0, fentry_refused = 0;
+	int ret = collector_open(&c, &o), i, tps = 0, twinned = 0, fentry_refused = 0;
 
 	CHECK(ret == IT_EXIT_OK, "collector loads and attaches on this kernel (%d: %s)", ret,
 	      c.fail_msg);
@@ -102,10 +102,13 @@ static void test_load_attach(void)
 
 		if (pr->tp && pr->links[0])
 			tps++;
+		if (pr->tp && pr->kind == IT_KIND_TP_BTF && pr->links[IT_PROG_ENTRY_TWIN])
+			twinned++;
 		if (strstr(pr->failure, "fentry load failed: Operation not permitted"))
 			fentry_refused++;
 	}
 	CHECK(tps >= 2, "iommu:map and iommu:unmap tracepoints attached (%d tracepoint hooks)", tps);
+	CHECK(twinned == 2, "iommu:map and iommu:unmap attached with their twins (%d)", twinned);
 	if (!c.probes.caps.fentry)
 		printf("# this kernel refused fentry (EPERM, expected in the sandbox): %d hook(s) "
 		       "reported it, falling back to kprobes: %s\n", fentry_refused,
