@@ -60,10 +60,17 @@ $(BPF_OBJS): $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d $(INCLUDES) -c $< -o $@
 
-$(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+# The skeleton embeds the object: linked first (bpftool gen object), it is
+# without DWARF and relocations of debug sections (2.9 MB -> 1.2 MB; .BTF and
+# .BTF.ext stay), bytes that every session maps and libbpf reads at open.
+$(OUTPUT)/%.bpf.linked.o: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.linked.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(BPFTOOL) gen skeleton $< > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$(notdir $(basename $(basename $<)))) > $@
 
 # the skeleton must exist first; -MMD then knows which objects include it
 $(OUTPUT)/obj/%.o: src/%.c | $(SKELS)
