@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,8 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	ret = skel_load(c, o);
 	if (ret)
 		return ret;
+	/* libbpf's copy of the kernel BTF is freed: give its heap pages back */
+	malloc_trim(0);
 	if (o->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (c->stats_fd < 0)
