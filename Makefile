@@ -60,10 +60,17 @@ $(BPF_OBJS): $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $@.d $(INCLUDES) -c $< -o $@
 
-$(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+# The skeleton embeds the object: linked first (bpftool gen object), it is
+# without DWARF and relocations of debug sections (2.9 MB -> 1.2 MB; .BTF and
+# .BTF.ext stay), bytes that every session maps and libbpf reads at open.
+$(OUTPUT)/%.bpf.linked.o: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.linked.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(BPFTOOL) gen skeleton $< > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$(notdir $(basename $(basename $<)))) > $@
 
 # The same programs for kernels whose kallsyms lists no per-CPU variables
 # (no CONFIG_KALLSYMS_ALL): there the typed ksym of the preempt count would
@@ -72,7 +79,7 @@ $(OUTPUT)/iommutrace_nopcpu.bpf.o: bpf/iommutrace.bpf.c $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -DIT_NO_PERCPU_KSYM -MMD -MP -MF $@.d $(INCLUDES) -c $< -o $@
 
-$(OUTPUT)/iommutrace_nopcpu.skel.h: $(OUTPUT)/iommutrace_nopcpu.bpf.o
+$(OUTPUT)/iommutrace_nopcpu.skel.h: $(OUTPUT)/iommutrace_nopcpu.bpf.linked.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name iommutrace_nopcpu > $@
 

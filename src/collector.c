@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -142,17 +144,41 @@ static int ring_dispatch(void *ctx, void *data, size_t size)
 	return fault_cb(fault_cb_ctx, data);
 }
 
+/*
+ * Opens the skeleton into c->skel. Its embedded object (~1.2 MB of .rodata) is
+ * read only here: libbpf copies what it keeps (programs, BTF, map data). Its
+ * pages are dropped from the resident set before libbpf parses the kernel's
+ * BTF, which makes the session's peak. They are clean pages of the binary: if
+ * read again (another load attempt) they fault back in from the page cache.
+ */
+static int skel_open(struct it_collector *c)
+{
+	uintptr_t pg = sysconf(_SC_PAGESIZE), start, end;
+	const void *bytes;
+	size_t size;
+
+	c->skel = collector_skel_open(c->probes.caps.percpu_ksyms);
+	if (!c->skel) {
+		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
+			 strerror(errno));
+		return IT_EXIT_ERROR;
+	}
+	bytes = c->probes.caps.percpu_ksyms ? iommutrace_bpf__elf_bytes(&size) :
+					      iommutrace_nopcpu__elf_bytes(&size);
+	start = ((uintptr_t)bytes + pg - 1) & ~(pg - 1);	/* whole pages only */
+	end = ((uintptr_t)bytes + size) & ~(pg - 1);
+	if (end > start)
+		madvise((void *)start, end - start, MADV_DONTNEED);
+	return IT_EXIT_OK;
+}
+
 static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 {
 	int attempt, err = 0;
 
 	for (attempt = 0; attempt < IT_LOAD_ATTEMPTS; attempt++) {
-		c->skel = collector_skel_open(c->probes.caps.percpu_ksyms);
-		if (!c->skel) {
-			snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
-				 strerror(errno));
+		if (skel_open(c))
 			return IT_EXIT_ERROR;
-		}
 		rodata_set(c, o);
 		err = probes_configure(&c->probes, c->skel->obj);
 		if (!err && o->test_progs)
@@ -315,12 +341,8 @@ static int collector_open_shared(struct it_collector *c, const struct it_collect
 	struct bpf_program *prog;
 	int i, err;
 
-	c->skel = collector_skel_open(c->probes.caps.percpu_ksyms);
-	if (!c->skel) {
-		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot open BPF object: %s",
-			 strerror(errno));
+	if (skel_open(c))
 		return IT_EXIT_ERROR;
-	}
 	bpf_object__for_each_program(prog, c->skel->obj)
 		bpf_program__set_autoload(prog, false);
 	err = pin_reuse(c->skel->obj, &c->data_fd);
@@ -378,6 +400,8 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	ret = skel_load(c, o);
 	if (ret)
 		return ret;
+	/* libbpf's copy of the kernel BTF is freed: give its heap pages back */
+	malloc_trim(0);
 	if (o->bpf_stats) {
 		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (c->stats_fd < 0)

@@ -6,6 +6,7 @@
  * or untraceable (notrace). One missing function only disables its own hook.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ struct sym_state {
 	bool in_kallsyms;		/* exact name */
 	char clone[64];			/* name.isra.0 and friends, if only a clone exists */
 	bool in_ftrace;			/* in available_filter_functions */
+	bool in_btf;			/* a FUNC (hooks) or btf_trace_ TYPEDEF (tracepoints) */
 };
 
 /*
@@ -126,14 +128,17 @@ static void sym_table_each(const struct sym_table *t, const char **names, const 
 static void scan_symbols(const char *path, int field, const char **names, int nr,
 			 struct sym_state *st, bool ftrace)
 {
-	static char buf[1 << 16];
+	size_t bufsize = 1 << 16;
 	FILE *f = fopen(path, "re");
+	char line[512], *buf;
 	struct sym_table t;
-	char line[512];
 
 	if (!f)
 		return;
-	setvbuf(f, buf, _IOFBF, sizeof(buf));	/* 64 KiB reads, not 4 KiB */
+	/* 64 KiB reads, not 4 KiB (glibc ignores the size unless given the buffer) */
+	buf = malloc(bufsize);
+	if (buf)
+		setvbuf(f, buf, _IOFBF, bufsize);
 	sym_table_init(&t, names, nr);
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line, *sym;
@@ -153,6 +158,7 @@ static void scan_symbols(const char *path, int field, const char **names, int nr
 		sym_table_each(&t, names, sym, strcspn(sym, "."), sym, st, ftrace);
 	}
 	fclose(f);
+	free(buf);
 }
 
 static const char *tracefs_file(const char *name, char *buf, size_t size)
@@ -175,19 +181,6 @@ static void caps_detect(struct it_kernel_caps *caps, int vendor)
 	caps->vendor = vendor;
 	if (uname(&u) == 0)
 		snprintf(caps->release, sizeof(caps->release), "%s", u.release);
-}
-
-static bool btf_has_func(const struct btf *btf, const char *name)
-{
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
-}
-
-static bool btf_has_tp(const struct btf *btf, const char *tp)
-{
-	char name[96];
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
 }
 
 static bool tracefs_has_event(const char *category, const char *event)
@@ -238,7 +231,7 @@ static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct s
 	}
 	if (!s) {
 		for (i = 0; i < 3 && h->targets[i]; i++) {
-			if (btf_has_func(p->vmlinux_btf, h->targets[i])) {
+			if (st[i].in_btf) {
 				snprintf(pr->why, sizeof(pr->why),
 					 "%s is inlined (in BTF, not in kallsyms)", h->targets[i]);
 				return;
@@ -250,7 +243,7 @@ static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct s
 	}
 	pr->state = IT_PROBE_UNTRACEABLE;
 	if (s->in_kallsyms && p->caps.fentry && !pr->kind_failed[IT_KIND_FENTRY] &&
-	    btf_has_func(p->vmlinux_btf, name) && (!p->caps.ftrace_list || s->in_ftrace)) {
+	    s->in_btf && (!p->caps.ftrace_list || s->in_ftrace)) {
 		pr->kind = IT_KIND_FENTRY;
 		snprintf(pr->target, sizeof(pr->target), "%s", name);
 		return;
@@ -273,11 +266,10 @@ static void hook_choose(struct it_probes *p, struct it_probe *pr, const struct s
 		snprintf(pr->why, sizeof(pr->why), "fentry and kprobe both failed");
 }
 
-static void tp_choose(struct it_probes *p, struct it_probe *pr)
+static void tp_choose(struct it_probes *p, struct it_probe *pr, const struct sym_state *st)
 {
 	const struct it_tp *t = pr->tp;
-	bool exists = btf_has_tp(p->vmlinux_btf, t->name) ||
-		      tracefs_has_event(t->category, t->name);
+	bool exists = st->in_btf || tracefs_has_event(t->category, t->name);
 
 	pr->kind = IT_KIND_NONE;
 	snprintf(pr->target, sizeof(pr->target), "%s:%s", t->category, t->name);
@@ -292,7 +284,7 @@ static void tp_choose(struct it_probes *p, struct it_probe *pr)
 		return;
 	}
 	pr->state = IT_PROBE_UNTRACEABLE;
-	if (!pr->kind_failed[IT_KIND_TP_BTF] && btf_has_tp(p->vmlinux_btf, t->name))
+	if (!pr->kind_failed[IT_KIND_TP_BTF] && st->in_btf)
 		pr->kind = IT_KIND_TP_BTF;
 	else if (!pr->kind_failed[IT_KIND_RAW_TP])
 		pr->kind = IT_KIND_RAW_TP;
@@ -302,6 +294,7 @@ static void tp_choose(struct it_probes *p, struct it_probe *pr)
 		snprintf(pr->why, sizeof(pr->why), "every tracepoint kind failed to load");
 }
 
+/* per probe: its candidates' facts (a tracepoint: [0] only) */
 static struct sym_state (*hook_syms)[3];
 
 /* A primary hook of @role that will attach (as far as can be known before load) */
@@ -344,7 +337,7 @@ static void probes_choose_all(struct it_probes *p)
 			} else if (pr->hook) {
 				hook_choose(p, pr, hook_syms[i]);
 			} else {
-				tp_choose(p, pr);
+				tp_choose(p, pr, hook_syms[i]);
 			}
 		}
 	}
@@ -357,30 +350,108 @@ static bool direct_users_loaded(void)
 	       access("/sys/module/iommufd", F_OK) == 0;
 }
 
+/* The structs the page-table walker reads, newest layout first (probes_walker_status) */
+static const char *const walker_structs[] = {
+	"pt_iommu_vtdss", "dmar_domain", "pt_iommu_amdv1", "amd_io_pgtable",
+};
+enum { IT_WS_VTDSS, IT_WS_DMAR_DOMAIN, IT_WS_AMDV1, IT_WS_AMD_IO_PGTABLE };
+
 /* The per-CPU variables the hooks read the preempt count from (bpf/iommutrace.bpf.c) */
 static const char *const percpu_ctx_syms[] = { "__preempt_count", "pcpu_hot" };
+#define IT_NR_PERCPU	((int)ARRAY_SIZE(percpu_ctx_syms))
+
+#define IT_BTF_NAMES	(ARRAY_SIZE(it_hooks) * 3 + IT_NR_PERCPU + ARRAY_SIZE(it_tps) + \
+			 ARRAY_SIZE(walker_structs))
+_Static_assert(IT_SYM_TABLE > 2 * IT_BTF_NAMES, "IT_SYM_TABLE too small for the names");
+
+/*
+ * Every fact the kernel's BTF holds for us, in one pass over its types: the
+ * candidate functions ([0, nf): FUNC), the tracepoints' btf_trace_ typedefs
+ * ([nf, nf + ARRAY_SIZE(it_tps))) and the walker's structs (the rest). The
+ * BTF (megabytes) is freed here, before libbpf loads its own copy: the two
+ * never take memory at once.
+ */
+static int btf_scan(struct it_probes *p, const char **names, int nf, int nr,
+		    struct sym_state *st)
+{
+	int nt = ARRAY_SIZE(it_tps);
+	struct sym_table tab;
+	struct btf *btf;
+	__u32 id, cnt;
+	int i;
+
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return -errno ? -errno : -ENOENT;
+	sym_table_init(&tab, names, nr);
+	cnt = btf__type_cnt(btf);
+	for (id = 1; id < cnt; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		int kind = btf_kind(t);
+		const char *name;
+		__u32 h;
+
+		if (kind != BTF_KIND_FUNC && kind != BTF_KIND_VAR && kind != BTF_KIND_TYPEDEF &&
+		    kind != BTF_KIND_STRUCT)
+			continue;
+		name = btf__name_by_offset(btf, t->name_off);
+		if (!name || !name[0])
+			continue;
+		for (h = sym_hash(name, strlen(name)) & (IT_SYM_TABLE - 1); tab.idx[h];
+		     h = (h + 1) & (IT_SYM_TABLE - 1)) {
+			i = tab.idx[h] - 1;
+			if (strcmp(names[i], name))
+				continue;
+			if (kind == (i < nf ? BTF_KIND_FUNC : i < nf + IT_NR_PERCPU ? BTF_KIND_VAR :
+				     i < nf + IT_NR_PERCPU + nt ? BTF_KIND_TYPEDEF : BTF_KIND_STRUCT))
+				st[i].in_btf = true;
+		}
+	}
+	btf__free(btf);
+	for (i = 0; i < (int)ARRAY_SIZE(walker_structs); i++)
+		if (st[nf + IT_NR_PERCPU + nt + i].in_btf)
+			p->walker_structs |= 1u << i;
+	return 0;
+}
 
 /*
  * A typed ksym the kernel's BTF has must be in kallsyms too, or the verifier
  * refuses the program: per-CPU variables are there only with
- * CONFIG_KALLSYMS_ALL. @st: the kallsyms scan of percpu_ctx_syms.
+ * CONFIG_KALLSYMS_ALL. @st: the scans of percpu_ctx_syms.
  */
-static bool percpu_ksyms_resolvable(const struct btf *btf, const struct sym_state *st)
+static bool percpu_ksyms_resolvable(const struct sym_state *st)
 {
-	size_t i;
+	int i;
 
-	for (i = 0; i < ARRAY_SIZE(percpu_ctx_syms); i++)
-		if (btf__find_by_name_kind(btf, percpu_ctx_syms[i], BTF_KIND_VAR) > 0 &&
-		    !st[i].in_kallsyms)
+	for (i = 0; i < IT_NR_PERCPU; i++)
+		if (st[i].in_btf && !st[i].in_kallsyms)
 			return false;
 	return true;
 }
 
+struct kallsyms_scan {
+	const char **names;
+	int nr;
+	struct sym_state *st;
+};
+
+static void *kallsyms_thread(void *arg)
+{
+	struct kallsyms_scan *ks = arg;
+
+	scan_symbols("/proc/kallsyms", 2, ks->names, ks->nr, ks->st, false);
+	return NULL;
+}
+
 int probes_init(struct it_probes *p, int vendor, bool deep)
 {
-	int nh = ARRAY_SIZE(it_hooks), nt = ARRAY_SIZE(it_tps), i, j, n = 0;
-	const char *names[ARRAY_SIZE(it_hooks) * 3 + ARRAY_SIZE(percpu_ctx_syms)];
+	int nh = ARRAY_SIZE(it_hooks), nt = ARRAY_SIZE(it_tps), i, j, n = 0, nf, err;
+	const char *names[IT_BTF_NAMES];
+	char tp_names[ARRAY_SIZE(it_tps)][96];
+	struct kallsyms_scan ks;
 	struct sym_state *flat;
+	pthread_t thread;
+	bool threaded;
 	char buf[128];
 
 	memset(p, 0, sizeof(*p));
@@ -388,26 +459,47 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 	p->probes = calloc(p->nr, sizeof(*p->probes));
 	hook_syms = calloc(p->nr, sizeof(*hook_syms));
 	flat = calloc(ARRAY_SIZE(names), sizeof(*flat));
-	if (!p->probes || !hook_syms || !flat)
+	if (!p->probes || !hook_syms || !flat) {
+		free(flat);
 		return -ENOMEM;
+	}
 	p->deep = deep;
 	caps_detect(&p->caps, vendor);
 	p->caps.direct_users = direct_users_loaded();
-	p->vmlinux_btf = btf__load_vmlinux_btf();
-	if (!p->vmlinux_btf)
-		return -errno ? -errno : -ENOENT;
 
 	for (i = 0; i < nh; i++)
 		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
 			names[n++] = it_hooks[i].targets[j];
-	for (i = 0; i < (int)ARRAY_SIZE(percpu_ctx_syms); i++)
-		names[n + i] = percpu_ctx_syms[i];
-	scan_symbols("/proc/kallsyms", 2, names, n + i, flat, false);
-	p->caps.percpu_ksyms = percpu_ksyms_resolvable(p->vmlinux_btf, &flat[n]);
+	nf = n;
+	for (i = 0; i < IT_NR_PERCPU; i++)
+		names[n++] = percpu_ctx_syms[i];
+	for (i = 0; i < nt; i++) {
+		snprintf(tp_names[i], sizeof(tp_names[i]), "btf_trace_%s", it_tps[i].name);
+		names[n++] = tp_names[i];
+	}
+	for (i = 0; i < (int)ARRAY_SIZE(walker_structs); i++)
+		names[n++] = walker_structs[i];
+
+	/*
+	 * /proc/kallsyms is the slowest of the three sources (the kernel formats
+	 * ~100 000 lines): read it beside the BTF and ftrace's list. Each source
+	 * sets its own fields of flat[].
+	 */
+	ks = (struct kallsyms_scan){ names, nf + IT_NR_PERCPU, flat };
+	threaded = pthread_create(&thread, NULL, kallsyms_thread, &ks) == 0;
+	if (!threaded)
+		kallsyms_thread(&ks);
+	err = btf_scan(p, names, nf, n, flat);
 	p->caps.ftrace_list = access(tracefs_file("available_filter_functions", buf,
 						  sizeof(buf)), R_OK) == 0;
-	if (p->caps.ftrace_list)
-		scan_symbols(buf, 0, names, n, flat, true);
+	if (!err && p->caps.ftrace_list)
+		scan_symbols(buf, 0, names, nf, flat, true);
+	if (threaded)
+		pthread_join(thread, NULL);
+	if (err) {
+		free(flat);
+		return err;
+	}
 
 	for (i = 0, n = 0; i < nh; i++) {
 		struct it_probe *pr = &p->probes[i];
@@ -426,7 +518,9 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 		pr->name = it_tps[i].name;
 		pr->role = it_tps[i].role;
 		pr->flags = it_tps[i].flags;
+		hook_syms[nh + i][0] = flat[nf + IT_NR_PERCPU + i];
 	}
+	p->caps.percpu_ksyms = percpu_ksyms_resolvable(&flat[nf]);
 	free(flat);
 	probes_choose_all(p);
 	return 0;
@@ -447,7 +541,6 @@ static void probes_detach(struct it_probes *p)
 void probes_free(struct it_probes *p)
 {
 	probes_detach(p);
-	btf__free(p->vmlinux_btf);
 	free(p->probes);
 	free(hook_syms);
 	hook_syms = NULL;
@@ -645,28 +738,23 @@ void probes_read_stats(struct it_probes *p)
 	}
 }
 
-static bool btf_has_struct(const struct btf *btf, const char *name)
-{
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT) > 0;
-}
-
 const char *probes_walker_status(const struct it_probes *p)
 {
-	const struct btf *btf = p->vmlinux_btf;
+	unsigned int ws = p->walker_structs;
 
 	if (p->caps.vendor == IT_VENDOR_INTEL) {
-		if (btf_has_struct(btf, "pt_iommu_vtdss"))
+		if (ws & 1u << IT_WS_VTDSS)
 			return "intel, generic page table (pt_iommu_vtdss top_of_table; faults: "
 			       "root/context tables, scalable mode: the device's domain)";
-		return btf_has_struct(btf, "dmar_domain") ?
+		return ws & 1u << IT_WS_DMAR_DOMAIN ?
 		       "intel (dmar_domain pgd/agaw; faults: root/context tables, scalable mode: "
 		       "the device's domain)" :
 		       "unavailable on this kernel (no struct dmar_domain in BTF)";
 	}
 	if (p->caps.vendor == IT_VENDOR_AMD) {
-		if (btf_has_struct(btf, "pt_iommu_amdv1"))
+		if (ws & 1u << IT_WS_AMDV1)
 			return "amd, generic page table (pt_iommu_amdv1 top_of_table)";
-		return btf_has_struct(btf, "amd_io_pgtable") ?
+		return ws & 1u << IT_WS_AMD_IO_PGTABLE ?
 		       "amd (protection_domain iop.root/mode, v1 table)" :
 		       "unavailable on this kernel (no AMD v1 page table in BTF)";
 	}

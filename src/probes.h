@@ -80,7 +80,7 @@ struct it_probes {
 	bool twins;			/* attach the hot hooks' spare copies */
 	bool attached;			/* probes_attach() ran (else: what would attach) */
 	struct it_kernel_caps caps;
-	struct btf *vmlinux_btf;
+	unsigned int walker_structs;	/* 1 << IT_WS_*: the walker's structs in BTF */
 };
 
 int probes_init(struct it_probes *p, int vendor, bool deep);

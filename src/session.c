@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -105,6 +106,7 @@ static pid_t child_start(char **cmd, int *ready_pipe)
 		if (read(fds[0], &c, 1) != 1)
 			_exit(127);
 		close(fds[0]);
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);	/* ours (main.c), not the command's */
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "iommutrace: cannot run '%s': %s\n", cmd[0], strerror(errno));
 		_exit(127);
