@@ -174,8 +174,11 @@ struct {
 	__type(value, struct it_cpu_ctx);
 } cpu_ctx SEC(".maps");
 
-/* phys_to_virt() needs the direct-map base, randomized under KASLR */
-extern const void page_offset_base __ksym __weak;
+/*
+ * phys_to_virt() needs the direct-map base, randomized under KASLR: where the
+ * kernel keeps it (userspace reads kallsyms once); 0: the 4-level default
+ */
+const volatile __u64 page_offset_base_addr = 0;
 
 static __always_inline void lost_add(__u32 why, __u64 n)
 {
@@ -804,8 +807,8 @@ static __always_inline __u64 it_phys_to_virt(__u64 phys)
 {
 	__u64 base = 0;
 
-	if (&page_offset_base)
-		bpf_probe_read_kernel(&base, sizeof(base), &page_offset_base);
+	if (page_offset_base_addr)
+		bpf_probe_read_kernel(&base, sizeof(base), (const void *)page_offset_base_addr);
 	if (!base)
 		base = 0xffff888000000000ULL;	/* 4-level default */
 	return phys + base;

@@ -123,6 +123,7 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	skel->rodata->iommu_vendor = c->sys.vendor;
 	skel->rodata->deep = o->deep;
 	skel->rodata->twins = c->probes.twins;
+	skel->rodata->page_offset_base_addr = c->probes.caps.page_offset_base;
 	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
 	skel->rodata->walk_maps = o->deep && !o->no_walk;
 	skel->rodata->faults_from_console = c->sys.vendor == IT_VENDOR_INTEL && !dmar_hooked;

@@ -67,6 +67,7 @@ struct sym_state {
 	char clone[64];			/* name.isra.0 and friends, if only a clone exists */
 	bool in_ftrace;			/* in available_filter_functions */
 	bool in_btf;			/* a FUNC (hooks) or btf_trace_ TYPEDEF (tracepoints) */
+	unsigned long long addr;	/* kallsyms address of the exact name */
 };
 
 /*
@@ -106,7 +107,8 @@ static void sym_table_init(struct sym_table *t, const char **names, int nr)
 
 /* Marks every candidate named @base (one name can stand in several hooks) */
 static void sym_table_each(const struct sym_table *t, const char **names, const char *base,
-			   size_t len, const char *sym, struct sym_state *st, bool ftrace)
+			   size_t len, const char *sym, const char *line, struct sym_state *st,
+			   bool ftrace)
 {
 	__u32 h = sym_hash(base, len) & (IT_SYM_TABLE - 1);
 
@@ -117,8 +119,10 @@ static void sym_table_each(const struct sym_table *t, const char **names, const 
 			continue;
 		if (ftrace)
 			st[i].in_ftrace = true;
-		else if (sym[len] == '\0')
+		else if (sym[len] == '\0') {
 			st[i].in_kallsyms = true;
+			st[i].addr = strtoull(line, NULL, 16);
+		}
 		else if (!st[i].clone[0])
 			snprintf(st[i].clone, sizeof(st[i].clone), "%s", sym);
 	}
@@ -155,7 +159,7 @@ static void scan_symbols(const char *path, int field, const char **names, int nr
 		if (!len)
 			continue;
 		/* .isra.0, .constprop.0, .cold: a clone of the base name */
-		sym_table_each(&t, names, sym, strcspn(sym, "."), sym, st, ftrace);
+		sym_table_each(&t, names, sym, strcspn(sym, "."), sym, line, st, ftrace);
 	}
 	fclose(f);
 	free(buf);
@@ -356,11 +360,16 @@ static const char *const walker_structs[] = {
 };
 enum { IT_WS_VTDSS, IT_WS_DMAR_DOMAIN, IT_WS_AMDV1, IT_WS_AMD_IO_PGTABLE };
 
-/* The per-CPU variables the hooks read the preempt count from (bpf/iommutrace.bpf.c) */
-static const char *const percpu_ctx_syms[] = { "__preempt_count", "pcpu_hot" };
-#define IT_NR_PERCPU	((int)ARRAY_SIZE(percpu_ctx_syms))
+/*
+ * Kernel variables the BPF side reads (bpf/iommutrace.bpf.c): the per-CPU
+ * preempt count (typed ksyms), and the direct map's base, whose address is
+ * passed in rodata so that libbpf need not read kallsyms a second time.
+ */
+static const char *const data_syms[] = { "__preempt_count", "pcpu_hot", "page_offset_base" };
+enum { IT_SYM_PREEMPT_COUNT, IT_SYM_PCPU_HOT, IT_SYM_PAGE_OFFSET_BASE };
+#define IT_NR_DATA	((int)ARRAY_SIZE(data_syms))
 
-#define IT_BTF_NAMES	(ARRAY_SIZE(it_hooks) * 3 + IT_NR_PERCPU + ARRAY_SIZE(it_tps) + \
+#define IT_BTF_NAMES	(ARRAY_SIZE(it_hooks) * 3 + IT_NR_DATA + ARRAY_SIZE(it_tps) + \
 			 ARRAY_SIZE(walker_structs))
 _Static_assert(IT_SYM_TABLE > 2 * IT_BTF_NAMES, "IT_SYM_TABLE too small for the names");
 
@@ -402,14 +411,14 @@ static int btf_scan(struct it_probes *p, const char **names, int nf, int nr,
 			i = tab.idx[h] - 1;
 			if (strcmp(names[i], name))
 				continue;
-			if (kind == (i < nf ? BTF_KIND_FUNC : i < nf + IT_NR_PERCPU ? BTF_KIND_VAR :
-				     i < nf + IT_NR_PERCPU + nt ? BTF_KIND_TYPEDEF : BTF_KIND_STRUCT))
+			if (kind == (i < nf ? BTF_KIND_FUNC : i < nf + IT_NR_DATA ? BTF_KIND_VAR :
+				     i < nf + IT_NR_DATA + nt ? BTF_KIND_TYPEDEF : BTF_KIND_STRUCT))
 				st[i].in_btf = true;
 		}
 	}
 	btf__free(btf);
 	for (i = 0; i < (int)ARRAY_SIZE(walker_structs); i++)
-		if (st[nf + IT_NR_PERCPU + nt + i].in_btf)
+		if (st[nf + IT_NR_DATA + nt + i].in_btf)
 			p->walker_structs |= 1u << i;
 	return 0;
 }
@@ -417,16 +426,12 @@ static int btf_scan(struct it_probes *p, const char **names, int nf, int nr,
 /*
  * A typed ksym the kernel's BTF has must be in kallsyms too, or the verifier
  * refuses the program: per-CPU variables are there only with
- * CONFIG_KALLSYMS_ALL. @st: the scans of percpu_ctx_syms.
+ * CONFIG_KALLSYMS_ALL. @st: the scans of data_syms.
  */
 static bool percpu_ksyms_resolvable(const struct sym_state *st)
 {
-	int i;
-
-	for (i = 0; i < IT_NR_PERCPU; i++)
-		if (st[i].in_btf && !st[i].in_kallsyms)
-			return false;
-	return true;
+	return (!st[IT_SYM_PREEMPT_COUNT].in_btf || st[IT_SYM_PREEMPT_COUNT].in_kallsyms) &&
+	       (!st[IT_SYM_PCPU_HOT].in_btf || st[IT_SYM_PCPU_HOT].in_kallsyms);
 }
 
 struct kallsyms_scan {
@@ -471,8 +476,8 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 		for (j = 0; j < 3 && it_hooks[i].targets[j]; j++)
 			names[n++] = it_hooks[i].targets[j];
 	nf = n;
-	for (i = 0; i < IT_NR_PERCPU; i++)
-		names[n++] = percpu_ctx_syms[i];
+	for (i = 0; i < IT_NR_DATA; i++)
+		names[n++] = data_syms[i];
 	for (i = 0; i < nt; i++) {
 		snprintf(tp_names[i], sizeof(tp_names[i]), "btf_trace_%s", it_tps[i].name);
 		names[n++] = tp_names[i];
@@ -485,7 +490,7 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 	 * ~100 000 lines): read it beside the BTF and ftrace's list. Each source
 	 * sets its own fields of flat[].
 	 */
-	ks = (struct kallsyms_scan){ names, nf + IT_NR_PERCPU, flat };
+	ks = (struct kallsyms_scan){ names, nf + IT_NR_DATA, flat };
 	threaded = pthread_create(&thread, NULL, kallsyms_thread, &ks) == 0;
 	if (!threaded)
 		kallsyms_thread(&ks);
@@ -518,9 +523,10 @@ int probes_init(struct it_probes *p, int vendor, bool deep)
 		pr->name = it_tps[i].name;
 		pr->role = it_tps[i].role;
 		pr->flags = it_tps[i].flags;
-		hook_syms[nh + i][0] = flat[nf + IT_NR_PERCPU + i];
+		hook_syms[nh + i][0] = flat[nf + IT_NR_DATA + i];
 	}
 	p->caps.percpu_ksyms = percpu_ksyms_resolvable(&flat[nf]);
+	p->caps.page_offset_base = flat[nf + IT_SYM_PAGE_OFFSET_BASE].addr;
 	free(flat);
 	probes_choose_all(p);
 	return 0;

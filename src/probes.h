@@ -69,6 +69,7 @@ struct it_kernel_caps {
 	bool ftrace_list;		/* available_filter_functions was readable */
 	bool direct_users;		/* VFIO type1 or iommufd loaded: maps outside the DMA API */
 	bool percpu_ksyms;		/* kallsyms lists the per-CPU preempt count */
+	unsigned long long page_offset_base;	/* address of the variable; 0: not listed */
 	int vendor;			/* enum it_vendor of the active IOMMU */
 	char release[64];
 };
