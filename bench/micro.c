@@ -366,8 +366,8 @@ static void bench_collector_read(int n)
 			best = t0;
 	}
 	printf("collector_read: %d device slots, %d possible CPUs: %.3f ms/read "
-	       "(op_stats %d x %d per-CPU cells, dev_hists, dev_info)\n",
-	       s->nr_devs, col.nr_cpus, best / 1e6, s->nr_devs * IT_OP_MAX, col.nr_cpus);
+	       "(dev_stats %d x %d per-CPU cells, dev_info)\n",
+	       s->nr_devs, col.nr_cpus, best / 1e6, s->nr_devs, col.nr_cpus);
 	free(col.percpu_buf);
 	free(s);
 	iommutrace_bpf__destroy(b.skel);

@@ -45,17 +45,10 @@ __u32 next_slot = 1;	/* slot 0 is "unattributed" */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IT_MAX_DEVS * IT_OP_MAX);
-	__type(key, __u32);
-	__type(value, struct it_op_stats);
-} op_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IT_MAX_DEVS);
 	__type(key, __u32);
-	__type(value, struct it_dev_hists);
-} dev_hists SEC(".maps");
+	__type(value, struct it_dev_stats);
+} dev_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -266,24 +259,36 @@ static __always_inline __u64 it_now_sampled(void)
 
 /* ---- aggregation ---- */
 
+static __always_inline struct it_dev_stats *dev_stats_get(__u32 slot)
+{
+	return bpf_map_lookup_elem(&dev_stats, &slot);
+}
+
+/* @op's counters in a device's stats (NULL: none, or no such op) */
+static __always_inline struct it_op_stats *stats_op(struct it_dev_stats *d, __u32 op)
+{
+	return d && op < IT_OP_MAX ? &d->ops[op] : NULL;
+}
+
 static __always_inline struct it_op_stats *op_stats_get(__u32 slot, __u32 op)
 {
-	__u32 key = slot * IT_OP_MAX + op;
-
-	return bpf_map_lookup_elem(&op_stats, &key);
+	return stats_op(dev_stats_get(slot), op);
 }
 
 /* @n operations, @bytes in all */
-static __always_inline void op_add(__u32 slot, __u32 op, __u64 n, __u64 bytes)
+static __always_inline void stats_add(struct it_op_stats *s, __u64 n, __u64 bytes)
 {
-	struct it_op_stats *s = op_stats_get(slot, op);
-
 	if (!s)
 		return;
 	/* atomics: a program in an interrupt may update the same per-CPU cell */
 	__sync_fetch_and_add(&s->count, n);
 	if (bytes)
 		__sync_fetch_and_add(&s->bytes, bytes);
+}
+
+static __always_inline void op_add(__u32 slot, __u32 op, __u64 n, __u64 bytes)
+{
+	stats_add(op_stats_get(slot, op), n, bytes);
 }
 
 static __always_inline void op_count(__u32 slot, __u32 op, __u64 bytes)
@@ -309,17 +314,16 @@ static __always_inline void op_latency(__u32 slot, __u32 op, __u64 t0)
 		stats_latency(op_stats_get(slot, op), t0);
 }
 
-static __always_inline void size_hist_add(__u32 slot, bool unmap, __u64 bytes)
+static __always_inline void size_hist_add(struct it_dev_stats *d, bool unmap, __u64 bytes)
 {
-	struct it_dev_hists *h = bpf_map_lookup_elem(&dev_hists, &slot);
 	__u64 b = it_hist_slot(bytes, IT_SIZE_SLOTS);
 
-	if (!h)
+	if (!d)
 		return;
 	if (unmap)
-		__sync_fetch_and_add(&h->unmap_size[b], 1);
+		__sync_fetch_and_add(&d->hists.unmap_size[b], 1);
 	else
-		__sync_fetch_and_add(&h->map_size[b], 1);
+		__sync_fetch_and_add(&d->hists.map_size[b], 1);
 }
 
 /* ---- device slots ---- */
@@ -646,15 +650,16 @@ static __always_inline void dev_scope_account(const struct it_scope *sc)
 {
 	__u32 op = sc->op & IT_SCOPE_OP_MASK;
 
-	if (!(sc->op & IT_SCOPE_NOCOUNT)) {
-		struct it_op_stats *s = op_stats_get(sc->slot, op);
+	struct it_dev_stats *d = dev_stats_get(sc->slot);
 
-		if (s)
-			__sync_fetch_and_add(&s->count, 1);
+	if (!(sc->op & IT_SCOPE_NOCOUNT)) {
+		struct it_op_stats *s = stats_op(d, op);
+
+		stats_add(s, 1, 0);
 		stats_latency(s, sc->t0);
 	}
 	if (!deep && (sc->op & IT_SCOPE_IOVA) && op == IT_OP_DMA_MAP)
-		op_count(sc->slot, IT_OP_IOVA_ALLOC, 0);
+		stats_add(stats_op(d, IT_OP_IOVA_ALLOC), 1, 0);
 }
 
 static __always_inline int dev_scope_exit(struct device *dev, __u32 arg)
@@ -880,19 +885,19 @@ struct {
 	__type(value, struct it_walk);
 } walk_scratch SEC(".maps");
 
-static __always_inline void pgsize_account(__u32 slot, __u64 domain, __u64 iova)
+static __always_inline void pgsize_account(struct it_dev_stats *d, __u64 domain, __u64 iova)
 {
 	struct it_dev_hists *h;
 	struct it_walk *w;
 	__u32 zero = 0;
 	int level;
 
-	if (!walk_maps || !domain)
+	if (!walk_maps || !domain || !d)
 		return;
 	w = bpf_map_lookup_elem(&walk_scratch, &zero);
-	h = bpf_map_lookup_elem(&dev_hists, &slot);
-	if (!w || !h)
+	if (!w)
 		return;
+	h = &d->hists;
 	level = domain_walk(domain, iova, w);
 	if (w->status == IT_WALK_UNAVAILABLE)
 		return;
@@ -998,9 +1003,11 @@ static __always_inline int on_map(void *ctx, __u64 iova, __u64 size)
 	__u64 domain;
 	__u32 slot = event_slot(IT_OP_MAP, &domain);
 
-	op_count(slot, IT_OP_MAP, size);
-	size_hist_add(slot, false, size);
-	pgsize_account(slot, domain, iova);
+	struct it_dev_stats *d = dev_stats_get(slot);
+
+	stats_add(stats_op(d, IT_OP_MAP), 1, size);
+	size_hist_add(d, false, size);
+	pgsize_account(d, domain, iova);
 	leak_map(ctx, slot, domain, iova, size);
 	return 0;
 }
@@ -1010,8 +1017,10 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 	__u64 domain;
 	__u32 slot = event_slot(IT_OP_UNMAP, &domain);
 
-	op_count(slot, IT_OP_UNMAP, unmapped);
-	size_hist_add(slot, true, unmapped);
+	struct it_dev_stats *d = dev_stats_get(slot);
+
+	stats_add(stats_op(d, IT_OP_UNMAP), 1, unmapped);
+	size_hist_add(d, true, unmapped);
 	leak_unmap(slot, domain, iova, unmapped);
 	return 0;
 }

@@ -66,6 +66,12 @@ struct it_dev_hists {
 	__u64 pgsize[IT_PGSIZE_MAX];	/* leaf page size of each map, by the walker */
 };
 
+/* All of a device slot's counters: one per-CPU lookup per hook program */
+struct it_dev_stats {
+	struct it_op_stats ops[IT_OP_MAX];
+	struct it_dev_hists hists;
+};
+
 /* Domain type bits as in include/linux/iommu.h (__IOMMU_DOMAIN_*). */
 #define IT_DOMAIN_PAGING	(1U << 0)
 #define IT_DOMAIN_DMA_API	(1U << 1)

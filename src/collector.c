@@ -383,7 +383,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 		return ret;
 	sysinfo_read("", &c->sys);
 	err = probes_init(&c->probes, c->sys.vendor, o->deep);
-	c->probes.twins = !o->no_twins && !getenv("IT_NO_TWINS");
+	c->probes.twins = o->twins;
 	if (err) {
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot read kernel BTF: %s",
 			 strerror(-err));
@@ -605,26 +605,18 @@ int collector_read(struct it_collector *c, struct it_snapshot *s)
 static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 {
 	struct iommutrace_bpf *skel = c->skel;
-	__u32 nr = collector_nr_slots(c), i, op;
-	struct it_op_stats *ops;
-	struct it_dev_hists *hists;
+	__u32 nr = collector_nr_slots(c), i;
+	struct it_dev_stats *stats;
 	double now = it_now();
 	int err, j;
 
 	if (nr > IT_MAX_DEVS)
 		nr = IT_MAX_DEVS;
-	ops = calloc((size_t)nr * IT_OP_MAX, sizeof(*ops));
-	hists = calloc(nr, sizeof(*hists));
-	if (!ops || !hists) {
-		free(ops);
-		free(hists);
+	stats = calloc(nr, sizeof(*stats));
+	if (!stats)
 		return -ENOMEM;
-	}
-	err = percpu_read_sum(c, bpf_map__fd(skel->maps.op_stats), nr * IT_OP_MAX,
-			      sizeof(*ops), (__u64 *)ops);
-	if (!err)
-		err = percpu_read_sum(c, bpf_map__fd(skel->maps.dev_hists), nr, sizeof(*hists),
-				      (__u64 *)hists);
+	err = percpu_read_sum(c, bpf_map__fd(skel->maps.dev_stats), nr, sizeof(*stats),
+			      (__u64 *)stats);
 	if (!err)
 		err = percpu_read_sum(c, bpf_map__fd(skel->maps.lost), IT_LOST_MAX,
 				      sizeof(__u64), s->lost);
@@ -642,12 +634,12 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 		d->slot = i;
 		bpf_map_lookup_elem(bpf_map__fd(skel->maps.dev_info), &i, &info);
 		dev_describe(c, d, &info, now);
-		for (op = 0; op < IT_OP_MAX; op++)
-			d->ops[op] = ops[i * IT_OP_MAX + op];
-		d->hists = hists[i];
+		memcpy(d->ops, stats[i].ops, sizeof(d->ops));
+		d->hists = stats[i].hists;
 	}
 	probes_read_stats(&c->probes);
 	s->lost_recursion = recursion_lost(c);
+	s->twins = c->probes.twins;
 	s->bpf_run_ns = s->bpf_run_cnt = 0;
 	s->nr_hooks = 0;
 	s->bpf_stats = c->stats_fd >= 0;
@@ -674,8 +666,7 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 	collector_pmu_read(c, s);
 	snapshot_totals(s);
 out:
-	free(ops);
-	free(hists);
+	free(stats);
 	return err;
 }
 

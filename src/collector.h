@@ -19,7 +19,7 @@ struct it_collector_opts {
 	bool bpf_stats;			/* kernel.bpf_stats_enabled while open */
 	bool no_walk;			/* skip the page-size walk on maps (--deep) */
 	bool deep;			/* every hook, every layer timed, walker on maps */
-	bool no_twins;			/* no spare copies of the hot hooks */
+	bool twins;			/* --lossless: spare copies of the hot hooks */
 	bool leaks;			/* track outstanding mappings (src/leaks.c) */
 	bool test_progs;		/* load the it_test program (tests/bpf) */
 	bool no_attach;			/* load only */

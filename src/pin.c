@@ -28,8 +28,7 @@ static bool map_is_data(const struct bpf_map *map)
 /* The maps a reader needs: counters, device table, lost, the slot counter */
 static bool map_shared(const struct bpf_map *map)
 {
-	static const char *const names[] = { "op_stats", "dev_hists", "dev_info", "lost",
-					     "shared_meta" };
+	static const char *const names[] = { "dev_stats", "dev_info", "lost", "shared_meta" };
 	const char *name = bpf_map__name(map);
 	size_t i;
 

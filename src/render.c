@@ -201,6 +201,8 @@ static void lost_line(FILE *f, const struct it_snapshot *s)
 		if (s->lost_recursion)
 			fprintf(f, "bpf_recursion %llu ", (unsigned long long)s->lost_recursion);
 		fprintf(f, ")");
+		if (s->lost_recursion && !s->twins)
+			fprintf(f, "; --lossless makes up the runs the kernel skipped");
 	}
 	fputc('\n', f);
 }

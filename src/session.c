@@ -76,6 +76,9 @@ int session_parse_opt(struct it_session_opts *o, int opt, const char *arg, const
 	case IT_OPT_LEAKS:
 		o->copts.leaks = true;
 		return 0;
+	case IT_OPT_LOSSLESS:
+		o->copts.twins = true;
+		return 0;
 	}
 	return -1;
 }

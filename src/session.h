@@ -34,16 +34,21 @@ struct it_session {
 };
 
 /* Long-only options of every tracing subcommand: the mode, the hardware counters */
-enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU, IT_OPT_DEEP, IT_OPT_OWN, IT_OPT_LEAKS };
+enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU, IT_OPT_DEEP, IT_OPT_OWN, IT_OPT_LEAKS,
+       IT_OPT_LOSSLESS };
 #define SESSION_PMU_LONGOPTS						\
 	{ "pmu-sysfs", required_argument, NULL, IT_OPT_PMU_SYSFS },	\
 	{ "no-pmu", no_argument, NULL, IT_OPT_NO_PMU },			\
 	{ "deep", no_argument, NULL, IT_OPT_DEEP },			\
 	{ "own", no_argument, NULL, IT_OPT_OWN },			\
-	{ "leaks", no_argument, NULL, IT_OPT_LEAKS }
+	{ "leaks", no_argument, NULL, IT_OPT_LEAKS },			\
+	{ "lossless", no_argument, NULL, IT_OPT_LOSSLESS }
 #define SESSION_PMU_HELP							\
 "      --deep           every layer hooked and timed (iommu_map, IOVA allocator,\n"	\
 "                       invalidation queue), page sizes walked; costs more per DMA\n"	\
+"      --lossless       a second copy of each hot hook, so that runs the kernel\n"	\
+"                       skips (a hook nesting into itself on one CPU under heavy\n"	\
+"                       interrupt traffic) are made up: lost 0; ~1.5x BPF time\n"	\
 "      --own            attach our own hooks even when `iommutrace export` runs\n"	\
 "                       (by default a session reads the exporter's maps)\n"	\
 "      --leaks          also track outstanding mappings (iommutrace leaks; off by\n"	\

@@ -141,6 +141,7 @@ int cmd_probes(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "deep", no_argument, NULL, IT_OPT_DEEP },
+		{ "lossless", no_argument, NULL, IT_OPT_LOSSLESS },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -155,15 +156,17 @@ int cmd_probes(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'n': co.no_attach = true; break;
 		case IT_OPT_DEEP: co.deep = true; break;
+		case IT_OPT_LOSSLESS: co.twins = true; break;
 		case 'h':
-			printf("Usage: iommutrace probes [-j] [-n] [--deep]\n"
+			printf("Usage: iommutrace probes [-j] [-n] [--deep] [--lossless]\n"
 			       "Every role (a question the tracer answers: lazy flushes, DMA-API\n"
 			       "maps...) and which hooks serve it on this kernel, or why none can;\n"
 			       "then every hook, the kind it attaches as (fentry, kprobe, tp_btf,\n"
 			       "raw_tp, tracepoint), or why it cannot.\n"
 			       "  -j, --json     JSON\n"
 			       "  -n, --dry-run  load but do not attach\n"
-			       "      --deep     the hooks of --deep instead of the lean default\n");
+			       "      --deep     the hooks of --deep instead of the lean default\n"
+			       "      --lossless with the hot hooks' twins (see stat --help)\n");
 			return IT_EXIT_OK;
 		default:
 			return IT_EXIT_USAGE;

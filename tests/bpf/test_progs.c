@@ -91,7 +91,8 @@ static void fixture_free(struct fixture *fx)
 
 static void test_load_attach(void)
 {
-	struct it_collector_opts o = { .own = true };	/* not a running exporter's maps */
+	/* not a running exporter's maps; --lossless: the twins load too */
+	struct it_collector_opts o = { .own = true, .twins = true };
 	struct it_collector c;
 	int ret = collector_open(&c, &o), i, tps = 0, twinned = 0, fentry_refused = 0;
 

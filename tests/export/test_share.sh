@@ -28,7 +28,7 @@ nprogs() {
 
 PORT=$((21000 + $$ % 20000))
 exp_start "$PORT" -f -i 0.5 || { nok "exporter starts"; exit 1; }
-for f in op_stats dev_hists dev_info lost shared_meta iommutra_data; do
+for f in dev_stats dev_info lost shared_meta iommutra_data; do
 	[ -e "$PIN/$f" ] && ok "exporter pinned $f" || nok "exporter pinned $f"
 done
 
@@ -68,7 +68,7 @@ kill -TERM $p2
 wait $p2
 grep -q "not sharing the maps with other sessions: iommutrace (pid $EXP_PID) already shares" "$out2" &&
 	ok "a second exporter leaves the first one's pins" || nok "second exporter: $(cat "$out2")"
-[ -e "$PIN/op_stats" ] && ok "pins still there after the second exporter exits" ||
+[ -e "$PIN/dev_stats" ] && ok "pins still there after the second exporter exits" ||
 	nok "pins still there after the second exporter exits"
 
 exp_stop
