@@ -10,6 +10,7 @@
 #        base    no tracer
 #        empty   bpftrace bench/empty.bt (empty bodies, lean attach points)
 #        lean    iommutrace stat -j (the lean default)
+#        lossless  iommutrace stat -j --lossless (lean with the hot hooks' twins)
 #        btlean  bpftrace bench/iommutrace-lean.bt (lean's equivalent)
 #        deep    iommutrace stat -j --deep
 #        btdeep  bpftrace bench/iommutrace.bt (--deep's equivalent)
@@ -23,8 +24,8 @@
 #      tracer's programs' run_time_ns/run_cnt read by bpftool before and
 #      after (BPF ns and program runs per IO); VmHWM; end the command and
 #      time the tracer's exit (stop time).
-#   3. mixed: lean and deep under fio on nvme and TCP echo over virtio-net at
-#      once for BENCH_SECS: lost events.
+#   3. mixed: lean, lossless and deep under fio on nvme and TCP echo over
+#      virtio-net at once for BENCH_SECS: lost events.
 #
 # Results go to $IT_OUT: results.txt ("key=value ..." lines, one per
 # session), env.txt, and per session the tracer's output, stderr and the
@@ -38,7 +39,7 @@ ROUNDS=${BENCH_ROUNDS:-4}
 SECS=${BENCH_SECS:-8}
 COST_SECS=${BENCH_COST_SECS:-5}
 RES=$OUT/results.txt
-MODES="empty lean btlean deep btdeep"
+MODES="empty lean lossless btlean deep btdeep"
 
 bench_now() {
 	date +%s.%N
@@ -71,6 +72,8 @@ tracer_start() {
 	t0=$(bench_now)
 	case $mode in
 	lean) ./iommutrace stat -j -- /bin/sh "$BENCH/hold.sh" "$rdy" \
+		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
+	lossless) ./iommutrace stat -j --lossless -- /bin/sh "$BENCH/hold.sh" "$rdy" \
 		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
 	deep) ./iommutrace stat -j --deep -- /bin/sh "$BENCH/hold.sh" "$rdy" \
 		>"$OUT/$tag.out" 2>"$OUT/$tag.err" & ;;
@@ -204,7 +207,7 @@ bench_main() {
 		done
 		r=$((r + 1))
 	done
-	for m in lean deep; do
+	for m in lean lossless deep; do
 		bench_mixed $m
 	done
 }

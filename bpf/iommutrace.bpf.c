@@ -574,6 +574,26 @@ static __always_inline __u64 it_stack_pointer(struct it_scope_ctx *tc, void *fra
 #define IT_STACK_REGION(sp)	((sp) >> 14)	/* THREAD_SIZE (16 KiB) aligned stacks */
 
 /*
+ * When the last hook was attached (userspace sets it; 0 until then). A call
+ * already running then has an exit without its entry, or an entry whose
+ * exit was not yet attached: it began before the trace, nothing is lost.
+ */
+__u64 armed_ns = 0;
+#define IT_ARM_GRACE_NS	1000000ULL
+
+static __always_inline bool before_armed(__u64 t)
+{
+	return !armed_ns || t < armed_ns + IT_ARM_GRACE_NS;
+}
+
+/* An exit found no entry: lost, unless its call began before the trace */
+static __always_inline void unpaired_exit(void)
+{
+	if (!before_armed(bpf_ktime_get_ns()))
+		lost_inc(IT_LOST_UNPAIRED);
+}
+
+/*
  * Drops the entries of calls that have returned: their exit program was
  * skipped (the kernel skips a program that would run nested into itself on
  * one CPU, e.g. an interrupt during it), which leaked them onto the stack.
@@ -595,7 +615,8 @@ static __always_inline void scope_prune(struct it_scope *stack, __u32 *depth, __
 		if (IT_STACK_REGION(top->sp) != IT_STACK_REGION(sp) || top->sp > sp)
 			return;
 		*depth = i;
-		lost_inc(IT_LOST_UNPAIRED);
+		if (!top->t0 || !before_armed(top->t0))
+			lost_inc(IT_LOST_UNPAIRED);
 	}
 }
 
@@ -671,7 +692,7 @@ static __always_inline int dev_scope_exit(struct device *dev, __u32 arg)
 		return 0;
 	idx = scope_find(tc->dev, tc->dev_depth, (__u64)dev, arg, false);
 	if (idx < 0) {
-		lost_inc(IT_LOST_UNPAIRED);
+		unpaired_exit();
 		return 0;
 	}
 	if (tc->dev_depth - 1 > (__u32)idx)
@@ -791,7 +812,7 @@ static __always_inline int op_exit(__u64 key, __u32 op)
 		return 0;
 	idx = scope_find(tc->op, tc->op_depth, key, op, true);
 	if (idx < 0) {
-		lost_inc(IT_LOST_UNPAIRED);
+		unpaired_exit();
 		return 0;
 	}
 	sc = &tc->op[it_bounded(idx, IT_SCOPE_DEPTH)];

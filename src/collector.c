@@ -418,6 +418,8 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 			 "(see `iommutrace probes`)");
 		return IT_EXIT_NO_PROBES;
 	}
+	/* calls running before now began before the trace: their halves are not lost */
+	c->skel->bss->armed_ns = (__u64)(it_now() * 1e9);
 	probes_roles(&c->probes, c->roles);
 	collector_pmu_open(c, o);
 	c->t_open = it_now();

@@ -676,7 +676,11 @@ static struct bpf_link *probe_attach_one(struct it_probe *pr, int idx)
 
 int probes_attach(struct it_probes *p)
 {
-	int i, j, attached = 0;
+	/* exits first: a call already running then loses no entry, only its exit */
+	static const int order[IT_PROBE_PROGS] = {
+		IT_PROG_EXIT, IT_PROG_EXIT_TWIN, IT_PROG_ENTRY, IT_PROG_ENTRY_TWIN,
+	};
+	int i, j, k, attached = 0;
 
 	p->attached = true;
 	for (i = 0; i < p->nr; i++) {
@@ -684,7 +688,8 @@ int probes_attach(struct it_probes *p)
 
 		if (pr->kind == IT_KIND_NONE)
 			continue;
-		for (j = 0; j < IT_PROBE_PROGS; j++) {
+		for (k = 0; k < IT_PROBE_PROGS; k++) {
+			j = order[k];
 			if (!pr->progs[j])
 				continue;
 			pr->links[j] = probe_attach_one(pr, j);
@@ -696,7 +701,7 @@ int probes_attach(struct it_probes *p)
 				break;
 			}
 		}
-		if (j < IT_PROBE_PROGS && pr->progs[j] && !pr->links[j]) {
+		if (k < IT_PROBE_PROGS) {
 			/* half a pair is worse than none: entries without exits */
 			for (j = 0; j < IT_PROBE_PROGS; j++) {
 				bpf_link__destroy(pr->links[j]);
