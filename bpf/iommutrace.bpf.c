@@ -541,6 +541,7 @@ static __always_inline int scope_find(struct it_scope *stack, __u32 depth, __u64
 
 	if (!key)
 		return depth && depth <= IT_SCOPE_DEPTH ? (int)depth - 1 : -1;
+#pragma unroll
 	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
 		if ((__u32)i >= depth)
 			continue;
@@ -606,6 +607,8 @@ static __always_inline void scope_prune(struct it_scope *stack, __u32 *depth, __
 
 	if (!prune_scopes || !sp || !*depth)
 		return;
+	/* unrolled: 6.1's verifier refuses a loop whose back edge is a fall-through */
+#pragma unroll
 	for (i = IT_SCOPE_DEPTH - 1; i >= 0; i--) {
 		struct it_scope *top;
 
@@ -980,6 +983,7 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
 	r->scratch = (__u64)frame;
 	note = *(volatile __u64 *)&r->scratch | copy;
 	other = note ^ 1;
+#pragma unroll
 	for (i = 0; i < IT_TWIN_RING; i++) {
 		if (r->frame[i] == other) {
 			r->frame[i] = 0;
