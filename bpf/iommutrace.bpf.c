@@ -672,9 +672,8 @@ static __always_inline int dev_scope_enter(struct device *dev, __u32 arg, void *
  */
 static __always_inline void dev_scope_account(const struct it_scope *sc)
 {
-	__u32 op = sc->op & IT_SCOPE_OP_MASK;
-
 	struct it_dev_stats *d = dev_stats_get(sc->slot);
+	__u32 op = sc->op & IT_SCOPE_OP_MASK;
 
 	if (!(sc->op & IT_SCOPE_NOCOUNT)) {
 		struct it_op_stats *s = stats_op(d, op);
@@ -940,21 +939,24 @@ static __always_inline void pgsize_account(struct it_dev_stats *d, __u64 domain,
  * one CPU (its per-program recursion guard): a NIC's DMA map in a softirq
  * that interrupts the same hook's program in a task is not seen. The hot
  * hooks therefore have two copies on the same function or event, each with
- * a guard of its own. Whichever copy runs first for a call notes the call's
- * frame and does the work; the other finds the note and clears it. When the
- * kernel skips one copy, the other finds no note and does the work. The
- * order the kernel runs them in does not matter (fentry runs the newest
- * first, tracepoints the oldest).
+ * a guard of its own. Whichever copy runs first for a call notes the call
+ * (its frame and first two arguments) and does the work; the other finds the
+ * note and clears it. When the kernel skips one copy, the other finds no note
+ * and does the work. The order the kernel runs them in does not matter
+ * (fentry runs the newest first, tracepoints the oldest). The arguments tell
+ * apart calls made one after the other from the same stack depth (a NIC
+ * refilling its ring), so a note left by a call whose other copy was skipped
+ * cannot be taken for the next call's.
  */
 #define IT_HOOK_ID(name, ...) IT_HOOK_ID_##name,
 enum { IT_FUNC_HOOKS(IT_HOOK_ID) IT_NR_FUNC_HOOKS };
 #define IT_TP_ID(name, ...) IT_TP_ID_##name,
 enum { IT_TP_HOOKS(IT_TP_ID) IT_NR_TP_HOOKS };
 
-#define IT_TWIN_ENTRY(name)	(2 * IT_HOOK_ID_##name)
-#define IT_TWIN_EXIT(name)	(2 * IT_HOOK_ID_##name + 1)
-#define IT_TWIN_TP(name)	(2 * IT_NR_FUNC_HOOKS + IT_TP_ID_##name)
-#define IT_TWIN_SLOTS		(2 * IT_NR_FUNC_HOOKS + IT_NR_TP_HOOKS)
+#define IT_TWIN_ENTRY(name)	IT_TWIN_SLOT_ENTRY(IT_HOOK_ID_##name)
+#define IT_TWIN_EXIT(name)	IT_TWIN_SLOT_EXIT(IT_HOOK_ID_##name)
+#define IT_TWIN_TP(name)	IT_TWIN_SLOT_TP(IT_NR_FUNC_HOOKS, IT_TP_ID_##name)
+#define IT_TWIN_SLOTS		IT_TWIN_SLOT_TP(IT_NR_FUNC_HOOKS, IT_NR_TP_HOOKS)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -963,12 +965,19 @@ struct {
 	__type(value, struct it_twin_ring);
 } twin_rings SEC(".maps");
 
+/* @v as a number: through memory, the verifier then lets a pointer be hashed */
+static __always_inline __u64 twin_number(struct it_twin_ring *r, __u64 v)
+{
+	r->scratch = v;
+	return *(volatile __u64 *)&r->scratch;
+}
+
 /*
- * Copy @copy (0 main, 1 spare) of the hook program @id on the call whose
- * frame is @frame: true if it is to do the work. Frames are 8-byte aligned:
- * bit 0 of a note says which copy wrote it.
+ * Copy @copy (0 main, 1 spare) of the hook program @id on the call with
+ * frame @frame and first arguments @a0, @a1: true if it is to do the work.
+ * Bit 0 of a note says which copy wrote it; bit 1 keeps notes off 0 (free).
  */
-static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
+static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1, __u64 copy)
 {
 	struct it_twin_ring *r;
 	__u64 note, other;
@@ -979,9 +988,9 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 copy)
 	r = bpf_map_lookup_elem(&twin_rings, &id);
 	if (!r)
 		return !copy;
-	/* through memory: the verifier then lets the frame be used as a number */
-	r->scratch = (__u64)frame;
-	note = *(volatile __u64 *)&r->scratch | copy;
+	note = twin_number(r, (__u64)frame) ^ twin_number(r, a0) * 0x9e3779b97f4a7c15ULL ^
+	       twin_number(r, a1) * 0xc2b2ae3d27d4eb4fULL;
+	note = (note & ~3ULL) | 2 | copy;
 	other = note ^ 1;
 #pragma unroll
 	for (i = 0; i < IT_TWIN_RING; i++) {
@@ -1053,13 +1062,13 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return twin_claim(IT_TWIN_TP(map), ctx, 0) ? on_map(ctx, iova, size) : 0;
+	return twin_claim(IT_TWIN_TP(map), ctx, ctx[0], ctx[1], 0) ? on_map(ctx, iova, size) : 0;
 }
 
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf_twin__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return twin_claim(IT_TWIN_TP(map), ctx, 1) ? on_map(ctx, iova, size) : 0;
+	return twin_claim(IT_TWIN_TP(map), ctx, ctx[0], ctx[1], 1) ? on_map(ctx, iova, size) : 0;
 }
 
 SEC("raw_tp/map")
@@ -1077,13 +1086,15 @@ int tp__map(struct trace_event_raw_map *ctx)
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return twin_claim(IT_TWIN_TP(unmap), ctx, 0) ? on_unmap(iova, size, unmapped) : 0;
+	return twin_claim(IT_TWIN_TP(unmap), ctx, ctx[0], ctx[1], 0) ?
+	       on_unmap(iova, size, unmapped) : 0;
 }
 
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf_twin__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return twin_claim(IT_TWIN_TP(unmap), ctx, 1) ? on_unmap(iova, size, unmapped) : 0;
+	return twin_claim(IT_TWIN_TP(unmap), ctx, ctx[0], ctx[1], 1) ?
+	       on_unmap(iova, size, unmapped) : 0;
 }
 
 SEC("raw_tp/unmap")
@@ -1107,10 +1118,10 @@ int tp__unmap(struct trace_event_raw_unmap *ctx)
 #define IT_FUNC_PROGS(name, enter, exit, twin)					\
 SEC("fentry")									\
 int BPF_PROG(fentry__##name, void *arg0)					\
-{ return twin && !twin_claim(IT_TWIN_ENTRY(name), ctx, 0) ? 0 : enter; }	\
+{ return twin && !twin_claim(IT_TWIN_ENTRY(name), ctx, ctx[0], ctx[1], 0) ? 0 : enter; } \
 SEC("fexit")									\
 int BPF_PROG(fexit__##name, void *arg0)						\
-{ return twin && !twin_claim(IT_TWIN_EXIT(name), ctx, 0) ? 0 : exit; }		\
+{ return twin && !twin_claim(IT_TWIN_EXIT(name), ctx, ctx[0], ctx[1], 0) ? 0 : exit; } \
 SEC("kprobe")									\
 int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }			\
 SEC("kretprobe")								\
@@ -1120,10 +1131,10 @@ int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exi
 #define IT_TWIN_PROGS(name, enter, exit)					\
 SEC("fentry")									\
 int BPF_PROG(fentry_twin__##name, void *arg0)					\
-{ return twin_claim(IT_TWIN_ENTRY(name), ctx, 1) ? enter : 0; }		\
+{ return twin_claim(IT_TWIN_ENTRY(name), ctx, ctx[0], ctx[1], 1) ? enter : 0; }		\
 SEC("fexit")									\
 int BPF_PROG(fexit_twin__##name, void *arg0)					\
-{ return twin_claim(IT_TWIN_EXIT(name), ctx, 1) ? exit : 0; }
+{ return twin_claim(IT_TWIN_EXIT(name), ctx, ctx[0], ctx[1], 1) ? exit : 0; }
 
 /* DMA-API calls run in tasks and in interrupts alike: they have twins */
 #define DEV_SCOPE(name, arg, flags)						\
@@ -1653,7 +1664,8 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_FLUSH_ALL_ENTER: return flush_all_enter(test_ptr(key));
 	case IT_TEST_FLUSH_ALL_EXIT: return flush_all_exit(test_ptr(key));
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
-	case IT_TEST_TWIN_CLAIM: return twin_claim(arg & 0xffff, (void *)key, arg >> 16);
+	case IT_TEST_TWIN_CLAIM:
+		return twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1);
 	case IT_TEST_PCI_NAME: {
 		__u64 name[3] = { key, arg, 0 };
 

@@ -156,6 +156,15 @@ enum it_role {
 	X(io_page_fault, FAULTS, IT_HF_LEAN, "iommu", 0)			\
 	X(console, FAULTS, IT_HF_LEAN, "printk", 0)
 
+/*
+ * --lossless: the twin_rings slot of each twinned program: function hook @i's
+ * (its row in IT_FUNC_HOOKS) entry and exit, then tracepoint @t (its row in
+ * IT_TP_HOOKS) after all @nf function hooks.
+ */
+#define IT_TWIN_SLOT_ENTRY(i)	(2 * (i))
+#define IT_TWIN_SLOT_EXIT(i)	(2 * (i) + 1)
+#define IT_TWIN_SLOT_TP(nf, t)	(2 * (nf) + (t))
+
 /* Actions of the raw_tp/it_test program (tests/bpf, BPF_PROG_TEST_RUN) */
 enum it_test_action {
 	IT_TEST_DEV_ENTER,		/* key: device, arg: scope argument */
@@ -173,7 +182,7 @@ enum it_test_action {
 	IT_TEST_FLUSH_ALL_ENTER,	/* key: domain */
 	IT_TEST_FLUSH_ALL_EXIT,
 	IT_TEST_OBJS_SET,		/* key: fq->head, arg: domain->type of the test objects */
-	IT_TEST_TWIN_CLAIM,		/* key: frame, arg: copy << 16 | slot; 1: do the work */
+	IT_TEST_TWIN_CLAIM,		/* key: frame, arg: arg1 << 32 | copy << 16 | slot; 1: work */
 };
 /* key or arg naming the test objects: a flush-queue ring, an iommu_domain */
 #define IT_TEST_OBJ_FQ		1

@@ -478,46 +478,42 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 	return 0;
 }
 
-/* Calls one copy of a twinned hook served alone: the kernel had skipped the other */
-static __u64 twins_served_alone(struct it_collector *c)
-{
-	__u32 n = bpf_map__max_entries(c->skel->maps.twin_rings), i;
-	struct it_twin_ring *rings;
-	__u64 claimed = 0, cleared = 0;
-
-	if (!c->probes.twins || c->shared)
-		return 0;
-	rings = calloc(n, sizeof(*rings));
-	if (rings && !percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_rings), n,
-				      sizeof(*rings), (__u64 *)rings)) {
-		for (i = 0; i < n; i++) {
-			claimed += rings[i].claimed;
-			cleared += rings[i].cleared;
-		}
-	}
-	free(rings);
-	return claimed > cleared ? claimed - cleared : 0;
-}
-
 /*
  * Runs the kernel skipped that nothing made up for. A twinned hook loses a
- * call only when both copies were skipped: its skips are the calls served
- * alone plus two per call lost.
+ * call only when both copies were skipped: its skips are the calls one copy
+ * served alone (claimed - cleared in its twin rings) plus two per call lost.
  */
 static __u64 recursion_lost(struct it_collector *c)
 {
-	__u64 plain = 0, twinned = 0, alone = twins_served_alone(c);
-	int i;
+	__u32 n = c->probes.twins && !c->shared ? bpf_map__max_entries(c->skel->maps.twin_rings) : 0;
+	struct it_twin_ring *rings = n ? calloc(n, sizeof(*rings)) : NULL;
+	__u64 lost = 0;
+	int i, k;
 
+	if (rings && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_rings), n,
+				     sizeof(*rings), (__u64 *)rings)) {
+		free(rings);
+		rings = NULL;
+	}
 	for (i = 0; i < c->probes.nr; i++) {
 		const struct it_probe *pr = &c->probes.probes[i];
+		__u32 slots[2];
+		__u64 alone = 0;
+		int ns;
 
-		if (pr->links[IT_PROG_ENTRY_TWIN])
-			twinned += pr->misses;
-		else
-			plain += pr->misses;
+		if (!rings || !pr->links[IT_PROG_ENTRY_TWIN]) {
+			lost += pr->misses;
+			continue;
+		}
+		ns = probes_twin_slots(&c->probes, i, slots);
+		for (k = 0; k < ns; k++)
+			if (slots[k] < n && rings[slots[k]].claimed > rings[slots[k]].cleared)
+				alone += rings[slots[k]].claimed - rings[slots[k]].cleared;
+		if (pr->misses > alone)
+			lost += (pr->misses - alone + 1) / 2;
 	}
-	return plain + (twinned > alone ? (twinned - alone + 1) / 2 : 0);
+	free(rings);
+	return lost;
 }
 
 static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,

@@ -716,6 +716,19 @@ int probes_attach(struct it_probes *p)
 }
 
 
+int probes_twin_slots(const struct it_probes *p, int i, __u32 slots[2])
+{
+	__u32 nh = ARRAY_SIZE(it_hooks);
+
+	if ((__u32)i < nh) {
+		slots[0] = IT_TWIN_SLOT_ENTRY(i);
+		slots[1] = IT_TWIN_SLOT_EXIT(i);
+		return 2;
+	}
+	slots[0] = IT_TWIN_SLOT_TP(nh, i - nh);
+	return 1;
+}
+
 int probes_nr_attached(const struct it_probes *p)
 {
 	int i, n = 0;

@@ -93,6 +93,8 @@ bool probes_demote(struct it_probes *p, const char *prog, int err);
 int probes_attach(struct it_probes *p);
 /* bpf_stats run time and recursion misses of every attached program */
 void probes_read_stats(struct it_probes *p);
+/* The twin_rings slots of probe @i (bpf/iommutrace.bpf.c IT_TWIN_*): how many */
+int probes_twin_slots(const struct it_probes *p, int i, __u32 slots[2]);
 int probes_nr_attached(const struct it_probes *p);
 const char *probe_kind_str(enum it_kind kind);
 void probes_print(const struct it_probes *p, FILE *f);

@@ -454,8 +454,9 @@ static void test_twins(void)
 		return;
 	}
 /* copy 0 (main) or 1 (spare) of hook program SLOT on the call at FRAME: 1 = works */
-#define CLAIM(frame, slot, copy) \
-	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (copy) << 16 | (slot))
+#define CLAIM_ARG(frame, slot, copy, arg1) \
+	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (__u64)(arg1) << 32 | (copy) << 16 | (slot))
+#define CLAIM(frame, slot, copy) CLAIM_ARG(frame, slot, copy, 0)
 	first = CLAIM(0x1000, 0, 0);
 	second = CLAIM(0x1000, 0, 1);
 	CHECK(first == 1 && second == 0, "main then spare: the call is served once");
@@ -482,8 +483,13 @@ static void test_twins(void)
 	      "a call at a frame with a stale note: served once, by the other copy");
 	CHECK(CLAIM(0x1000, 1, 0) == 1 && CLAIM(0x1000, 2, 1) == 1,
 	      "each hook program has its own notes");
-	CHECK(twin_alone(&fx) == 4, "calls served alone: %lld (want 4)", twin_alone(&fx));
+	/* a NIC refilling its ring: calls one after the other at one stack depth */
+	CHECK(CLAIM_ARG(0x6000, 0, 0, 0x10) == 1, "refill 1, its spare skipped: the main copy works");
+	CHECK(CLAIM_ARG(0x6000, 0, 1, 0x20) == 1,
+	      "refill 2 at the same frame, its main skipped: refill 1's note is not taken for it");
+	CHECK(twin_alone(&fx) == 6, "calls served alone: %lld (want 6)", twin_alone(&fx));
 #undef CLAIM
+#undef CLAIM_ARG
 	fixture_free(&fx);
 }
 

@@ -56,6 +56,17 @@ nvme_dd() {
 	tsum_off unmap unmapped_size
 }
 
+# nvme fio and TCP echo over virtio-net at once for SECS: a NIC's DMA in softirq
+# interrupting the block DMA of a task (the kernel's per-program recursion guard)
+mixed_io() {
+	local pid
+
+	wl_tcp_echo "$IT_VNET_IF" "$1" >/dev/null 2>&1 &
+	pid=$!
+	nvme_fio "$1"
+	wait "$pid"
+}
+
 nvme_fio() {
 	fio --name=r --filename="$IT_NVME_BLK" --rw=randread --bs=4k --direct=1 --ioengine=psync \
 		--runtime="$1" --time_based --output=/dev/null

@@ -214,6 +214,34 @@ tracer_other_devices() {
 	done
 }
 
+# 7: nvme and virtio-net at once. The kernel skips a program that would nest into
+# itself on a CPU: lean counts every skip in lost (nothing silent), --lossless's
+# twins make every one up: lost 0 and the kernel's own counts.
+tracer_mixed() {
+	local f=$T/mixed.out fl=$T/mixed-lossless.out out
+
+	traced "$f" kcount iommu:map,iommu:unmap -- mixed_io 4
+	out=$(cat "$f")
+	hooks_note "$f"
+	check_ge "mixed lean: maps + lost >= kernel iommu:map (no silent loss)" \
+		"$(jget "$f" '.totals.map.count + .lost')" "$(kv iommu:map "$out")"
+	check_le "mixed lean: maps <= kernel iommu:map" "$(jget "$f" .totals.map.count)" \
+		"$(kv iommu:map "$out")"
+	TRACE_OPTS=--lossless traced "$fl" kcount iommu:map,iommu:unmap -- mixed_io 4
+	out=$(cat "$fl")
+	check_eq "mixed --lossless: maps = kernel iommu:map" "$(jget "$fl" .totals.map.count)" \
+		"$(kv iommu:map "$out")"
+	check_eq "mixed --lossless: unmaps = kernel iommu:unmap" \
+		"$(jget "$fl" .totals.unmap.count)" "$(kv iommu:unmap "$out")"
+	check_eq "mixed --lossless: nothing lost" "$(jget "$fl" .lost)" 0
+	check_eq "mixed --lossless: DMA-API maps on virtio-net = its iommu maps" \
+		"$(dev_get "$fl" "$IT_VNET_DEV" .dma_map.count)" "$(dev_get "$fl" "$IT_VNET_DEV" .map.count)"
+	# DMA-API map/unmap page, sg, resource, alloc/free and the two tracepoints
+	check_ge "--lossless: every hot hook has its twin" \
+		"$($IT probes -j --lossless | jq '[.probes[] | select(.twins)] | length')" 10
+	check_eq "lean: no twins" "$($IT probes -j | jq '[.probes[] | select(.twins)] | length')" 0
+}
+
 # 6: a VFIO user's maps appear under the edu device, unmanaged, with the owner
 tracer_vfio() {
 	local f=$T/vfio.out n=50 pid
@@ -286,6 +314,7 @@ intel-pt | none)
 	tracer_flush
 	tracer_inv_cmds
 	tracer_other_devices
+	tracer_mixed
 	tracer_vfio
 	tracer_rebind
 	tracer_hooks
