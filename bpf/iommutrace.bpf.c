@@ -973,21 +973,35 @@ static __always_inline __u64 twin_number(struct it_twin_ring *r, __u64 v)
 }
 
 /*
- * Copy @copy (0 main, 1 spare) of the hook program @id on the call with
+ * Copy @copy (0 main, 1 spare) of the hook program @id begins on the call with
  * frame @frame and first arguments @a0, @a1: true if it is to do the work.
- * Bit 0 of a note says which copy wrote it; bit 1 keeps notes off 0 (free).
+ * @rp: for twin_release() when the program ends. Bit 0 of a note says which
+ * copy wrote it; bit 1 keeps notes off 0 (free).
  */
-static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1, __u64 copy)
+static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1, __u64 copy,
+				       struct it_twin_ring **rp)
 {
 	struct it_twin_ring *r;
 	__u64 note, other;
 	int i;
 
+	*rp = NULL;
 	if (!twins)
 		return true;
 	r = bpf_map_lookup_elem(&twin_rings, &id);
 	if (!r)
 		return !copy;
+	*rp = r;
+	r->busy[copy & 1] = 1;
+	/*
+	 * The other copy is running below us on this CPU: we interrupted it, so
+	 * the kernel skips it for this call. Serve it, leave no note: a burst of
+	 * such calls (a NIC's softirq) would push out the interrupted call's.
+	 */
+	if (r->busy[(copy & 1) ^ 1]) {
+		r->claimed++;
+		return true;
+	}
 	note = twin_number(r, (__u64)frame) ^ twin_number(r, a0) * 0x9e3779b97f4a7c15ULL ^
 	       twin_number(r, a1) * 0xc2b2ae3d27d4eb4fULL;
 	note = (note & ~3ULL) | 2 | copy;
@@ -1004,6 +1018,20 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1
 	r->claimed++;
 	return true;
 }
+
+static __always_inline void twin_release(struct it_twin_ring *r, __u64 copy)
+{
+	if (r)
+		r->busy[copy & 1] = 0;
+}
+
+/* One copy's run of a twinned hook program: @work if this copy is to do it */
+#define TWIN_RUN(id, copy, work) ({						\
+	struct it_twin_ring *r_;						\
+	int ret_ = twin_claim(id, ctx, ctx[0], ctx[1], copy, &r_) ? (work) : 0;	\
+	twin_release(r_, copy);							\
+	ret_;									\
+})
 
 /* ---- map / unmap events ---- */
 
@@ -1062,13 +1090,13 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return twin_claim(IT_TWIN_TP(map), ctx, ctx[0], ctx[1], 0) ? on_map(ctx, iova, size) : 0;
+	return TWIN_RUN(IT_TWIN_TP(map), 0, on_map(ctx, iova, size));
 }
 
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf_twin__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return twin_claim(IT_TWIN_TP(map), ctx, ctx[0], ctx[1], 1) ? on_map(ctx, iova, size) : 0;
+	return TWIN_RUN(IT_TWIN_TP(map), 1, on_map(ctx, iova, size));
 }
 
 SEC("raw_tp/map")
@@ -1086,15 +1114,13 @@ int tp__map(struct trace_event_raw_map *ctx)
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return twin_claim(IT_TWIN_TP(unmap), ctx, ctx[0], ctx[1], 0) ?
-	       on_unmap(iova, size, unmapped) : 0;
+	return TWIN_RUN(IT_TWIN_TP(unmap), 0, on_unmap(iova, size, unmapped));
 }
 
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf_twin__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return twin_claim(IT_TWIN_TP(unmap), ctx, ctx[0], ctx[1], 1) ?
-	       on_unmap(iova, size, unmapped) : 0;
+	return TWIN_RUN(IT_TWIN_TP(unmap), 1, on_unmap(iova, size, unmapped));
 }
 
 SEC("raw_tp/unmap")
@@ -1118,10 +1144,10 @@ int tp__unmap(struct trace_event_raw_unmap *ctx)
 #define IT_FUNC_PROGS(name, enter, exit, twin)					\
 SEC("fentry")									\
 int BPF_PROG(fentry__##name, void *arg0)					\
-{ return twin && !twin_claim(IT_TWIN_ENTRY(name), ctx, ctx[0], ctx[1], 0) ? 0 : enter; } \
+{ return twin ? TWIN_RUN(IT_TWIN_ENTRY(name), 0, enter) : enter; }		\
 SEC("fexit")									\
 int BPF_PROG(fexit__##name, void *arg0)						\
-{ return twin && !twin_claim(IT_TWIN_EXIT(name), ctx, ctx[0], ctx[1], 0) ? 0 : exit; } \
+{ return twin ? TWIN_RUN(IT_TWIN_EXIT(name), 0, exit) : exit; }		\
 SEC("kprobe")									\
 int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }			\
 SEC("kretprobe")								\
@@ -1131,10 +1157,10 @@ int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exi
 #define IT_TWIN_PROGS(name, enter, exit)					\
 SEC("fentry")									\
 int BPF_PROG(fentry_twin__##name, void *arg0)					\
-{ return twin_claim(IT_TWIN_ENTRY(name), ctx, ctx[0], ctx[1], 1) ? enter : 0; }		\
+{ return TWIN_RUN(IT_TWIN_ENTRY(name), 1, enter); }				\
 SEC("fexit")									\
 int BPF_PROG(fexit_twin__##name, void *arg0)					\
-{ return twin_claim(IT_TWIN_EXIT(name), ctx, ctx[0], ctx[1], 1) ? exit : 0; }
+{ return TWIN_RUN(IT_TWIN_EXIT(name), 1, exit); }
 
 /* DMA-API calls run in tasks and in interrupts alike: they have twins */
 #define DEV_SCOPE(name, arg, flags)						\
@@ -1664,8 +1690,20 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_FLUSH_ALL_ENTER: return flush_all_enter(test_ptr(key));
 	case IT_TEST_FLUSH_ALL_EXIT: return flush_all_exit(test_ptr(key));
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
-	case IT_TEST_TWIN_CLAIM:
-		return twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1);
+	case IT_TEST_TWIN_CLAIM: {
+		struct it_twin_ring *r;
+		bool work = twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1, &r);
+
+		if (!(arg & IT_TEST_TWIN_HOLD))
+			twin_release(r, (arg >> 16) & 1);
+		return work;
+	}
+	case IT_TEST_TWIN_RELEASE: {
+		__u32 slot = arg & 0xffff;
+
+		twin_release(bpf_map_lookup_elem(&twin_rings, &slot), (arg >> 16) & 1);
+		return 0;
+	}
 	case IT_TEST_PCI_NAME: {
 		__u64 name[3] = { key, arg, 0 };
 

@@ -111,11 +111,12 @@ enum it_lost {
 #define IT_TWIN_RING	4	/* power of two */
 
 struct it_twin_ring {
-	__u64 frame[IT_TWIN_RING];
+	__u64 frame[IT_TWIN_RING];	/* notes: a call one copy served (0: free) */
 	__u64 next;
 	__u64 claimed;
 	__u64 cleared;
 	__u64 scratch;
+	__u64 busy[2];			/* copy 0, 1 running on this CPU */
 };
 
 enum it_vendor {

@@ -30,7 +30,7 @@ enum {
 	T_RID_SLOT = IT_TEST_RID_SLOT, T_PCI_NAME = IT_TEST_PCI_NAME,
 	T_FLUSH_ALL_ENTER = IT_TEST_FLUSH_ALL_ENTER, T_FLUSH_ALL_EXIT = IT_TEST_FLUSH_ALL_EXIT,
 	T_OBJS_SET = IT_TEST_OBJS_SET,
-	T_TWIN_CLAIM = IT_TEST_TWIN_CLAIM,
+	T_TWIN_CLAIM = IT_TEST_TWIN_CLAIM, T_TWIN_RELEASE = IT_TEST_TWIN_RELEASE,
 };
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -441,6 +441,7 @@ static void test_twins(void)
 {
 	struct fixture fx;
 	long first, second;
+	int i, burst;
 
 	memset(&fx, 0, sizeof(fx));
 	fx.skel = testskel_open();
@@ -457,6 +458,10 @@ static void test_twins(void)
 #define CLAIM_ARG(frame, slot, copy, arg1) \
 	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (__u64)(arg1) << 32 | (copy) << 16 | (slot))
 #define CLAIM(frame, slot, copy) CLAIM_ARG(frame, slot, copy, 0)
+/* the copy begins and keeps running: calls from now on interrupt it */
+#define CLAIM_HOLD(frame, slot, copy) CLAIM_ARG(frame, slot, (copy) | 2, 0)
+#define RELEASE(slot, copy) \
+	run_ret(fx.skel->progs.it_test, T_TWIN_RELEASE, 0, (copy) << 16 | (slot))
 	first = CLAIM(0x1000, 0, 0);
 	second = CLAIM(0x1000, 0, 1);
 	CHECK(first == 1 && second == 0, "main then spare: the call is served once");
@@ -472,22 +477,32 @@ static void test_twins(void)
 	CHECK(first == 1 && second == 0, "nested call between the copies: served once");
 	CHECK(CLAIM(0x2000, 0, 1) == 0, "then the outer call's spare does nothing");
 	/* an interrupt during the main copy: the kernel skips the nested main copy */
-	first = CLAIM(0x4000, 0, 0);
+	first = CLAIM_HOLD(0x4000, 0, 0);
 	second = CLAIM(0x5000, 0, 1);
+	RELEASE(0, 0);
 	CHECK(first == 1 && second == 1 && CLAIM(0x4000, 0, 1) == 0,
 	      "nested call whose main copy was skipped: the spare works, the outer call once");
-	/* the note of a call served alone is taken by the next call at that frame */
 	first = CLAIM(0x5000, 0, 0);
 	second = CLAIM(0x5000, 0, 1);
-	CHECK(first == 0 && second == 1,
-	      "a call at a frame with a stale note: served once, by the other copy");
+	CHECK(first == 1 && second == 0, "the nested call left no note: the next call at its frame once");
+	/* a NIC's softirq maps buffer after buffer while it interrupts the spare */
+	first = CLAIM(0x7000, 0, 0);
+	second = CLAIM_HOLD(0x7000, 0, 1);
+	for (i = 0, burst = 0; i < 3 * IT_TWIN_RING; i++)
+		burst += CLAIM_ARG(0x8000, 0, 0, i) == 1;
+	RELEASE(0, 1);
+	CHECK(first == 1 && second == 0 && burst == 3 * IT_TWIN_RING,
+	      "a burst of nested calls inside the spare's run: each served by the main copy");
+	CHECK(CLAIM(0x9000, 0, 1) == 1 && CLAIM(0x9000, 0, 0) == 0,
+	      "after the burst: the pair still serves each call once");
 	CHECK(CLAIM(0x1000, 1, 0) == 1 && CLAIM(0x1000, 2, 1) == 1,
 	      "each hook program has its own notes");
 	/* a NIC refilling its ring: calls one after the other at one stack depth */
 	CHECK(CLAIM_ARG(0x6000, 0, 0, 0x10) == 1, "refill 1, its spare skipped: the main copy works");
 	CHECK(CLAIM_ARG(0x6000, 0, 1, 0x20) == 1,
 	      "refill 2 at the same frame, its main skipped: refill 1's note is not taken for it");
-	CHECK(twin_alone(&fx) == 6, "calls served alone: %lld (want 6)", twin_alone(&fx));
+	CHECK(twin_alone(&fx) == 6 + 3 * IT_TWIN_RING, "calls served alone: %lld (want %d)",
+	      twin_alone(&fx), 6 + 3 * IT_TWIN_RING);
 #undef CLAIM
 #undef CLAIM_ARG
 	fixture_free(&fx);

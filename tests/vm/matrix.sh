@@ -41,6 +41,15 @@ configs() {
 		sort -t$'\t' -k1,1V -k2,2 | cut -f2
 }
 
+# lossless CORE_ENV: "maps / kernel's, lost N" of core.sh's --lossless mixed run
+lossless() {
+	local m
+
+	m=$(val "$1" lossless_maps)
+	[[ -n $m ]] || { echo -; return; }
+	echo "${m/\// / }, lost $(val "$1" lossless_lost)"
+}
+
 row() {
 	local cfg=$1 s=$RES/$1/suite.env c=$RES/$1/core.env
 	local kernel=6.1 kver qemu iommu mode flush sync checks
@@ -54,14 +63,14 @@ row() {
 	[[ -n $(val "$c" flush_fn) && $flush != - ]] && flush+=" ($(val "$c" flush_fn))"
 	sync=$(pair "$(val "$c" iotlb_sync)" "$(val "$c" ksync)")
 	checks="$(val "$s" ok) ok, $(val "$s" notok) not ok"
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
 		"$cfg" "${kver:-$kernel}" "${qemu:--}" "${iommu:--}" "${mode:--}" \
 		"$(val "$c" group_type)" "$(val "$c" hooks)" \
 		"$(pair "$(val "$c" maps)" "$(val "$c" kmaps)")" \
 		"$(pair "$(val "$c" unmaps)" "$(val "$c" kunmaps)")" \
 		"$flush" "$(pair "$(val "$c" fq_freed)" "")" "$(pair "$(val "$c" deep_4k)" "")" "$sync" \
 		"$(pair "$(val "$c" faults)" "$(val "$c" kfaults)")" \
-		"$checks" "$(val "$s" date)"
+		"$(lossless "$c")" "$checks" "$(val "$s" date)"
 }
 
 # hooks_unserved PROBES_JSON: "hook (reason)" for each hook missing for want of a function
@@ -98,9 +107,11 @@ written "tracer / kernel"; then 3 edu DMA reads of an unmapped IOVA.
   default leaves both out). strict syncs: tracer / the driver's `iotlb_sync` callback calls.
 - faults: faults the tracer decoded / the kernel's `dmar_fault` calls (QEMU's AMD-Vi and
   virtio-iommu raise none for the edu device).
+- --lossless: `stat --lossless` over 3 s of nvme fio and a TCP echo over virtio-net at once
+  (a NIC's DMA in softirq interrupting the block DMA of a task): maps / the kernel's, and lost.
 
-| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | checks | run (UTC) |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | --lossless, nvme + virtio-net: maps, lost | checks | run (UTC) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for cfg in "${cfgs[@]}"; do
 		row "$cfg"

@@ -11,7 +11,10 @@
 #    kernel's own flush calls) and freed entries counted (> 0);
 #  - strict: IOTLB syncs counted, equal to the kernel's sync calls (and one
 #    per unmap on Intel legacy), no lazy flushes;
-#  - faults decoded where the emulator raises them (edu DMA on Intel).
+#  - faults decoded where the emulator raises them (edu DMA on Intel);
+#  - --lossless under nvme and virtio-net at once: the hot hooks' twins
+#    serve what the kernel's recursion guard skips: totals equal the
+#    kernel's, nothing lost.
 # A role the tracer reports as not traceable on this kernel fails with that
 # reason, never passes as 0. The numbers also go to $IT_OUT/core.env, from
 # which tests/vm/matrix.sh builds the tested matrix.
@@ -264,6 +267,21 @@ core_deep() {
 	check_eq "deep: nothing lost" "$(jget "$f" .lost)" 0
 }
 
+# --lossless under a NIC's softirq DMA interrupting the block DMA of a task
+core_lossless() {
+	local f=$T/lossless.out out
+
+	TRACE_OPTS=--lossless traced "$f" kcount iommu:map,iommu:unmap -- mixed_io 3
+	out=$(cat "$f")
+	note lossless_maps "$(jget "$f" .totals.map.count)/$(kv iommu:map "$out")"
+	note lossless_lost "$(jget "$f" .lost)"
+	check_eq "lossless mixed: maps = kernel iommu:map" "$(jget "$f" .totals.map.count)" \
+		"$(kv iommu:map "$out")"
+	check_eq "lossless mixed: unmaps = kernel iommu:unmap" "$(jget "$f" .totals.unmap.count)" \
+		"$(kv iommu:unmap "$out")"
+	check_eq "lossless mixed: nothing lost" "$(jget "$f" .lost)" 0
+}
+
 note config "$IT_NAME"
 note kver "$IT_KVER"
 note qemu "${IT_QEMU:-?}"
@@ -273,4 +291,5 @@ core_probes
 core_mode
 core_totals
 core_deep
+core_lossless
 core_faults
