@@ -983,7 +983,7 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1
 {
 	struct it_twin_ring *r;
 	__u64 note, other;
-	int i;
+	int i, free = -1;
 
 	*rp = NULL;
 	if (!twins)
@@ -1013,8 +1013,16 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1
 			r->cleared++;
 			return false;
 		}
+		if (!r->frame[i] && free < 0)
+			free = i;
 	}
-	r->frame[r->next++ & (IT_TWIN_RING - 1)] = note;
+	/*
+	 * A free slot first: calls that interrupt us between the two copies
+	 * take and clear notes of their own, and must not push ours out
+	 */
+	if (free < 0)
+		free = r->next++ & (IT_TWIN_RING - 1);
+	r->frame[free & (IT_TWIN_RING - 1)] = note;
 	r->claimed++;
 	return true;
 }

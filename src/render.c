@@ -467,6 +467,7 @@ static void json_head(struct json_writer *jw, const struct it_snapshot *s,
 		jw_u64(jw, "shared_from_pid", s->shared_pid);
 	else
 		jw_null(jw, "shared_from_pid");
+	jw_bool(jw, "lossless", s->twins);
 	jw_u64(jw, "lost", snapshot_lost_total(s));
 	jw_begin_object(jw, "lost_detail");
 	for (i = 0; i < IT_LOST_MAX; i++)

@@ -476,6 +476,13 @@ static void test_twins(void)
 	second = CLAIM(0x3000, 0, 1);
 	CHECK(first == 1 && second == 0, "nested call between the copies: served once");
 	CHECK(CLAIM(0x2000, 0, 1) == 0, "then the outer call's spare does nothing");
+	/* more calls between the two copies than notes fit: they free their own */
+	CHECK(CLAIM(0x2000, 0, 0) == 1, "outer call again: main works");
+	for (i = 0, burst = 0; i < 3 * IT_TWIN_RING; i++)
+		burst += CLAIM_ARG(0x3000, 0, 0, i) + 2 * CLAIM_ARG(0x3000, 0, 1, i);
+	CHECK(burst == 3 * IT_TWIN_RING && CLAIM(0x2000, 0, 1) == 0,
+	      "%d calls between the outer call's copies: each once, the outer still once",
+	      3 * IT_TWIN_RING);
 	/* an interrupt during the main copy: the kernel skips the nested main copy */
 	first = CLAIM_HOLD(0x4000, 0, 0);
 	second = CLAIM(0x5000, 0, 1);
