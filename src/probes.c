@@ -66,7 +66,7 @@ struct sym_state {
 	bool in_kallsyms;		/* exact name */
 	char clone[64];			/* name.isra.0 and friends, if only a clone exists */
 	bool in_ftrace;			/* in available_filter_functions */
-	bool in_btf;			/* a FUNC (hooks) or btf_trace_ TYPEDEF (tracepoints) */
+	bool in_btf;			/* FUNC (hooks), VAR (data_syms), btf_trace_ TYPEDEF (tps) */
 	unsigned long long addr;	/* kallsyms address of the exact name */
 };
 
@@ -375,8 +375,8 @@ _Static_assert(IT_SYM_TABLE > 2 * IT_BTF_NAMES, "IT_SYM_TABLE too small for the 
 
 /*
  * Every fact the kernel's BTF holds for us, in one pass over its types: the
- * candidate functions ([0, nf): FUNC), the tracepoints' btf_trace_ typedefs
- * ([nf, nf + ARRAY_SIZE(it_tps))) and the walker's structs (the rest). The
+ * candidate functions ([0, nf): FUNC), the data_syms (VAR), the tracepoints'
+ * btf_trace_ typedefs (TYPEDEF) and the walker's structs (the rest). The
  * BTF (megabytes) is freed here, before libbpf loads its own copy: the two
  * never take memory at once.
  */
