@@ -194,7 +194,9 @@ static __always_inline struct it_cpu_ctx *cpu_ctx_get(void)
 }
 
 #define IT_SOFTIRQ_OFFSET	0x100		/* serving a softirq (not just bh off) */
-#define IT_HARDIRQ_NMI_MASK	0xff0000
+#define IT_HARDIRQ_MASK		0x0f0000
+#define IT_NMI_MASK		0xf00000
+#define IT_HARDIRQ_NMI_MASK	(IT_HARDIRQ_MASK | IT_NMI_MASK)
 
 #ifndef IT_NO_PERCPU_KSYM
 /*
@@ -972,18 +974,29 @@ static __always_inline __u64 twin_number(struct it_twin_ring *r, __u64 v)
 	return *(volatile __u64 *)&r->scratch;
 }
 
+/* Where a call runs on its CPU: 0 task, 1 softirq, 2 hardirq, 3 NMI */
+static __always_inline __u32 twin_level(void)
+{
+	__u32 pc = it_preempt_count();
+
+	if (pc & IT_NMI_MASK)
+		return 3;
+	if (pc & IT_HARDIRQ_MASK)
+		return 2;
+	return pc & IT_SOFTIRQ_OFFSET ? 1 : 0;
+}
+
 /*
  * Copy @copy (0 main, 1 spare) of the hook program @id begins on the call with
- * frame @frame and first arguments @a0, @a1: true if it is to do the work.
- * @rp: for twin_release() when the program ends. Bit 0 of a note says which
- * copy wrote it; bit 1 keeps notes off 0 (free).
+ * frame @frame and first arguments @a0, @a1, running at @level: true if it is
+ * to do the work. @rp: for twin_release() when the program ends. Bit 0 of a
+ * note says which copy wrote it; bit 1 keeps notes off 0 (none).
  */
 static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1, __u64 copy,
-				       struct it_twin_ring **rp)
+				       __u32 level, struct it_twin_ring **rp)
 {
 	struct it_twin_ring *r;
-	__u64 note, other;
-	int i, free = -1;
+	__u64 note, *pending;
 
 	*rp = NULL;
 	if (!twins)
@@ -995,8 +1008,7 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1
 	r->busy[copy & 1] = 1;
 	/*
 	 * The other copy is running below us on this CPU: we interrupted it, so
-	 * the kernel skips it for this call. Serve it, leave no note: a burst of
-	 * such calls (a NIC's softirq) would push out the interrupted call's.
+	 * the kernel skips it for this call. Serve it, leave no note.
 	 */
 	if (r->busy[(copy & 1) ^ 1]) {
 		r->claimed++;
@@ -1005,24 +1017,18 @@ static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1
 	note = twin_number(r, (__u64)frame) ^ twin_number(r, a0) * 0x9e3779b97f4a7c15ULL ^
 	       twin_number(r, a1) * 0xc2b2ae3d27d4eb4fULL;
 	note = (note & ~3ULL) | 2 | copy;
-	other = note ^ 1;
-#pragma unroll
-	for (i = 0; i < IT_TWIN_RING; i++) {
-		if (r->frame[i] == other) {
-			r->frame[i] = 0;
-			r->cleared++;
-			return false;
-		}
-		if (!r->frame[i] && free < 0)
-			free = i;
-	}
 	/*
-	 * A free slot first: calls that interrupt us between the two copies
-	 * take and clear notes of their own, and must not push ours out
+	 * One note per level: a call between our two copies interrupted us, so
+	 * it runs at a higher level and cannot overwrite ours; at one level
+	 * calls follow each other, and the next overwrites a note left behind.
 	 */
-	if (free < 0)
-		free = r->next++ & (IT_TWIN_RING - 1);
-	r->frame[free & (IT_TWIN_RING - 1)] = note;
+	pending = &r->note[level & (IT_TWIN_LEVELS - 1)];
+	if (*pending == (note ^ 1)) {
+		*pending = 0;
+		r->cleared++;
+		return false;
+	}
+	*pending = note;
 	r->claimed++;
 	return true;
 }
@@ -1036,7 +1042,8 @@ static __always_inline void twin_release(struct it_twin_ring *r, __u64 copy)
 /* One copy's run of a twinned hook program: @work if this copy is to do it */
 #define TWIN_RUN(id, copy, work) ({						\
 	struct it_twin_ring *r_;						\
-	int ret_ = twin_claim(id, ctx, ctx[0], ctx[1], copy, &r_) ? (work) : 0;	\
+	int ret_ = twin_claim(id, ctx, ctx[0], ctx[1], copy, twin_level(), &r_) ?	\
+		   (work) : 0;							\
 	twin_release(r_, copy);							\
 	ret_;									\
 })
@@ -1700,7 +1707,8 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
 	case IT_TEST_TWIN_CLAIM: {
 		struct it_twin_ring *r;
-		bool work = twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1, &r);
+		bool work = twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1,
+				       (arg >> IT_TEST_TWIN_LEVEL_SHIFT) & 3, &r);
 
 		if (!(arg & IT_TEST_TWIN_HOLD))
 			twin_release(r, (arg >> 16) & 1);

@@ -103,16 +103,16 @@ enum it_lost {
 };
 
 /*
- * Twins (bpf/iommutrace.bpf.c): per CPU and per hook program, the frames of
- * the last calls one copy served (bit 0: which copy), and how often a copy
- * did the work (claimed) or found the other had (cleared). claimed - cleared
- * is the calls one copy served alone: the kernel had skipped the other.
+ * Twins (bpf/iommutrace.bpf.c): per CPU and per hook program, at each level
+ * (task, softirq, hardirq, NMI) the note of the call one copy just served
+ * (a hash of it; bit 0: which copy), and how often a copy did the work
+ * (claimed) or found the other had (cleared). claimed - cleared is the calls
+ * one copy served alone: the kernel had skipped the other.
  */
-#define IT_TWIN_RING	4	/* power of two */
+#define IT_TWIN_LEVELS	4
 
 struct it_twin_ring {
-	__u64 frame[IT_TWIN_RING];	/* notes: a call one copy served (0: free) */
-	__u64 next;
+	__u64 note[IT_TWIN_LEVELS];	/* 0: none */
 	__u64 claimed;
 	__u64 cleared;
 	__u64 scratch;

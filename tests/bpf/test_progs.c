@@ -454,14 +454,19 @@ static void test_twins(void)
 		CHECK(0, "test programs load with twins");
 		return;
 	}
-/* copy 0 (main) or 1 (spare) of hook program SLOT on the call at FRAME: 1 = works */
-#define CLAIM_ARG(frame, slot, copy, arg1) \
-	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (__u64)(arg1) << 32 | (copy) << 16 | (slot))
-#define CLAIM(frame, slot, copy) CLAIM_ARG(frame, slot, copy, 0)
+/* copy 0 (main) or 1 (spare) of hook program SLOT on the call at FRAME, run at LEVEL
+ * (0 task, 1 softirq...) with second argument ARG1: 1 = it works */
+#define CLAIM_AT(frame, slot, copy, level, arg1)					\
+	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (__u64)(arg1) << 32 |	\
+		(__u64)(level) << IT_TEST_TWIN_LEVEL_SHIFT | (copy) << 16 | (slot))
+#define CLAIM(frame, slot, copy) CLAIM_AT(frame, slot, copy, 0, 0)
+/* an interrupt's call, at softirq level */
+#define CLAIM_IRQ(frame, slot, copy, arg1) CLAIM_AT(frame, slot, copy, 1, arg1)
 /* the copy begins and keeps running: calls from now on interrupt it */
-#define CLAIM_HOLD(frame, slot, copy) CLAIM_ARG(frame, slot, (copy) | 2, 0)
+#define CLAIM_HOLD(frame, slot, copy) CLAIM_AT(frame, slot, (copy) | 2, 0, 0)
 #define RELEASE(slot, copy) \
 	run_ret(fx.skel->progs.it_test, T_TWIN_RELEASE, 0, (copy) << 16 | (slot))
+#define BURST 12
 	first = CLAIM(0x1000, 0, 0);
 	second = CLAIM(0x1000, 0, 1);
 	CHECK(first == 1 && second == 0, "main then spare: the call is served once");
@@ -470,48 +475,45 @@ static void test_twins(void)
 	CHECK(first == 1 && second == 0, "spare then main (fentry runs the newest first): once");
 	CHECK(CLAIM(0x1000, 0, 1) == 1, "main copy skipped by the kernel: the spare works");
 	CHECK(twin_alone(&fx) == 1, "one call served alone (%lld)", twin_alone(&fx));
-	/* an interrupt between the two copies of a call: each call served once */
+	/* interrupts between the two copies of a call: every call served once */
 	CHECK(CLAIM(0x2000, 0, 0) == 1, "outer call: main works");
-	first = CLAIM(0x3000, 0, 0);
-	second = CLAIM(0x3000, 0, 1);
-	CHECK(first == 1 && second == 0, "nested call between the copies: served once");
-	CHECK(CLAIM(0x2000, 0, 1) == 0, "then the outer call's spare does nothing");
-	/* more calls between the two copies than notes fit: they free their own */
-	CHECK(CLAIM(0x2000, 0, 0) == 1, "outer call again: main works");
-	for (i = 0, burst = 0; i < 3 * IT_TWIN_RING; i++)
-		burst += CLAIM_ARG(0x3000, 0, 0, i) + 2 * CLAIM_ARG(0x3000, 0, 1, i);
-	CHECK(burst == 3 * IT_TWIN_RING && CLAIM(0x2000, 0, 1) == 0,
-	      "%d calls between the outer call's copies: each once, the outer still once",
-	      3 * IT_TWIN_RING);
+	for (i = 0, burst = 0; i < BURST; i++)
+		burst += CLAIM_IRQ(0x3000, 0, 0, i) + 2 * CLAIM_IRQ(0x3000, 0, 1, i);
+	CHECK(burst == BURST && CLAIM(0x2000, 0, 1) == 0,
+	      "%d calls between the outer call's copies: each once, the outer still once", BURST);
 	/* an interrupt during the main copy: the kernel skips the nested main copy */
 	first = CLAIM_HOLD(0x4000, 0, 0);
-	second = CLAIM(0x5000, 0, 1);
+	second = CLAIM_IRQ(0x5000, 0, 1, 0);
 	RELEASE(0, 0);
 	CHECK(first == 1 && second == 1 && CLAIM(0x4000, 0, 1) == 0,
 	      "nested call whose main copy was skipped: the spare works, the outer call once");
-	first = CLAIM(0x5000, 0, 0);
-	second = CLAIM(0x5000, 0, 1);
+	first = CLAIM_IRQ(0x5000, 0, 0, 0);
+	second = CLAIM_IRQ(0x5000, 0, 1, 0);
 	CHECK(first == 1 && second == 0, "the nested call left no note: the next call at its frame once");
 	/* a NIC's softirq maps buffer after buffer while it interrupts the spare */
 	first = CLAIM(0x7000, 0, 0);
 	second = CLAIM_HOLD(0x7000, 0, 1);
-	for (i = 0, burst = 0; i < 3 * IT_TWIN_RING; i++)
-		burst += CLAIM_ARG(0x8000, 0, 0, i) == 1;
+	for (i = 0, burst = 0; i < BURST; i++)
+		burst += CLAIM_IRQ(0x8000, 0, 0, i) == 1;
 	RELEASE(0, 1);
-	CHECK(first == 1 && second == 0 && burst == 3 * IT_TWIN_RING,
+	CHECK(first == 1 && second == 0 && burst == BURST,
 	      "a burst of nested calls inside the spare's run: each served by the main copy");
 	CHECK(CLAIM(0x9000, 0, 1) == 1 && CLAIM(0x9000, 0, 0) == 0,
 	      "after the burst: the pair still serves each call once");
 	CHECK(CLAIM(0x1000, 1, 0) == 1 && CLAIM(0x1000, 2, 1) == 1,
 	      "each hook program has its own notes");
 	/* a NIC refilling its ring: calls one after the other at one stack depth */
-	CHECK(CLAIM_ARG(0x6000, 0, 0, 0x10) == 1, "refill 1, its spare skipped: the main copy works");
-	CHECK(CLAIM_ARG(0x6000, 0, 1, 0x20) == 1,
+	CHECK(CLAIM_IRQ(0x6000, 0, 0, 0x10) == 1, "refill 1, its spare skipped: the main copy works");
+	CHECK(CLAIM_IRQ(0x6000, 0, 1, 0x20) == 1,
 	      "refill 2 at the same frame, its main skipped: refill 1's note is not taken for it");
-	CHECK(twin_alone(&fx) == 6 + 3 * IT_TWIN_RING, "calls served alone: %lld (want %d)",
-	      twin_alone(&fx), 6 + 3 * IT_TWIN_RING);
+	CHECK(twin_alone(&fx) == 6 + BURST, "calls served alone: %lld (want %d)",
+	      twin_alone(&fx), 6 + BURST);
+#undef BURST
+#undef CLAIM_AT
+#undef CLAIM_IRQ
+#undef CLAIM_HOLD
+#undef RELEASE
 #undef CLAIM
-#undef CLAIM_ARG
 	fixture_free(&fx);
 }
 
