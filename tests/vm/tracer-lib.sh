@@ -56,6 +56,15 @@ nvme_dd() {
 	tsum_off unmap unmapped_size
 }
 
+# check_edges NAME GOT WANT: the tracer's GOT against the kernel's WANT for a
+# workload under kcount. The tracer counts from before the kernel's counter
+# starts to after it stops: a background DMA at those edges (an ARP on e1000e,
+# a late RX refill) may add one or two, never fewer.
+check_edges() {
+	check_ge "$1 (>= kernel)" "$2" "$3"
+	check_le "$1 (<= kernel + 2 at the edges)" "$2" "$(($3 + 2))"
+}
+
 # nvme fio and TCP echo over virtio-net at once for SECS: a NIC's DMA in softirq
 # interrupting the block DMA of a task (the kernel's per-program recursion guard)
 mixed_io() {
