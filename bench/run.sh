@@ -16,7 +16,7 @@
 #   3. the table (build/bench/run/report.txt), also written into
 #      docs/bench.md between its bench-table markers.
 #
-# On the shared lab machine run it under /work/vmslot (one VM).
+# Run it with nothing else heavy beside it: one VM, timings as ratios.
 # Environment: BENCH_OUT (default build/bench/run), BENCH_ROUNDS (4),
 # BENCH_SECS (8), BENCH_COST_SECS (5), BENCH_NO_VM=1 (host part only),
 # BENCH_REPORT_ONLY=1 (report from an existing BENCH_OUT), BENCH_DOC (the
