@@ -48,7 +48,7 @@ enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU, IT_OPT_DEEP, IT_OPT_OWN, IT_OPT_
 "                       invalidation queue), page sizes walked; costs more per DMA\n"	\
 "      --lossless       a second copy of each hot hook, so that runs the kernel\n"	\
 "                       skips (a hook nesting into itself on one CPU under heavy\n"	\
-"                       interrupt traffic) are made up: lost 0; up to ~1.8x BPF time\n"	\
+"                       interrupt traffic) are made up: lost ~0; up to ~1.8x BPF time\n"	\
 "      --own            attach our own hooks even when `iommutrace export` runs\n"	\
 "                       (by default a session reads the exporter's maps)\n"	\
 "      --leaks          also track outstanding mappings (iommutrace leaks; off by\n"	\
