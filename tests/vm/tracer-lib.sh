@@ -67,7 +67,7 @@ check_edges() {
 
 # check_lossless_lost NAME FILE: a --lossless run's lost, at most 1 in 10 000 maps.
 # The twins make up the runs the kernel skips; a rare call still loses both
-# copies (1 of 15 899 maps in one of 23 guest runs, on 7.x AMD strict), and it
+# copies (3 of 39 guest runs lost 1-2 of 15 000-27 000 maps), and it
 # is counted in lost, never silent.
 check_lossless_lost() {
 	check_le "$1" "$(jget "$2" .lost)" "$(($(jget "$2" .totals.map.count) / 10000))"
