@@ -52,13 +52,16 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
  * it is opened instead (every hook in its task's context). Same programs,
  * maps and globals: one skeleton type serves both.
  */
+static const void *skel_bytes(bool percpu_ksyms, size_t *size)
+{
+	return percpu_ksyms ? iommutrace_bpf__elf_bytes(size) : iommutrace_nopcpu__elf_bytes(size);
+}
+
 struct iommutrace_bpf *collector_skel_open(bool percpu_ksyms)
 {
 	struct iommutrace_bpf *obj;
 	int err;
 
-	if (percpu_ksyms)
-		return iommutrace_bpf__open();
 	obj = calloc(1, sizeof(*obj));
 	if (!obj) {
 		errno = ENOMEM;
@@ -66,7 +69,7 @@ struct iommutrace_bpf *collector_skel_open(bool percpu_ksyms)
 	}
 	err = iommutrace_bpf__create_skeleton(obj);
 	if (!err) {
-		obj->skeleton->data = iommutrace_nopcpu__elf_bytes(&obj->skeleton->data_sz);
+		obj->skeleton->data = skel_bytes(percpu_ksyms, &obj->skeleton->data_sz);
 		err = bpf_object__open_skeleton(obj->skeleton, NULL);
 	}
 	if (err) {
@@ -164,8 +167,7 @@ static int skel_open(struct it_collector *c)
 			 strerror(errno));
 		return IT_EXIT_ERROR;
 	}
-	bytes = c->probes.caps.percpu_ksyms ? iommutrace_bpf__elf_bytes(&size) :
-					      iommutrace_nopcpu__elf_bytes(&size);
+	bytes = skel_bytes(c->probes.caps.percpu_ksyms, &size);
 	start = ((uintptr_t)bytes + pg - 1) & ~(pg - 1);	/* whole pages only */
 	end = ((uintptr_t)bytes + size) & ~(pg - 1);
 	if (end > start)
