@@ -39,7 +39,7 @@ ROUNDS=${BENCH_ROUNDS:-4}
 SECS=${BENCH_SECS:-8}
 COST_SECS=${BENCH_COST_SECS:-5}
 RES=$OUT/results.txt
-MODES="empty lean lossless btlean deep btdeep"
+MODES=${BENCH_MODES:-"empty lean lossless btlean deep btdeep"}
 
 bench_now() {
 	date +%s.%N
@@ -207,7 +207,7 @@ bench_main() {
 		done
 		r=$((r + 1))
 	done
-	for m in lean lossless deep; do
+	for m in ${BENCH_MIXED-lean lossless deep}; do
 		bench_mixed $m
 	done
 }

@@ -19,6 +19,8 @@
 # Run it with nothing else heavy beside it: one VM, timings as ratios.
 # Environment: BENCH_OUT (default build/bench/run), BENCH_ROUNDS (4),
 # BENCH_SECS (8), BENCH_COST_SECS (5), BENCH_NO_VM=1 (host part only),
+# BENCH_MODES (the tracers compared, default all six), BENCH_MIXED (the
+# modes of the mixed-traffic part, default "lean lossless deep"),
 # BENCH_REPORT_ONLY=1 (report from an existing BENCH_OUT), BENCH_DOC (the
 # page the table goes into, default docs/bench.md; "-" for none).
 # Exit: 0; 1 if a step could not run (its output says why); 2 bad knob.
@@ -56,6 +58,8 @@ guest_part() {
 	rm -rf "$G"
 	mkdir -p "$G"
 	cmd="BENCH_ROUNDS=$ROUNDS BENCH_SECS=$SECS BENCH_COST_SECS=$COST_SECS"
+	[ -n "${BENCH_MODES:-}" ] && cmd+=" BENCH_MODES='$BENCH_MODES'"
+	[ -n "${BENCH_MIXED+x}" ] && cmd+=" BENCH_MIXED='$BENCH_MIXED'"
 	cmd+="; . tests/vm/lib.sh; . bench/guest.sh"
 	echo
 	echo "== guest: intel-lazy, $ROUNDS rounds x 6 tracers, each between two no-tracer sessions, x (${SECS}s fio + ${COST_SECS}s fio with bpf_stats), then nvme + virtio-net =="

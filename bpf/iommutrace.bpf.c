@@ -15,9 +15,8 @@
  * call in an interrupt that lands on a task inside its own DMA-API call opens
  * a scope of its own instead of nesting into the task's.
  *
- * Every function hook of include/it_hooks.h comes as fentry/fexit and
- * kprobe/kretprobe twins; userspace loads the best one the running kernel
- * allows, for the hooks of the chosen mode (src/probes.c).
+ * Every function hook of include/it_hooks.h comes as fentry/fexit and as
+ * kprobe/kretprobe; userspace loads the best one the running kernel allows, for the hooks of the chosen mode (src/probes.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -38,7 +37,6 @@ const volatile bool walk_maps = true;		/* page-size walk on every map */
 const volatile bool deep = false;		/* --deep: every layer timed, IOVA hooks */
 /* off for BPF_PROG_TEST_RUN: each test call is its own syscall, at a random stack offset */
 const volatile bool prune_scopes = true;
-const volatile bool twins = false;		/* spare copies of the hot hooks attached */
 const volatile bool faults_from_console = false; /* no register-level fault hook */
 
 __u32 next_slot = 1;	/* slot 0 is "unattributed" */
@@ -939,16 +937,20 @@ static __always_inline void pgsize_account(struct it_dev_stats *d, __u64 domain,
  * ---- twins ----
  * The kernel skips a tracing program that would run nested into itself on
  * one CPU (its per-program recursion guard): a NIC's DMA map in a softirq
- * that interrupts the same hook's program in a task is not seen. The hot
- * hooks therefore have two copies on the same function or event, each with
- * a guard of its own. Whichever copy runs first for a call notes the call
- * (its frame and first two arguments) and does the work; the other finds the
- * note and clears it. When the kernel skips one copy, the other finds no note
- * and does the work. The order the kernel runs them in does not matter
- * (fentry runs the newest first, tracepoints the oldest). The arguments tell
- * apart calls made one after the other from the same stack depth (a NIC
- * refilling its ring), so a note left by a call whose other copy was skipped
- * cannot be taken for the next call's.
+ * that interrupts the same hook's program in a task is not seen. With
+ * --lossless each hot hook program (the main copy) has a twin on the same
+ * function or event, with a guard of its own. The twin works only when the
+ * kernel skips the main copy for this call, which is exactly when the main
+ * copy's recursion counter on this CPU is non-zero as the twin runs: the
+ * kernel decides by that counter, and nothing at our level changes it
+ * between the two copies' runs (whichever order the kernel runs them in).
+ * So the main copies carry no extra code, a twin's usual run is one read,
+ * and a call is lost only if the twin too was interrupted while serving:
+ * lost = main copy's skips - calls its twin served, exactly.
+ *
+ * Where the counters are: twin_find_mains (an iterator over our own files,
+ * run once after load) reads each main program's per-CPU counter address
+ * and each CPU's per-CPU offset; userspace fills twin_main_active.
  */
 #define IT_HOOK_ID(name, ...) IT_HOOK_ID_##name,
 enum { IT_FUNC_HOOKS(IT_HOOK_ID) IT_NR_FUNC_HOOKS };
@@ -960,93 +962,96 @@ enum { IT_TP_HOOKS(IT_TP_ID) IT_NR_TP_HOOKS };
 #define IT_TWIN_TP(name)	IT_TWIN_SLOT_TP(IT_NR_FUNC_HOOKS, IT_TP_ID_##name)
 #define IT_TWIN_SLOTS		IT_TWIN_SLOT_TP(IT_NR_FUNC_HOOKS, IT_NR_TP_HOOKS)
 
+/* calls each twin served (its main copy skipped) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IT_TWIN_SLOTS);
 	__type(key, __u32);
-	__type(value, struct it_twin_ring);
-} twin_rings SEC(".maps");
+	__type(value, __u64);
+} twin_served SEC(".maps");
 
-/* @v as a number: through memory, the verifier then lets a pointer be hashed */
-static __always_inline __u64 twin_number(struct it_twin_ring *r, __u64 v)
+/* per-CPU address of each main copy's recursion counter (0: not known) */
+__u64 twin_main_active[IT_TWIN_SLOTS] = {};
+/* each CPU's per-CPU offset, and twin_cpu_probe's per-CPU base, by twin_find_mains */
+__u64 twin_cpu_off[IT_TWIN_MAX_CPUS] = {};
+__u64 twin_cpu_base = 0;
+
+/* The main copy of hook program @slot is running below us on this CPU */
+static __always_inline bool twin_main_running(__u32 slot)
 {
-	r->scratch = v;
-	return *(volatile __u64 *)&r->scratch;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 base, off;
+	int active = 0;
+
+	if (slot >= IT_TWIN_SLOTS || cpu >= IT_TWIN_MAX_CPUS)
+		return false;
+	base = twin_main_active[slot];
+	off = twin_cpu_off[cpu];
+	if (!base || !off)
+		return false;
+	/* x86 counts in the first int, whatever type newer kernels give it */
+	bpf_probe_read_kernel(&active, sizeof(active), (void *)(base + off));
+	return active != 0;
 }
 
-/* Where a call runs on its CPU: 0 task, 1 softirq, 2 hardirq, 3 NMI */
-static __always_inline __u32 twin_level(void)
-{
-	__u32 pc = it_preempt_count();
+/* A twin's run: @work only if the kernel skips (or skipped) the main copy */
+#define TWIN_RUN(slot, work) ({								__u32 s_ = (slot);								__u64 *n_;									int ret_ = 0;									if (twin_main_running(s_)) {								n_ = bpf_map_lookup_elem(&twin_served, &s_);					if (n_)											(*n_)++;								ret_ = (work);								}										ret_;									})
 
-	if (pc & IT_NMI_MASK)
-		return 3;
-	if (pc & IT_HARDIRQ_MASK)
-		return 2;
-	return pc & IT_SOFTIRQ_OFFSET ? 1 : 0;
+/* One per-CPU array for twin_find_mains to learn the per-CPU offsets from */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} twin_cpu_probe SEC(".maps");
+
+const volatile __u32 twin_nr_cpus = 1;
+
+/* @p as a number: through the stack, as the verifier lets a pointer become one */
+static __always_inline __u64 ptr_number(const void *p)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
 }
 
 /*
- * Copy @copy (0 main, 1 spare) of the hook program @id begins on the call with
- * frame @frame and first arguments @a0, @a1, running at @level: true if it is
- * to do the work. @rp: for twin_release() when the program ends. Bit 0 of a
- * note says which copy wrote it; bit 1 keeps notes off 0 (none).
+ * Iterator over the files of every task, run by userspace once after load: for
+ * its own files, prints "fd address" with the address a main program's
+ * recursion counter would have if the file is a BPF program (userspace keeps
+ * the ones it knows for its own), and learns each CPU's per-CPU offset: a
+ * per-CPU map's element on CPU n minus the element's per-CPU base.
  */
-static __always_inline bool twin_claim(__u32 id, void *frame, __u64 a0, __u64 a1, __u64 copy,
-				       __u32 level, struct it_twin_ring **rp)
+SEC("iter/task_file")
+int twin_find_mains(struct bpf_iter__task_file *ctx)
 {
-	struct it_twin_ring *r;
-	__u64 note, *pending;
+	struct file *file = ctx->file;
+	struct task_struct *task = ctx->task;
+	struct bpf_prog *prog;
+	__u64 active = 0, base = 0;
+	__u32 zero = 0, cpu;
 
-	*rp = NULL;
-	if (!twins)
-		return true;
-	r = bpf_map_lookup_elem(&twin_rings, &id);
-	if (!r)
-		return !copy;
-	*rp = r;
-	r->busy[copy & 1] = 1;
-	/*
-	 * The other copy is running below us on this CPU: we interrupted it, so
-	 * the kernel skips it for this call. Serve it, leave no note.
-	 */
-	if (r->busy[(copy & 1) ^ 1]) {
-		r->claimed++;
-		return true;
+	if (!file || !task || task->tgid != bpf_get_current_pid_tgid() >> 32)
+		return 0;
+	if (!twin_cpu_off[0]) {
+		struct bpf_array *arr = (void *)&twin_cpu_probe;
+
+		bpf_probe_read_kernel(&base, sizeof(base), (void *)ptr_number(arr) +
+				      bpf_core_field_offset(struct bpf_array, pptrs));
+		twin_cpu_base = base;
+		for (cpu = 0; base && cpu < IT_TWIN_MAX_CPUS && cpu < twin_nr_cpus; cpu++) {
+			void *v = bpf_map_lookup_percpu_elem(&twin_cpu_probe, &zero, cpu);
+
+			if (v)
+				twin_cpu_off[cpu] = ptr_number(v) - base;
+		}
 	}
-	note = twin_number(r, (__u64)frame) ^ twin_number(r, a0) * 0x9e3779b97f4a7c15ULL ^
-	       twin_number(r, a1) * 0xc2b2ae3d27d4eb4fULL;
-	note = (note & ~3ULL) | 2 | copy;
-	/*
-	 * One note per level: a call between our two copies interrupted us, so
-	 * it runs at a higher level and cannot overwrite ours; at one level
-	 * calls follow each other, and the next overwrites a note left behind.
-	 */
-	pending = &r->note[level & (IT_TWIN_LEVELS - 1)];
-	if (*pending == (note ^ 1)) {
-		*pending = 0;
-		r->cleared++;
-		return false;
-	}
-	*pending = note;
-	r->claimed++;
-	return true;
+	prog = BPF_CORE_READ(file, private_data);
+	bpf_core_read(&active, sizeof(active), &prog->active);
+	BPF_SEQ_PRINTF(ctx->meta->seq, "%d %llx\n", ctx->fd, active);
+	return 0;
 }
-
-static __always_inline void twin_release(struct it_twin_ring *r, __u64 copy)
-{
-	if (r)
-		r->busy[copy & 1] = 0;
-}
-
-/* One copy's run of a twinned hook program: @work if this copy is to do it */
-#define TWIN_RUN(id, copy, work) ({						\
-	struct it_twin_ring *r_;						\
-	int ret_ = twin_claim(id, ctx, ctx[0], ctx[1], copy, twin_level(), &r_) ?	\
-		   (work) : 0;							\
-	twin_release(r_, copy);							\
-	ret_;									\
-})
 
 /* ---- map / unmap events ---- */
 
@@ -1105,13 +1110,13 @@ static __always_inline int on_unmap(__u64 iova, __u64 size, __u64 unmapped)
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return TWIN_RUN(IT_TWIN_TP(map), 0, on_map(ctx, iova, size));
+	return on_map(ctx, iova, size);
 }
 
 SEC("tp_btf/map")
 int BPF_PROG(tp_btf_twin__map, unsigned long iova, phys_addr_t paddr, size_t size)
 {
-	return TWIN_RUN(IT_TWIN_TP(map), 1, on_map(ctx, iova, size));
+	return TWIN_RUN(IT_TWIN_TP(map), on_map(ctx, iova, size));
 }
 
 SEC("raw_tp/map")
@@ -1129,13 +1134,13 @@ int tp__map(struct trace_event_raw_map *ctx)
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return TWIN_RUN(IT_TWIN_TP(unmap), 0, on_unmap(iova, size, unmapped));
+	return on_unmap(iova, size, unmapped);
 }
 
 SEC("tp_btf/unmap")
 int BPF_PROG(tp_btf_twin__unmap, unsigned long iova, size_t size, size_t unmapped)
 {
-	return TWIN_RUN(IT_TWIN_TP(unmap), 1, on_unmap(iova, size, unmapped));
+	return TWIN_RUN(IT_TWIN_TP(unmap), on_unmap(iova, size, unmapped));
 }
 
 SEC("raw_tp/unmap")
@@ -1150,40 +1155,40 @@ int tp__unmap(struct trace_event_raw_unmap *ctx)
 	return on_unmap(ctx->iova, ctx->size, ctx->unmapped_size);
 }
 
-/* ---- function hooks: fentry/fexit and kprobe/kretprobe twins ---- */
+/* ---- function hooks: fentry/fexit, else kprobe/kretprobe ---- */
 
 /*
  * Sections carry no target: userspace sets it from include/it_hooks.h for the
  * name this kernel has (bpf_program__set_attach_target, attach_kprobe).
  */
-#define IT_FUNC_PROGS(name, enter, exit, twin)					\
+#define IT_FUNC_PROGS(name, enter, exit)					\
 SEC("fentry")									\
-int BPF_PROG(fentry__##name, void *arg0)					\
-{ return twin ? TWIN_RUN(IT_TWIN_ENTRY(name), 0, enter) : enter; }		\
+int BPF_PROG(fentry__##name, void *arg0) { return enter; }			\
 SEC("fexit")									\
-int BPF_PROG(fexit__##name, void *arg0)						\
-{ return twin ? TWIN_RUN(IT_TWIN_EXIT(name), 0, exit) : exit; }		\
+int BPF_PROG(fexit__##name, void *arg0) { return exit; }			\
 SEC("kprobe")									\
 int BPF_KPROBE(kprobe__##name, void *arg0) { return enter; }			\
 SEC("kretprobe")								\
 int BPF_KRETPROBE(kretprobe__##name) { void *arg0 = NULL; (void)arg0; return exit; }
 
-/* The spare copies (fentry/fexit only: kprobes share one guard per CPU) */
+/* The twins of a lean hook (fentry/fexit only: kprobes share one guard per CPU) */
 #define IT_TWIN_PROGS(name, enter, exit)					\
 SEC("fentry")									\
 int BPF_PROG(fentry_twin__##name, void *arg0)					\
-{ return TWIN_RUN(IT_TWIN_ENTRY(name), 1, enter); }				\
+{ return TWIN_RUN(IT_TWIN_ENTRY(name), enter); }				\
 SEC("fexit")									\
 int BPF_PROG(fexit_twin__##name, void *arg0)					\
-{ return TWIN_RUN(IT_TWIN_EXIT(name), 1, exit); }
+{ return TWIN_RUN(IT_TWIN_EXIT(name), exit); }
 
 /* DMA-API calls run in tasks and in interrupts alike: they have twins */
 #define DEV_SCOPE(name, arg, flags)						\
-	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg), 1) \
+	IT_FUNC_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg)) \
 	IT_TWIN_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg))
 #define OP_SCOPE(name, arg, flags)						\
 	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
-		      op_exit((__u64)arg0, arg), 0)
+		      op_exit((__u64)arg0, arg))					\
+	IT_TWIN_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
+		      op_exit((__u64)arg0, arg))
 #define CUSTOM(name, arg, flags)	/* written out below */
 #define IT_HOOK_PROGS(name, role, handler, arg, flags, vendor, ...) handler(name, arg, flags)
 
@@ -1243,6 +1248,7 @@ SEC("fentry")
 int BPF_PROG(fentry__fq_flush_iotlb, void *cookie) { return fq_flush_enter((__u64)cookie); }
 SEC("fexit")
 int BPF_PROG(fexit__fq_flush_iotlb, void *cookie) { return fq_flush_end((__u64)cookie); }
+IT_TWIN_PROGS(fq_flush_iotlb, fq_flush_enter((__u64)arg0), fq_flush_end((__u64)arg0))
 SEC("kprobe")
 int BPF_KPROBE(kprobe__fq_flush_iotlb, void *cookie) { return fq_flush_enter((__u64)cookie); }
 SEC("kretprobe")
@@ -1276,7 +1282,8 @@ int BPF_PROG(fexit__##name, void *domain) { return flush_all_exit((__u64)domain)
 SEC("kprobe")										\
 int BPF_KPROBE(kprobe__##name, void *domain) { return flush_all_enter((__u64)domain); }	\
 SEC("kretprobe")									\
-int BPF_KRETPROBE(kretprobe__##name) { return fq_flush_end(0); }
+int BPF_KRETPROBE(kretprobe__##name) { return fq_flush_end(0); }			\
+IT_TWIN_PROGS(name, flush_all_enter((__u64)arg0), flush_all_exit((__u64)arg0))
 
 FLUSH_ALL_PROGS(flush_all_intel)
 FLUSH_ALL_PROGS(flush_all_amd)
@@ -1295,6 +1302,7 @@ SEC("fentry")
 int BPF_PROG(fentry__fq_flush_timeout) { return fq_timeout_mark(1); }
 SEC("fexit")
 int BPF_PROG(fexit__fq_flush_timeout) { return fq_timeout_mark(-1); }
+IT_TWIN_PROGS(fq_flush_timeout, fq_timeout_mark(1), fq_timeout_mark(-1))
 SEC("kprobe")
 int BPF_KPROBE(kprobe__fq_flush_timeout) { return fq_timeout_mark(1); }
 SEC("kretprobe")
@@ -1705,21 +1713,7 @@ int BPF_PROG(it_test, __u64 action, __u64 key, __u64 arg)
 	case IT_TEST_FLUSH_ALL_ENTER: return flush_all_enter(test_ptr(key));
 	case IT_TEST_FLUSH_ALL_EXIT: return flush_all_exit(test_ptr(key));
 	case IT_TEST_RID_SLOT: return rid_slot(key >> 16, key & 0xffff);
-	case IT_TEST_TWIN_CLAIM: {
-		struct it_twin_ring *r;
-		bool work = twin_claim(arg & 0xffff, (void *)key, 0, arg >> 32, (arg >> 16) & 1,
-				       (arg >> IT_TEST_TWIN_LEVEL_SHIFT) & 3, &r);
-
-		if (!(arg & IT_TEST_TWIN_HOLD))
-			twin_release(r, (arg >> 16) & 1);
-		return work;
-	}
-	case IT_TEST_TWIN_RELEASE: {
-		__u32 slot = arg & 0xffff;
-
-		twin_release(bpf_map_lookup_elem(&twin_rings, &slot), (arg >> 16) & 1);
-		return 0;
-	}
+	case IT_TEST_TWIN_RUNNING: return twin_main_running(arg);
 	case IT_TEST_PCI_NAME: {
 		__u64 name[3] = { key, arg, 0 };
 

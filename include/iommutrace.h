@@ -102,22 +102,8 @@ enum it_lost {
 	IT_LOST_MAX,
 };
 
-/*
- * Twins (bpf/iommutrace.bpf.c): per CPU and per hook program, at each level
- * (task, softirq, hardirq, NMI) the note of the call one copy just served
- * (a hash of it; bit 0: which copy), and how often a copy did the work
- * (claimed) or found the other had (cleared). claimed - cleared is the calls
- * one copy served alone: the kernel had skipped the other.
- */
-#define IT_TWIN_LEVELS	4
-
-struct it_twin_ring {
-	__u64 note[IT_TWIN_LEVELS];	/* 0: none */
-	__u64 claimed;
-	__u64 cleared;
-	__u64 scratch;
-	__u64 busy[2];			/* copy 0, 1 running on this CPU */
-};
+/* Twins (bpf/iommutrace.bpf.c): CPUs whose per-CPU offset they know */
+#define IT_TWIN_MAX_CPUS	1024
 
 enum it_vendor {
 	IT_VENDOR_GENERIC,	/* iommu:io_page_fault */

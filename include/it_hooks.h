@@ -157,7 +157,7 @@ enum it_role {
 	X(console, FAULTS, IT_HF_LEAN, "printk", 0)
 
 /*
- * --lossless: the twin_rings slot of each twinned program: function hook @i's
+ * --lossless: the twin slot (twin_served, twin_main_active) of each twinned program: function hook @i's
  * (its row in IT_FUNC_HOOKS) entry and exit, then tracepoint @t (its row in
  * IT_TP_HOOKS) after all @nf function hooks.
  */
@@ -182,14 +182,11 @@ enum it_test_action {
 	IT_TEST_FLUSH_ALL_ENTER,	/* key: domain */
 	IT_TEST_FLUSH_ALL_EXIT,
 	IT_TEST_OBJS_SET,		/* key: fq->head, arg: domain->type of the test objects */
-	IT_TEST_TWIN_CLAIM,		/* key: frame, arg: arg1 << 32 | level, hold, copy | slot */
-	IT_TEST_TWIN_RELEASE,		/* arg: copy << 16 | slot: that copy's run ends */
+	IT_TEST_TWIN_RUNNING,		/* arg: slot: is its main copy running on this CPU */
 };
 /* key or arg naming the test objects: a flush-queue ring, an iommu_domain */
 #define IT_TEST_OBJ_FQ		1
 #define IT_TEST_OBJ_DOMAIN	2
 #define IT_TEST_EXIT_DEEP	(1U << 16)	/* op_enter of a hook whose exit is --deep only */
-#define IT_TEST_TWIN_HOLD	(1ULL << 17)	/* TWIN_CLAIM: the copy keeps running (nested calls) */
-#define IT_TEST_TWIN_LEVEL_SHIFT 18		/* TWIN_CLAIM: 2 bits, the level it runs at */
 
 #endif /* IT_HOOKS_H */

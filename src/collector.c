@@ -125,7 +125,7 @@ static void rodata_set(struct it_collector *c, const struct it_collector_opts *o
 	skel->rodata->lat_sample_every = o->sample_every > 1 ? o->sample_every : 1;
 	skel->rodata->iommu_vendor = c->sys.vendor;
 	skel->rodata->deep = o->deep;
-	skel->rodata->twins = c->probes.twins;
+	skel->rodata->twin_nr_cpus = c->nr_cpus;
 	skel->rodata->page_offset_base_addr = c->probes.caps.page_offset_base;
 	/* the walk needs iommu_map()'s domain: only --deep hooks it on every map */
 	skel->rodata->walk_maps = o->deep && !o->no_walk;
@@ -175,6 +175,108 @@ static int skel_open(struct it_collector *c)
 	return IT_EXIT_OK;
 }
 
+/* --lossless cannot work here: the hooks run without twins, and say why */
+static void twins_off(struct it_collector *c, const char *why)
+{
+	int i;
+
+	it_warn("--lossless unavailable: %s; runs the kernel skips stay counted as lost", why);
+	c->probes.twins = false;
+	for (i = 0; i < c->probes.nr; i++) {
+		struct it_probe *pr = &c->probes.probes[i];
+
+		if (!pr->twin_failed && (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF))
+			snprintf(pr->failure, sizeof(pr->failure), "no twin: %s", why);
+		pr->progs[IT_PROG_ENTRY_TWIN] = pr->progs[IT_PROG_EXIT_TWIN] = NULL;
+	}
+}
+
+/* Reads the twin_find_mains iterator's "fd address" lines into @addr[fd] */
+static int twin_counters_read(struct it_collector *c, __u64 *addr, int max_fd)
+{
+	struct bpf_link *link = bpf_program__attach_iter(c->skel->progs.twin_find_mains, NULL);
+	char buf[8192], *line, *save;
+	size_t len = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* lines never straddle a read: parse whole lines, keep the tail */
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		char *last;
+
+		len += n;
+		buf[len] = '\0';
+		last = strrchr(buf, '\n');
+		if (!last)
+			break;
+		*last = '\0';
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			int f;
+			unsigned long long a;
+
+			if (sscanf(line, "%d %llx", &f, &a) == 2 && f >= 0 && f < max_fd)
+				addr[f] = a;
+		}
+		len = buf + len - (last + 1);
+		memmove(buf, last + 1, len);
+	}
+	if (n < 0)
+		err = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * Tells each twin where its main copy's recursion counter is: a twin that
+ * cannot know is not attached (its hook runs alone, skips counted as lost).
+ */
+static void twins_locate(struct it_collector *c)
+{
+	enum { MAX_FD = 65536 };
+	__u64 *addr;
+	int i, k, err;
+
+	if (!c->probes.twins)
+		return;
+	addr = calloc(MAX_FD, sizeof(*addr));
+	err = addr ? twin_counters_read(c, addr, MAX_FD) : -ENOMEM;
+	if (err || !c->skel->bss->twin_cpu_off[0]) {
+		twins_off(c, err ? strerror(-err) : "per-CPU offsets not found");
+		free(addr);
+		return;
+	}
+	for (i = 0; i < c->probes.nr; i++) {
+		struct it_probe *pr = &c->probes.probes[i];
+		__u32 slots[2];
+		int ns = probes_twin_slots(&c->probes, i, slots);
+
+		for (k = 0; k < 2 && k < ns; k++) {
+			struct bpf_program *main = pr->progs[IT_PROG_ENTRY + k];
+			int fd = main && pr->progs[IT_PROG_ENTRY_TWIN + k] ? bpf_program__fd(main) : -1;
+
+			if (fd < 0)
+				continue;
+			if (fd < MAX_FD && addr[fd]) {
+				c->skel->bss->twin_main_active[slots[k]] = addr[fd];
+				continue;
+			}
+			snprintf(pr->failure, sizeof(pr->failure),
+				 "no twin: main copy's recursion counter not found");
+			pr->progs[IT_PROG_ENTRY_TWIN] = pr->progs[IT_PROG_EXIT_TWIN] = NULL;
+		}
+	}
+	free(addr);
+}
+
 static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 {
 	int attempt, err = 0;
@@ -186,6 +288,8 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 		err = probes_configure(&c->probes, c->skel->obj);
 		if (!err && o->test_progs)
 			bpf_program__set_autoload(c->skel->progs.it_test, true);
+		if (!err && c->probes.twins)
+			bpf_program__set_autoload(c->skel->progs.twin_find_mains, true);
 		failed_prog[0] = '\0';
 		if (!err)
 			err = iommutrace_bpf__load(c->skel);
@@ -195,6 +299,10 @@ static int skel_load(struct it_collector *c, const struct it_collector_opts *o)
 			 failed_prog);
 		iommutrace_bpf__destroy(c->skel);
 		c->skel = NULL;
+		if (c->probes.twins && !strcmp(failed_prog, "twin_find_mains")) {
+			twins_off(c, "cannot load the iterator that finds the main copies");
+			continue;
+		}
 		if (!probes_demote(&c->probes, failed_prog[0] ? failed_prog : NULL, err))
 			break;
 	}
@@ -403,6 +511,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	ret = skel_load(c, o);
 	if (ret)
 		return ret;
+	twins_locate(c);
 	/* libbpf's copy of the kernel BTF is freed: give its heap pages back */
 	malloc_trim(0);
 	if (o->bpf_stats) {
@@ -481,40 +590,36 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 }
 
 /*
- * Runs the kernel skipped that nothing made up for. A twinned hook loses a
- * call only when both copies were skipped: its skips are the calls one copy
- * served alone (claimed - cleared in its twin rings) plus two per call lost.
+ * Runs the kernel skipped that nothing made up for: a twinned program's skips
+ * minus the calls its twin served (exactly those it skipped), else all skips.
  */
-static __u64 recursion_lost(struct it_collector *c)
+static __u64 recursion_lost(struct it_collector *c, __u64 *made_up_total)
 {
-	__u32 n = c->probes.twins && !c->shared ? bpf_map__max_entries(c->skel->maps.twin_rings) : 0;
-	struct it_twin_ring *rings = n ? calloc(n, sizeof(*rings)) : NULL;
-	__u64 lost = 0;
+	__u32 n = c->probes.twins && !c->shared ? bpf_map__max_entries(c->skel->maps.twin_served) : 0;
+	__u64 *served = n ? calloc(n, sizeof(*served)) : NULL, lost = 0;
 	int i, k;
 
-	if (rings && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_rings), n,
-				     sizeof(*rings), (__u64 *)rings)) {
-		free(rings);
-		rings = NULL;
+	*made_up_total = 0;
+	if (served && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_served), n,
+				      sizeof(*served), served)) {
+		free(served);
+		served = NULL;
 	}
 	for (i = 0; i < c->probes.nr; i++) {
 		const struct it_probe *pr = &c->probes.probes[i];
 		__u32 slots[2];
-		__u64 alone = 0;
-		int ns;
+		int ns = probes_twin_slots(&c->probes, i, slots);
 
-		if (!rings || !pr->links[IT_PROG_ENTRY_TWIN]) {
-			lost += pr->misses;
-			continue;
+		for (k = 0; k < 2; k++) {
+			__u64 skips = pr->prog_misses[IT_PROG_ENTRY + k], made_up = 0;
+
+			if (served && k < ns && slots[k] < n && pr->links[IT_PROG_ENTRY_TWIN + k])
+				made_up = served[slots[k]];
+			*made_up_total += made_up;
+			lost += skips > made_up ? skips - made_up : 0;
 		}
-		ns = probes_twin_slots(&c->probes, i, slots);
-		for (k = 0; k < ns; k++)
-			if (slots[k] < n && rings[slots[k]].claimed > rings[slots[k]].cleared)
-				alone += rings[slots[k]].claimed - rings[slots[k]].cleared;
-		if (pr->misses > alone)
-			lost += (pr->misses - alone + 1) / 2;
 	}
-	free(rings);
+	free(served);
 	return lost;
 }
 
@@ -638,7 +743,7 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 		d->hists = stats[i].hists;
 	}
 	probes_read_stats(&c->probes);
-	s->lost_recursion = recursion_lost(c);
+	s->lost_recursion = recursion_lost(c, &s->twin_served);
 	s->twins = c->probes.twins;
 	s->bpf_run_ns = s->bpf_run_cnt = 0;
 	s->nr_hooks = 0;

@@ -231,6 +231,7 @@ void snapshot_delta(const struct it_snapshot *cur, const struct it_snapshot *pre
 	for (i = 0; i < IT_LOST_MAX; i++)
 		out->lost[i] = sub_u64(cur->lost[i], prev->lost[i]);
 	out->lost_recursion = sub_u64(cur->lost_recursion, prev->lost_recursion);
+	out->twin_served = sub_u64(cur->twin_served, prev->twin_served);
 	out->bpf_run_ns = sub_u64(cur->bpf_run_ns, prev->bpf_run_ns);
 	out->bpf_run_cnt = sub_u64(cur->bpf_run_cnt, prev->bpf_run_cnt);
 	for (i = 0; i < cur->pmu.nr_rows && i < prev->pmu.nr_rows; i++)

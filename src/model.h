@@ -88,6 +88,7 @@ struct it_snapshot {
 	struct it_dev total;
 	__u64 lost[IT_LOST_MAX];
 	__u64 lost_recursion;		/* programs skipped by the kernel (nesting) */
+	__u64 twin_served;		/* --lossless: of those, runs twins made up */
 	bool twins;			/* --lossless: hot hooks with spare copies */
 	__u64 bpf_run_ns, bpf_run_cnt;	/* from bpf_stats, when enabled */
 	int nr_probes;			/* hooks attached */

@@ -60,6 +60,7 @@ struct it_probe {
 	char prog_names[IT_PROBE_PROGS][48];
 	struct bpf_link *links[IT_PROBE_PROGS];
 	unsigned long long run_cnt, run_time_ns, misses;
+	unsigned long long prog_misses[IT_PROBE_PROGS];	/* each program's recursion skips */
 };
 
 /* What the running kernel offers, gathered once. */
@@ -93,7 +94,7 @@ bool probes_demote(struct it_probes *p, const char *prog, int err);
 int probes_attach(struct it_probes *p);
 /* bpf_stats run time and recursion misses of every attached program */
 void probes_read_stats(struct it_probes *p);
-/* The twin_rings slots of probe @i (bpf/iommutrace.bpf.c IT_TWIN_*): how many */
+/* The twin slots of probe @i (bpf/iommutrace.bpf.c IT_TWIN_*): how many */
 int probes_twin_slots(const struct it_probes *p, int i, __u32 slots[2]);
 int probes_nr_attached(const struct it_probes *p);
 const char *probe_kind_str(enum it_kind kind);

@@ -301,6 +301,12 @@ static void render_self(FILE *f, const struct it_snapshot *s)
 			(unsigned long long)s->lost[i]);
 	fprintf(f, "iommutrace_lost_events_total{reason=\"recursion\"} %llu\n",
 		(unsigned long long)s->lost_recursion);
+	if (s->twins) {
+		family(f, "iommutrace_twin_runs_total", "counter",
+		       "--lossless: program runs the kernel skipped that a twin made up.");
+		fprintf(f, "iommutrace_twin_runs_total %llu\n",
+			(unsigned long long)s->twin_served);
+	}
 
 	family(f, "iommutrace_probes_attached", "gauge", "Hooks attached to the kernel.");
 	fprintf(f, "iommutrace_probes_attached %d\n", s->nr_probes);

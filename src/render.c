@@ -204,6 +204,9 @@ static void lost_line(FILE *f, const struct it_snapshot *s)
 		if (s->lost_recursion && !s->twins)
 			fprintf(f, "; --lossless makes up the runs the kernel skipped");
 	}
+	if (s->twin_served)
+		fprintf(f, "; %llu runs the kernel skipped made up by twins",
+			(unsigned long long)s->twin_served);
 	fputc('\n', f);
 }
 
@@ -474,6 +477,7 @@ static void json_head(struct json_writer *jw, const struct it_snapshot *s,
 		jw_u64(jw, lost_names[i], s->lost[i]);
 	jw_u64(jw, "bpf_recursion", s->lost_recursion);
 	jw_end_object(jw);
+	jw_u64(jw, "twin_served", s->twin_served);
 	if (s->have_roles)
 		roles_json(s->roles, jw);
 	jw_u64(jw, "bpf_run_ns", s->bpf_run_ns);

@@ -30,7 +30,7 @@ enum {
 	T_RID_SLOT = IT_TEST_RID_SLOT, T_PCI_NAME = IT_TEST_PCI_NAME,
 	T_FLUSH_ALL_ENTER = IT_TEST_FLUSH_ALL_ENTER, T_FLUSH_ALL_EXIT = IT_TEST_FLUSH_ALL_EXIT,
 	T_OBJS_SET = IT_TEST_OBJS_SET,
-	T_TWIN_CLAIM = IT_TEST_TWIN_CLAIM, T_TWIN_RELEASE = IT_TEST_TWIN_RELEASE,
+	T_TWIN_RUNNING = IT_TEST_TWIN_RUNNING,
 };
 
 #define DEV_A	0xffff888000a00000ULL	/* fake pointers: never dereferenced successfully */
@@ -415,106 +415,84 @@ static void test_sampling(void)
 	fixture_free(&fx);
 }
 
-/* Calls one copy of a twinned hook served alone, summed over CPUs and slots */
-static long long twin_alone(struct fixture *fx)
+/* Sets twin_cpu_probe's value to @v on every CPU */
+static int cpu_probe_set(struct iommutrace_bpf *skel, __u64 v)
 {
-	int fd = bpf_map__fd(fx->skel->maps.twin_rings), ncpu = libbpf_num_possible_cpus();
-	__u32 n = bpf_map__max_entries(fx->skel->maps.twin_rings), slot;
-	struct it_twin_ring *r = calloc(ncpu, sizeof(*r));
-	long long sum = 0;
-	int cpu;
+	int ncpu = libbpf_num_possible_cpus(), err;
+	__u64 *vals = calloc(ncpu, sizeof(*vals));
+	__u32 zero = 0;
 
-	for (slot = 0; r && slot < n; slot++)
-		if (!bpf_map_lookup_elem(fd, &slot, r))
-			for (cpu = 0; cpu < ncpu; cpu++)
-				sum += r[cpu].claimed - r[cpu].cleared;
-	free(r);
-	return sum;
+	if (!vals)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		vals[cpu] = v;
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.twin_cpu_probe), &zero, vals, 0);
+	free(vals);
+	return err;
 }
 
 /*
- * Twins: two copies of a hook program on one call; whichever runs first
- * notes the call's frame and works, the other finds the note and does not.
- * A copy the kernel skipped (recursion guard) leaves the work to the other.
+ * Twins: a twin works when its main copy's recursion counter is non-zero on
+ * its CPU. The collector finds each main copy's counter and each CPU's
+ * per-CPU offset once after load (an iterator); a per-CPU value we set
+ * stands in for a counter to check the twin reads the right CPU's word.
  */
 static void test_twins(void)
 {
-	struct fixture fx;
-	long first, second;
-	int i, burst;
+	struct it_collector_opts o = { .own = true, .twins = true, .test_progs = true,
+				       .no_attach = true };
+	int ncpu = libbpf_num_possible_cpus(), cpu, distinct = 1, twinned = 0, i;
+	struct it_collector c;
+	struct iommutrace_bpf *skel;
+	__u32 slot = 0;
+	long seen;
 
-	memset(&fx, 0, sizeof(fx));
-	fx.skel = testskel_open();
-	if (!fx.skel) {
-		CHECK(0, "test programs open");
+	if (collector_open(&c, &o) != IT_EXIT_OK) {
+		CHECK(0, "collector opens with twins (%s)", c.fail_msg);
 		return;
 	}
-	fx.skel->rodata->twins = true;
-	if (testskel_load(&fx.skel, &fx.col)) {
-		CHECK(0, "test programs load with twins");
-		return;
+	skel = c.skel;
+	CHECK(c.probes.twins, "--lossless kept: the iterator found what twins need");
+	for (cpu = 0; cpu < ncpu && cpu < IT_TWIN_MAX_CPUS; cpu++) {
+		if (!skel->bss->twin_cpu_off[cpu])
+			distinct = 0;
+		for (i = 0; i < cpu; i++)
+			if (skel->bss->twin_cpu_off[i] == skel->bss->twin_cpu_off[cpu])
+				distinct = 0;
 	}
-/* copy 0 (main) or 1 (spare) of hook program SLOT on the call at FRAME, run at LEVEL
- * (0 task, 1 softirq...) with second argument ARG1: 1 = it works */
-#define CLAIM_AT(frame, slot, copy, level, arg1)					\
-	run_ret(fx.skel->progs.it_test, T_TWIN_CLAIM, frame, (__u64)(arg1) << 32 |	\
-		(__u64)(level) << IT_TEST_TWIN_LEVEL_SHIFT | (copy) << 16 | (slot))
-#define CLAIM(frame, slot, copy) CLAIM_AT(frame, slot, copy, 0, 0)
-/* an interrupt's call, at softirq level */
-#define CLAIM_IRQ(frame, slot, copy, arg1) CLAIM_AT(frame, slot, copy, 1, arg1)
-/* the copy begins and keeps running: calls from now on interrupt it */
-#define CLAIM_HOLD(frame, slot, copy) CLAIM_AT(frame, slot, (copy) | 2, 0, 0)
-#define RELEASE(slot, copy) \
-	run_ret(fx.skel->progs.it_test, T_TWIN_RELEASE, 0, (copy) << 16 | (slot))
-#define BURST 12
-	first = CLAIM(0x1000, 0, 0);
-	second = CLAIM(0x1000, 0, 1);
-	CHECK(first == 1 && second == 0, "main then spare: the call is served once");
-	first = CLAIM(0x1000, 0, 1);
-	second = CLAIM(0x1000, 0, 0);
-	CHECK(first == 1 && second == 0, "spare then main (fentry runs the newest first): once");
-	CHECK(CLAIM(0x1000, 0, 1) == 1, "main copy skipped by the kernel: the spare works");
-	CHECK(twin_alone(&fx) == 1, "one call served alone (%lld)", twin_alone(&fx));
-	/* interrupts between the two copies of a call: every call served once */
-	CHECK(CLAIM(0x2000, 0, 0) == 1, "outer call: main works");
-	for (i = 0, burst = 0; i < BURST; i++)
-		burst += CLAIM_IRQ(0x3000, 0, 0, i) + 2 * CLAIM_IRQ(0x3000, 0, 1, i);
-	CHECK(burst == BURST && CLAIM(0x2000, 0, 1) == 0,
-	      "%d calls between the outer call's copies: each once, the outer still once", BURST);
-	/* an interrupt during the main copy: the kernel skips the nested main copy */
-	first = CLAIM_HOLD(0x4000, 0, 0);
-	second = CLAIM_IRQ(0x5000, 0, 1, 0);
-	RELEASE(0, 0);
-	CHECK(first == 1 && second == 1 && CLAIM(0x4000, 0, 1) == 0,
-	      "nested call whose main copy was skipped: the spare works, the outer call once");
-	first = CLAIM_IRQ(0x5000, 0, 0, 0);
-	second = CLAIM_IRQ(0x5000, 0, 1, 0);
-	CHECK(first == 1 && second == 0, "the nested call left no note: the next call at its frame once");
-	/* a NIC's softirq maps buffer after buffer while it interrupts the spare */
-	first = CLAIM(0x7000, 0, 0);
-	second = CLAIM_HOLD(0x7000, 0, 1);
-	for (i = 0, burst = 0; i < BURST; i++)
-		burst += CLAIM_IRQ(0x8000, 0, 0, i) == 1;
-	RELEASE(0, 1);
-	CHECK(first == 1 && second == 0 && burst == BURST,
-	      "a burst of nested calls inside the spare's run: each served by the main copy");
-	CHECK(CLAIM(0x9000, 0, 1) == 1 && CLAIM(0x9000, 0, 0) == 0,
-	      "after the burst: the pair still serves each call once");
-	CHECK(CLAIM(0x1000, 1, 0) == 1 && CLAIM(0x1000, 2, 1) == 1,
-	      "each hook program has its own notes");
-	/* a NIC refilling its ring: calls one after the other at one stack depth */
-	CHECK(CLAIM_IRQ(0x6000, 0, 0, 0x10) == 1, "refill 1, its spare skipped: the main copy works");
-	CHECK(CLAIM_IRQ(0x6000, 0, 1, 0x20) == 1,
-	      "refill 2 at the same frame, its main skipped: refill 1's note is not taken for it");
-	CHECK(twin_alone(&fx) == 6 + BURST, "calls served alone: %lld (want %d)",
-	      twin_alone(&fx), 6 + BURST);
-#undef BURST
-#undef CLAIM_AT
-#undef CLAIM_IRQ
-#undef CLAIM_HOLD
-#undef RELEASE
-#undef CLAIM
-	fixture_free(&fx);
+	CHECK(distinct, "a per-CPU offset for each of %d CPUs, all different", ncpu);
+	for (i = 0; i < c.probes.nr; i++) {
+		const struct it_probe *pr = &c.probes.probes[i];
+		__u32 slots[2];
+
+		if (pr->kind != IT_KIND_TP_BTF || !pr->progs[IT_PROG_ENTRY_TWIN])
+			continue;
+		probes_twin_slots(&c.probes, i, slots);
+		if (skel->bss->twin_main_active[slots[0]]) {
+			twinned++;
+			slot = slots[0];
+		}
+	}
+	CHECK(twinned == 2, "iommu:map and iommu:unmap twins know their main copy's counter (%d)",
+	      twinned);
+	if (!twinned)
+		goto out;
+	seen = run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot);
+	CHECK(seen == 0, "main copy not running: its twin does not work");
+	/* a per-CPU word we set stands in for the counter */
+	skel->bss->twin_main_active[slot] = skel->bss->twin_cpu_base;
+	CHECK(cpu_probe_set(skel, 1) == 0 &&
+	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 1,
+	      "counter 1 on this CPU: the twin works");
+	CHECK(cpu_probe_set(skel, 0) == 0 &&
+	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 0,
+	      "counter back to 0: the twin does not");
+	skel->bss->twin_main_active[slot] = 0;
+	CHECK(cpu_probe_set(skel, 1) == 0 &&
+	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 0,
+	      "counter unknown: the twin never works");
+out:
+	collector_close(&c);
 }
 
 static int fault_seen;
