@@ -1186,7 +1186,9 @@ int BPF_PROG(fexit_twin__##name, void *arg0)					\
 	IT_TWIN_PROGS(name, dev_scope_enter(arg0, arg, ctx), dev_scope_exit(arg0, arg))
 #define OP_SCOPE(name, arg, flags)						\
 	IT_FUNC_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
-		      op_exit((__u64)arg0, arg))					\
+		      op_exit((__u64)arg0, arg))
+#define HOT_OP_SCOPE(name, arg, flags)						\
+	OP_SCOPE(name, arg, flags)						\
 	IT_TWIN_PROGS(name, op_enter((__u64)arg0, arg, (flags) & IT_HF_EXIT_DEEP, ctx),	\
 		      op_exit((__u64)arg0, arg))
 #define CUSTOM(name, arg, flags)	/* written out below */

@@ -61,7 +61,9 @@ enum it_role {
  * Function hooks. X(name, role, handler, arg, flags, vendor, targets...)
  *   handler: how bpf/iommutrace.bpf.c builds the programs (DEV_SCOPE: a
  *            DMA-API call, arg0 is the struct device; OP_SCOPE: an IOMMU
- *            operation on arg0, timed; CUSTOM: written out by hand there)
+ *            operation on arg0, timed; HOT_OP_SCOPE: one the lean mode
+ *            hooks, with twins for --lossless; CUSTOM: written out by hand
+ *            there)
  *   arg:     the op (enum it_op) and IT_SCOPE_* bits
  *   vendor:  IT_VENDOR_* of the driver the function belongs to, or GENERIC
  *   targets: candidate kernel functions, newest name first; the first one
@@ -100,7 +102,7 @@ enum it_role {
 	  IT_HF_LEAN | IT_HF_EXIT, GENERIC, "dma_iova_free")				\
 	X(dma_unmap_core, DMA_UNMAP, DEV_SCOPE, IT_OP_DMA_UNMAP, IT_HF_EXIT, GENERIC,	\
 	  "__iommu_dma_unmap")								\
-	X(iommu_map, IOMMU_MAP, OP_SCOPE, IT_OP_MAP,					\
+	X(iommu_map, IOMMU_MAP, HOT_OP_SCOPE, IT_OP_MAP,					\
 	  IT_HF_LEAN | IT_HF_DIRECT | IT_HF_EXIT | IT_HF_EXIT_DEEP, GENERIC, "iommu_map") \
 	X(iommu_map_nosync, IOMMU_MAP, OP_SCOPE, IT_OP_MAP, IT_HF_EXIT, GENERIC,	\
 	  "iommu_map_nosync")								\
@@ -110,21 +112,21 @@ enum it_role {
 	  "iommu_map_sg")								\
 	X(iommu_map_sg_atomic, IOMMU_MAP, OP_SCOPE, IT_OP_MAP, IT_HF_EXIT, GENERIC,	\
 	  "iommu_map_sg_atomic")							\
-	X(iommu_unmap, IOMMU_UNMAP, OP_SCOPE, IT_OP_UNMAP,				\
+	X(iommu_unmap, IOMMU_UNMAP, HOT_OP_SCOPE, IT_OP_UNMAP,				\
 	  IT_HF_LEAN | IT_HF_DIRECT | IT_HF_EXIT | IT_HF_EXIT_DEEP, GENERIC, "iommu_unmap") \
 	X(iommu_unmap_fast, IOMMU_UNMAP, OP_SCOPE, IT_OP_UNMAP, IT_HF_EXIT, GENERIC,	\
 	  "iommu_unmap_fast")								\
 	X(alloc_iova_fast, IOVA_ALLOC, OP_SCOPE, IT_OP_IOVA_ALLOC, IT_HF_EXIT,	\
 	  GENERIC, "alloc_iova_fast")							\
-	X(alloc_iova, IOVA_SLOW, OP_SCOPE, IT_OP_IOVA_SLOW,				\
+	X(alloc_iova, IOVA_SLOW, HOT_OP_SCOPE, IT_OP_IOVA_SLOW,				\
 	  IT_HF_LEAN | IT_HF_EXIT | IT_HF_EXIT_DEEP, GENERIC, "alloc_iova")		\
 	X(free_iova_fast, IOVA_FREE, CUSTOM, IT_OP_IOVA_FREE, 0, GENERIC,		\
 	  "free_iova_fast")								\
-	X(iotlb_sync_intel, STRICT_SYNC, OP_SCOPE, IT_OP_IOTLB_SYNC,			\
+	X(iotlb_sync_intel, STRICT_SYNC, HOT_OP_SCOPE, IT_OP_IOTLB_SYNC,			\
 	  IT_HF_LEAN | IT_HF_EXIT | IT_HF_EXIT_DEEP, INTEL, "intel_iommu_tlb_sync")	\
-	X(iotlb_sync_amd, STRICT_SYNC, OP_SCOPE, IT_OP_IOTLB_SYNC,			\
+	X(iotlb_sync_amd, STRICT_SYNC, HOT_OP_SCOPE, IT_OP_IOTLB_SYNC,			\
 	  IT_HF_LEAN | IT_HF_EXIT | IT_HF_EXIT_DEEP, AMD, "amd_iommu_iotlb_sync")	\
-	X(iotlb_sync_virtio, STRICT_SYNC, OP_SCOPE, IT_OP_IOTLB_SYNC,			\
+	X(iotlb_sync_virtio, STRICT_SYNC, HOT_OP_SCOPE, IT_OP_IOTLB_SYNC,			\
 	  IT_HF_LEAN | IT_HF_EXIT | IT_HF_EXIT_DEEP, VIRTIO, "viommu_iotlb_sync")	\
 	X(fq_flush_iotlb, LAZY_FLUSH, CUSTOM, IT_OP_FQ_FLUSH,				\
 	  IT_HF_LEAN | IT_HF_EXIT, GENERIC, "fq_flush_iotlb")				\
