@@ -333,6 +333,48 @@ out:
 	close(efd);
 }
 
+/*
+ * A twin's check: is its main copy's recursion counter non-zero on this CPU
+ * (the CPU number, the per-CPU offset, one read of kernel memory). Run
+ * through it_test with a per-CPU word standing in for the counter (as in
+ * tests/bpf test_twins), against it_test's own dispatch on an unknown
+ * counter (returns before any of it).
+ */
+static void bench_twin_check(int n)
+{
+	struct it_collector_opts o = { .own = true, .twins = true, .test_progs = true,
+				       .no_attach = true };
+	struct fig unknown, known;
+	struct it_collector c;
+	__u64 ns0, cnt0;
+	int fd, sfd;
+	__u32 slot = 0;
+
+	if (collector_open(&c, &o) != IT_EXIT_OK || !c.probes.twins) {
+		printf("twin check: cannot open with twins (%s): skipped\n", c.fail_msg);
+		collector_close(&c);
+		return;
+	}
+	fd = bpf_program__fd(c.skel->progs.it_test);
+	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	c.skel->bss->twin_main_active[slot] = 0;
+	unknown = fig_start(fd, &ns0, &cnt0);
+	unknown.wall = time_calls(fd, IT_TEST_TWIN_RUNNING, 0, slot, n);
+	fig_end(&unknown, fd, ns0, cnt0, sfd >= 0);
+	c.skel->bss->twin_main_active[slot] = c.skel->bss->twin_cpu_base;
+	known = fig_start(fd, &ns0, &cnt0);
+	known.wall = time_calls(fd, IT_TEST_TWIN_RUNNING, 0, slot, n);
+	fig_end(&known, fd, ns0, cnt0, sfd >= 0);
+	printf("bpf:   %-40s %6.0f ns/call  %6.1f ns in-kernel/run\n",
+	       "it_test, twin's counter unknown", unknown.wall, unknown.run);
+	printf("bpf:   %-40s %6.0f ns/call  %6.1f ns in-kernel/run (the check: %+.1f)\n",
+	       "it_test, twin check, main not running", known.wall, known.run,
+	       known.run - unknown.run);
+	if (sfd >= 0)
+		close(sfd);
+	collector_close(&c);
+}
+
 /* collector_read over maps holding 256 device slots, each with a map. */
 static void bench_collector_read(int n)
 {
@@ -521,6 +563,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(NULL);
 	if (geteuid() == 0) {
 		bench_bpf_logic(n);
+		bench_twin_check(n);
 		bench_collector_read(n / 100 > 10 ? n / 100 : 10);
 	} else {
 		printf("bpf: not root: BPF and collector_read figures skipped\n");

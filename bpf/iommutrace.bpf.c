@@ -16,7 +16,8 @@
  * a scope of its own instead of nesting into the task's.
  *
  * Every function hook of include/it_hooks.h comes as fentry/fexit and as
- * kprobe/kretprobe; userspace loads the best one the running kernel allows, for the hooks of the chosen mode (src/probes.c).
+ * kprobe/kretprobe; userspace loads the best one the running kernel allows,
+ * for the hooks of the chosen mode (src/probes.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -995,7 +996,19 @@ static __always_inline bool twin_main_running(__u32 slot)
 }
 
 /* A twin's run: @work only if the kernel skips (or skipped) the main copy */
-#define TWIN_RUN(slot, work) ({								__u32 s_ = (slot);								__u64 *n_;									int ret_ = 0;									if (twin_main_running(s_)) {								n_ = bpf_map_lookup_elem(&twin_served, &s_);					if (n_)											(*n_)++;								ret_ = (work);								}										ret_;									})
+#define TWIN_RUN(slot, work) ({						\
+	__u32 s_ = (slot);							\
+	__u64 *n_;								\
+	int ret_ = 0;								\
+										\
+	if (twin_main_running(s_)) {						\
+		n_ = bpf_map_lookup_elem(&twin_served, &s_);			\
+		if (n_)								\
+			(*n_)++;	/* per CPU; a twin never nests in itself */	\
+		ret_ = (work);							\
+	}									\
+	ret_;									\
+})
 
 /* One per-CPU array for twin_find_mains to learn the per-CPU offsets from */
 struct {

@@ -194,12 +194,20 @@ static void twins_off(struct it_collector *c, const char *why)
 /* Reads the twin_find_mains iterator's "fd address" lines into @addr[fd] */
 static int twin_counters_read(struct it_collector *c, __u64 *addr, int max_fd)
 {
-	struct bpf_link *link = bpf_program__attach_iter(c->skel->progs.twin_find_mains, NULL);
+	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info info = { .task.pid = getpid() };
+	struct bpf_link *link;
 	char buf[8192], *line, *save;
 	size_t len = 0;
 	ssize_t n;
 	int fd, err = 0;
 
+	/* our own files only (6.1+); else every task's, which the program filters */
+	opts.link_info = &info;
+	opts.link_info_len = sizeof(info);
+	link = bpf_program__attach_iter(c->skel->progs.twin_find_mains, &opts);
+	if (!link)
+		link = bpf_program__attach_iter(c->skel->progs.twin_find_mains, NULL);
 	if (!link)
 		return -errno;
 	fd = bpf_iter_create(bpf_link__fd(link));

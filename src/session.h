@@ -46,9 +46,9 @@ enum { IT_OPT_PMU_SYSFS = 0x100, IT_OPT_NO_PMU, IT_OPT_DEEP, IT_OPT_OWN, IT_OPT_
 #define SESSION_PMU_HELP							\
 "      --deep           every layer hooked and timed (iommu_map, IOVA allocator,\n"	\
 "                       invalidation queue), page sizes walked; costs more per DMA\n"	\
-"      --lossless       a second copy of each hot hook, so that runs the kernel\n"	\
-"                       skips (a hook nesting into itself on one CPU under heavy\n"	\
-"                       interrupt traffic) are made up: lost ~0; up to ~1.8x BPF time\n"	\
+"      --lossless       a twin beside each hot hook program that makes up the runs\n"	\
+"                       the kernel skips (a hook nesting into itself on one CPU\n"	\
+"                       under interrupt traffic): lost 0; a second short run per run\n"	\
 "      --own            attach our own hooks even when `iommutrace export` runs\n"	\
 "                       (by default a session reads the exporter's maps)\n"	\
 "      --leaks          also track outstanding mappings (iommutrace leaks; off by\n"	\
