@@ -41,13 +41,14 @@ configs() {
 		sort -t$'\t' -k1,1V -k2,2 | cut -f2
 }
 
-# lossless CORE_ENV: "maps / kernel's, lost N" of core.sh's --lossless mixed run
+# lossless CORE_ENV: "maps / kernel's, lost N, made up M" of core.sh's --lossless mixed run
 lossless() {
-	local m
+	local m u
 
 	m=$(val "$1" lossless_maps)
 	[[ -n $m ]] || { echo -; return; }
-	echo "${m/\// / }, lost $(val "$1" lossless_lost)"
+	u=$(val "$1" lossless_made_up)
+	echo "${m/\// / }, lost $(val "$1" lossless_lost)${u:+, made up $u}"
 }
 
 row() {
@@ -108,9 +109,10 @@ written "tracer / kernel"; then 3 edu DMA reads of an unmapped IOVA.
 - faults: faults the tracer decoded / the kernel's `dmar_fault` calls (QEMU's AMD-Vi and
   virtio-iommu raise none for the edu device).
 - --lossless: `stat --lossless` over 3 s of nvme fio and a TCP echo over virtio-net at once
-  (a NIC's DMA in softirq interrupting the block DMA of a task): maps / the kernel's, and lost.
+  (a NIC's DMA in softirq interrupting the block DMA of a task): maps / the kernel's, lost, and
+  the runs the kernel skipped that the twins made up.
 
-| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | --lossless, nvme + virtio-net: maps, lost | checks | run (UTC) |
+| config | kernel | QEMU | IOMMU | mode | group | hooks | maps | unmaps | lazy flushes | freed | 4K walked | strict syncs | faults | --lossless, nvme + virtio-net: maps, lost, made up | checks | run (UTC) |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 EOF
 	for cfg in "${cfgs[@]}"; do
