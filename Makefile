@@ -63,9 +63,17 @@ $(BPF_OBJS): $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h
 # The skeleton embeds the object: linked first (bpftool gen object), it is
 # without DWARF and relocations of debug sections (2.9 MB -> 1.2 MB; .BTF and
 # .BTF.ext stay), bytes that every session maps and libbpf reads at open.
-$(OUTPUT)/%.bpf.linked.o: $(OUTPUT)/%.bpf.o
+# Then its line info goes (bpf/btfext_nolines.c): ~580 KB that libbpf would
+# keep in the heap through load, for source lines in verifier logs only.
+$(OUTPUT)/%.bpf.linked.o: $(OUTPUT)/%.bpf.o $(OUTPUT)/btfext_nolines
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $<
+	$(Q)$(OUTPUT)/btfext_nolines $@
+
+$(OUTPUT)/btfext_nolines: bpf/btfext_nolines.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -lelf -o $@
 
 $(SKELS): $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.linked.o
 	$(call msg,GEN-SKEL,$@)
