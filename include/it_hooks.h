@@ -159,9 +159,9 @@ enum it_role {
 	X(console, FAULTS, IT_HF_LEAN, "printk", 0)
 
 /*
- * --lossless: the twin slot (twin_served, twin_main_active) of each twinned program: function hook @i's
- * (its row in IT_FUNC_HOOKS) entry and exit, then tracepoint @t (its row in
- * IT_TP_HOOKS) after all @nf function hooks.
+ * --lossless: the twin slot (twin_served, twin_main_active) of each twinned
+ * program: function hook @i's (its row in IT_FUNC_HOOKS) entry and exit, then
+ * tracepoint @t (its row in IT_TP_HOOKS) after all @nf function hooks.
  */
 #define IT_TWIN_SLOT_ENTRY(i)	(2 * (i))
 #define IT_TWIN_SLOT_EXIT(i)	(2 * (i) + 1)
