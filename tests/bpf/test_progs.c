@@ -415,8 +415,8 @@ static void test_sampling(void)
 	fixture_free(&fx);
 }
 
-/* Sets twin_cpu_probe's value to @v on every CPU */
-static int cpu_probe_set(struct iommutrace_bpf *skel, __u64 v)
+/* Sets twin_cpu_probe's value to @v on CPU @only (all CPUs if -1), 0 on the others */
+static int cpu_probe_set(struct iommutrace_bpf *skel, __u64 v, int only)
 {
 	int ncpu = libbpf_num_possible_cpus(), err;
 	__u64 *vals = calloc(ncpu, sizeof(*vals));
@@ -425,10 +425,22 @@ static int cpu_probe_set(struct iommutrace_bpf *skel, __u64 v)
 	if (!vals)
 		return -ENOMEM;
 	for (int cpu = 0; cpu < ncpu; cpu++)
-		vals[cpu] = v;
+		vals[cpu] = only < 0 || cpu == only ? v : 0;
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.twin_cpu_probe), &zero, vals, 0);
 	free(vals);
 	return err;
+}
+
+/* it_test's twin check for @slot, run on CPU @cpu: 1 if the twin would work */
+static long twin_check_on(struct iommutrace_bpf *skel, __u32 slot, int cpu)
+{
+	__u64 args[3] = { IT_TEST_TWIN_RUNNING, 0, slot };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args),
+		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.it_test), &opts))
+		return -1;
+	return opts.retval;
 }
 
 /*
@@ -481,14 +493,25 @@ static void test_twins(void)
 	CHECK(seen == 0, "main copy not running: its twin does not work");
 	/* a per-CPU word we set stands in for the counter */
 	skel->bss->twin_main_active[slot] = skel->bss->twin_cpu_base;
-	CHECK(cpu_probe_set(skel, 1) == 0 &&
+	CHECK(cpu_probe_set(skel, 1, -1) == 0 &&
 	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 1,
 	      "counter 1 on this CPU: the twin works");
-	CHECK(cpu_probe_set(skel, 0) == 0 &&
+	CHECK(cpu_probe_set(skel, 0, -1) == 0 &&
 	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 0,
 	      "counter back to 0: the twin does not");
+	/* each CPU reads its own word: 1 on CPU k only, checked from every CPU */
+	for (cpu = 0, i = 0; cpu < ncpu && cpu < IT_TWIN_MAX_CPUS; cpu++) {
+		int other;
+
+		if (cpu_probe_set(skel, 1, cpu))
+			break;
+		for (other = 0; other < ncpu; other++)
+			i += twin_check_on(skel, slot, other) == (other == cpu);
+	}
+	CHECK(i == ncpu * ncpu, "counter 1 on one CPU: only that CPU's twin works (%d of %d)",
+	      i, ncpu * ncpu);
 	skel->bss->twin_main_active[slot] = 0;
-	CHECK(cpu_probe_set(skel, 1) == 0 &&
+	CHECK(cpu_probe_set(skel, 1, -1) == 0 &&
 	      run_ret(skel->progs.it_test, T_TWIN_RUNNING, 0, slot) == 0,
 	      "counter unknown: the twin never works");
 out:
