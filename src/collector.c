@@ -175,6 +175,15 @@ static int skel_open(struct it_collector *c)
 	return IT_EXIT_OK;
 }
 
+/* @pr runs without its twins (not attached), and its failure says why */
+static void probe_twins_drop(struct it_probe *pr, const char *why)
+{
+	/* a twin that failed to load already says so */
+	if (!pr->twin_failed && (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF))
+		snprintf(pr->failure, sizeof(pr->failure), "no twin: %s", why);
+	pr->progs[IT_PROG_ENTRY_TWIN] = pr->progs[IT_PROG_EXIT_TWIN] = NULL;
+}
+
 /* --lossless cannot work here: the hooks run without twins, and say why */
 static void twins_off(struct it_collector *c, const char *why)
 {
@@ -182,13 +191,8 @@ static void twins_off(struct it_collector *c, const char *why)
 
 	it_warn("--lossless unavailable: %s; runs the kernel skips stay counted as lost", why);
 	c->probes.twins = false;
-	for (i = 0; i < c->probes.nr; i++) {
-		struct it_probe *pr = &c->probes.probes[i];
-
-		if (!pr->twin_failed && (pr->kind == IT_KIND_FENTRY || pr->kind == IT_KIND_TP_BTF))
-			snprintf(pr->failure, sizeof(pr->failure), "no twin: %s", why);
-		pr->progs[IT_PROG_ENTRY_TWIN] = pr->progs[IT_PROG_EXIT_TWIN] = NULL;
-	}
+	for (i = 0; i < c->probes.nr; i++)
+		probe_twins_drop(&c->probes.probes[i], why);
 }
 
 /* Reads the twin_find_mains iterator's "fd address" lines into @addr[fd] */
@@ -277,9 +281,7 @@ static void twins_locate(struct it_collector *c)
 				c->skel->bss->twin_main_active[slots[k]] = addr[fd];
 				continue;
 			}
-			snprintf(pr->failure, sizeof(pr->failure),
-				 "no twin: main copy's recursion counter not found");
-			pr->progs[IT_PROG_ENTRY_TWIN] = pr->progs[IT_PROG_EXIT_TWIN] = NULL;
+			probe_twins_drop(pr, "main copy's recursion counter not found");
 		}
 	}
 	free(addr);
