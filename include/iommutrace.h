@@ -159,6 +159,18 @@ struct it_fault_event {
  */
 #define IT_SHARED_ROLES		24	/* >= IT_ROLE_MAX (include/it_hooks.h) */
 #define IT_SHARED_TEXT_LEN	96
+#define IT_SHARED_PROGS		128	/* >= main programs of the largest mode */
+#define IT_SHARED_NO_TWIN	0xffffffffu
+
+/*
+ * A program whose skips lose calls (the main copy of an attached hook): a
+ * reader asks the kernel for its recursion skips by id, and subtracts what
+ * its twin (slot in twin_served, also pinned) made up.
+ */
+struct it_shared_prog {
+	__u32 id;
+	__u32 twin_slot;		/* IT_SHARED_NO_TWIN: none attached */
+};
 
 struct it_shared_meta {
 	__u32 pid;
@@ -169,6 +181,9 @@ struct it_shared_meta {
 	__u8 role_state[IT_SHARED_ROLES];	/* enum it_role_state */
 	char role_text[IT_SHARED_ROLES][IT_SHARED_TEXT_LEN];
 	char mode[32];
+	__u32 twins;			/* --lossless */
+	__u32 nr_progs;
+	struct it_shared_prog progs[IT_SHARED_PROGS];
 };
 
 #endif /* IOMMUTRACE_H */

@@ -600,34 +600,80 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 }
 
 /*
- * Runs the kernel skipped that nothing made up for: a twinned program's skips
- * minus the calls its twin served (exactly those it skipped), else all skips.
+ * The programs whose skips lose calls, each attached hook's main entry and
+ * exit copies, with their twins' slots: ours (as of the last
+ * probes_read_stats()), or those the daemon we read published. @skips:
+ * each one's recursion skips now, or NULL.
  */
-static __u64 recursion_lost(struct it_collector *c, __u64 *made_up_total)
+int collector_main_progs(const struct it_collector *c, struct it_shared_prog *out,
+			 __u64 *skips, int max)
 {
-	__u32 n = c->probes.twins && !c->shared ? bpf_map__max_entries(c->skel->maps.twin_served) : 0;
-	__u64 *served = n ? calloc(n, sizeof(*served)) : NULL, lost = 0;
-	int i, k;
+	int i, k, n = 0;
 
-	*made_up_total = 0;
-	if (served && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_served), n,
-				      sizeof(*served), served)) {
-		free(served);
-		served = NULL;
+	if (c->shared) {
+		for (i = 0; i < (int)c->shared_meta.nr_progs && n < max; i++) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			int fd;
+
+			out[n] = c->shared_meta.progs[i];
+			if (skips) {
+				/* opened for the read only: a reader holds no program */
+				fd = bpf_prog_get_fd_by_id(out[n].id);
+				skips[n] = fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ?
+					   info.recursion_misses : 0;
+				if (fd >= 0)
+					close(fd);
+			}
+			n++;
+		}
+		return n;
 	}
 	for (i = 0; i < c->probes.nr; i++) {
 		const struct it_probe *pr = &c->probes.probes[i];
 		__u32 slots[2];
 		int ns = probes_twin_slots(&c->probes, i, slots);
 
-		for (k = 0; k < 2; k++) {
-			__u64 skips = pr->prog_misses[IT_PROG_ENTRY + k], made_up = 0;
-
-			if (served && k < ns && slots[k] < n && pr->links[IT_PROG_ENTRY_TWIN + k])
-				made_up = served[slots[k]];
-			*made_up_total += made_up;
-			lost += skips > made_up ? skips - made_up : 0;
+		for (k = 0; k < 2 && n < max; k++) {
+			if (!pr->links[IT_PROG_ENTRY + k])
+				continue;
+			out[n].id = pr->prog_ids[IT_PROG_ENTRY + k];
+			out[n].twin_slot = k < ns && pr->links[IT_PROG_ENTRY_TWIN + k] ?
+					   slots[k] : IT_SHARED_NO_TWIN;
+			if (skips)
+				skips[n] = pr->prog_misses[IT_PROG_ENTRY + k];
+			n++;
 		}
+	}
+	return n;
+}
+
+/*
+ * Runs the kernel skipped that nothing made up for: a twinned program's skips
+ * minus the calls its twin served (exactly those it skipped), else all skips.
+ */
+static __u64 recursion_lost(struct it_collector *c, __u64 *made_up_total)
+{
+	__u32 nslots = bpf_map__max_entries(c->skel->maps.twin_served);
+	struct it_shared_prog progs[IT_SHARED_PROGS];
+	__u64 skips[IT_SHARED_PROGS], *served = NULL, lost = 0;
+	int n = collector_main_progs(c, progs, skips, IT_SHARED_PROGS), i;
+
+	*made_up_total = 0;
+	for (i = 0; i < n && !served; i++)
+		if (progs[i].twin_slot < nslots)
+			served = calloc(nslots, sizeof(*served));
+	if (served && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_served), nslots,
+				      sizeof(*served), served)) {
+		free(served);
+		served = NULL;
+	}
+	for (i = 0; i < n; i++) {
+		__u64 made_up = served && progs[i].twin_slot < nslots ?
+				served[progs[i].twin_slot] : 0;
+
+		*made_up_total += made_up;
+		lost += skips[i] > made_up ? skips[i] - made_up : 0;
 	}
 	free(served);
 	return lost;
@@ -754,7 +800,7 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 	}
 	probes_read_stats(&c->probes);
 	s->lost_recursion = recursion_lost(c, &s->twin_served);
-	s->twins = c->probes.twins;
+	s->twins = c->shared ? c->shared_meta.twins : c->probes.twins;
 	s->bpf_run_ns = s->bpf_run_cnt = 0;
 	s->nr_hooks = 0;
 	s->bpf_stats = c->stats_fd >= 0;

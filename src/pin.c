@@ -28,7 +28,8 @@ static bool map_is_data(const struct bpf_map *map)
 /* The maps a reader needs: counters, device table, lost, the slot counter */
 static bool map_shared(const struct bpf_map *map)
 {
-	static const char *const names[] = { "dev_stats", "dev_info", "lost", "shared_meta" };
+	static const char *const names[] = { "dev_stats", "dev_info", "lost", "shared_meta",
+					     "twin_served" };
 	const char *name = bpf_map__name(map);
 	size_t i;
 
@@ -75,7 +76,7 @@ static __u64 monotonic_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void meta_fill(const struct it_collector *c, struct it_shared_meta *m)
+static void meta_fill(struct it_collector *c, struct it_shared_meta *m)
 {
 	int i;
 
@@ -93,6 +94,10 @@ static void meta_fill(const struct it_collector *c, struct it_shared_meta *m)
 			 v->state == IT_ROLE_TRACED ? v->served_by : v->why);
 	}
 	snprintf(m->mode, sizeof(m->mode), "%s", c->sys.mode);
+	/* readers read the skips of our programs from the kernel, by id */
+	m->twins = c->probes.twins;
+	probes_read_stats(&c->probes);
+	m->nr_progs = collector_main_progs(c, m->progs, NULL, IT_SHARED_PROGS);
 }
 
 #define IT_BPF_FS_MAGIC	0xcafe4a11

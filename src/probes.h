@@ -61,6 +61,7 @@ struct it_probe {
 	struct bpf_link *links[IT_PROBE_PROGS];
 	unsigned long long run_cnt, run_time_ns, misses;
 	unsigned long long prog_misses[IT_PROBE_PROGS];	/* each program's recursion skips */
+	unsigned int prog_ids[IT_PROBE_PROGS];
 };
 
 /* What the running kernel offers, gathered once. */

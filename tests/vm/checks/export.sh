@@ -31,6 +31,17 @@ x_val() {
 	printf '%s\n' "$1" | awk -v m="$2 " 'index($0, m) == 1 { print $NF; exit }'
 }
 
+# x_prog_ids PID: the ids of the BPF programs PID holds, as a JSON array
+x_prog_ids() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | jq -s -c .
+}
+
+# x_prog_skips IDS: the kernel's recursion skips of those programs, summed
+x_prog_skips() {
+	bpftool prog show -j | jq --argjson ids "$1" \
+		'[.[] | select(.id as $i | $ids | index($i)) | .recursion_misses // 0] | add // 0'
+}
+
 SW=tests/fixtures/pmu/swdev
 NV_PMU="unit=\"dmar0\",device=\"$IT_NVME_DEV\""
 if ! exp_start 19120 -i 0.5 --pmu-sysfs "$SW"; then
@@ -163,6 +174,20 @@ if exp_start 19120 -i 0.25; then
 	check_eq "export: stat beside it: unmaps = kernel iommu:unmap" \
 		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 | jq .totals.unmap.count)" \
 		"$(kv iommu:unmap "$out")"
+
+	# the calls the kernel skipped in the exporter's programs (a NIC's softirq
+	# DMA interrupting them in a task's block DMA) reach stat beside it: its
+	# bpf_recursion = the kernel's skip counters of those programs, read by
+	# bpftool around the session (nothing else runs DMA then)
+	ids=$(x_prog_ids "$EXP_PID")
+	skips0=$(x_prog_skips "$ids")
+	"$EXP_BIN" stat -j -- /bin/sh -c '. tests/vm/lib.sh; . tests/vm/tracer-lib.sh; mixed_io 3' \
+		>"$X/stat-shared-mixed.out" 2>"$X/stat-shared-mixed.err"
+	skips=$(($(x_prog_skips "$ids") - skips0))
+	it_comment "export: the exporter's programs skipped $skips calls under nvme + virtio-net"
+	check_eq "export: stat beside it: bpf_recursion = the exporter's programs' kernel skips" \
+		"$(grep '^{' "$X/stat-shared-mixed.out" | tail -n 1 | jq .lost_detail.bpf_recursion)" \
+		"$skips"
 	exp_stop
 	check_eq "export: no PMU: SIGTERM: exit 0" "$?" 0
 else
