@@ -114,6 +114,11 @@ $(OUTPUT)/bench/micro: bench/micro.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit -Itests/bpf $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+$(OUTPUT)/bench/devfill: bench/devfill.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< -lbpf -lelf -lz -o $@
+
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -131,7 +136,7 @@ $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(INCLUDES) $< $(FUZZ_LIB_OBJS) $(LDLIBS) -o $@
 
-tests: $(UNIT_BINS) $(BPFTEST_BINS)
+tests: $(UNIT_BINS) $(BPFTEST_BINS) $(OUTPUT)/bench/devfill
 
 deps:
 	./tests/deps.sh
@@ -149,7 +154,7 @@ fuzz: $(FUZZ_BINS)
 	./tests/run.sh fuzz
 
 # The README's test command: every suite, one closing "N passed, N failed" line.
-test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS)
+test: iommutrace $(UNIT_BINS) $(BPFTEST_BINS) $(FUZZ_BINS) $(OUTPUT)/bench/devfill
 	./tests/run.sh all
 
 demo: iommutrace
@@ -159,7 +164,7 @@ demo: iommutrace
 matrix:
 	./tests/vm/matrix.sh > docs/matrix.md
 
-bench: iommutrace $(OUTPUT)/bench/micro
+bench: iommutrace $(OUTPUT)/bench/micro $(OUTPUT)/bench/devfill
 	./bench/run.sh
 
 clean:

@@ -7,7 +7,8 @@
 #   1. host: build/bench/micro (bench/micro.c): the BPF aggregation logic
 #      through raw_tp BPF_PROG_TEST_RUN against an empty program, and the
 #      userspace side (collector_read, table/JSON//metrics rendering) for
-#      256 devices.
+#      256 devices; then the real exporter's memory with 256 busy devices
+#      (bench/export-rss.sh: peak and resident set, as Prometheus scrapes).
 #   2. guest: one intel-lazy boot (tests/vm/vm.sh, TSC clocksource,
 #      round-robin TCG) running bench/guest.sh: no tracer, empty hooks,
 #      iommutrace lean, --lossless and --deep, bpftrace equivalents, interleaved
@@ -48,6 +49,9 @@ host_part() {
 	echo "== host microbenchmarks ($(uname -r), $(nproc) CPUs) =="
 	make -s build/bench/micro >/dev/null || { echo "bench: building bench/micro failed" >&2; return 1; }
 	build/bench/micro | tee "$OUT/micro.txt"
+	echo "== the exporter with 256 devices (bench/export-rss.sh) =="
+	make -s build/bench/devfill >/dev/null &&
+		bench/export-rss.sh | tee "$OUT/export-rss.txt"
 }
 
 guest_part() {

@@ -553,49 +553,66 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	return IT_EXIT_OK;
 }
 
-/* Sums a per-CPU array's values for keys [0, n) into @out (n * value_size bytes). */
+/* Bytes of per-CPU values one read holds: bounded, whatever the CPU count */
+#define IT_PERCPU_READ_BYTES	(512 * 1024)
+
+/*
+ * Sums a per-CPU array's values for keys [0, n) into @out (n * value_size
+ * bytes), reading as many keys at a time as fit IT_PERCPU_READ_BYTES: 256
+ * devices' counters on a 128-CPU machine would be 140 MB in one read.
+ */
 static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value_size,
 			   __u64 *out)
 {
 	size_t stride = (value_size + 7) & ~7UL, words = value_size / 8;
-	size_t need = (size_t)n * c->nr_cpus * stride;
-	__u32 key, count = n, i, cpu, w;
+	size_t per_key = (size_t)c->nr_cpus * stride;
+	__u32 chunk = per_key < IT_PERCPU_READ_BYTES ? IT_PERCPU_READ_BYTES / per_key : 1;
+	__u32 next = 0, done, count, i, cpu, w;
 	__u32 *keys;
 	int err;
 
-	if (c->percpu_buf_size < need) {
+	if (chunk > n)
+		chunk = n ? n : 1;
+	if (c->percpu_buf_size < chunk * per_key) {
 		free(c->percpu_buf);
-		c->percpu_buf = malloc(need);
-		c->percpu_buf_size = c->percpu_buf ? need : 0;
+		c->percpu_buf = malloc(chunk * per_key);
+		c->percpu_buf_size = c->percpu_buf ? chunk * per_key : 0;
 		if (!c->percpu_buf)
 			return -ENOMEM;
 	}
-	keys = calloc(n, sizeof(*keys));
+	keys = calloc(chunk, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	/* one syscall for all keys; fall back to one per key */
-	err = bpf_map_lookup_batch(fd, NULL, &key, keys, c->percpu_buf, &count, NULL);
-	if ((err && errno != ENOENT) || count != n) {
-		for (i = 0; i < n; i++) {
-			err = bpf_map_lookup_elem(fd, &i, (char *)c->percpu_buf +
-						  (size_t)i * c->nr_cpus * stride);
-			if (err) {
-				free(keys);
-				return -errno;
+	memset(out, 0, (size_t)n * value_size);
+	for (done = 0; done < n; done += count) {
+		count = n - done < chunk ? n - done : chunk;
+		/* one syscall a chunk; fall back to one per key */
+		err = bpf_map_lookup_batch(fd, done ? &next : NULL, &next, keys, c->percpu_buf,
+					   &count, NULL);
+		if ((err && errno != ENOENT) || !count) {
+			count = n - done < chunk ? n - done : chunk;
+			for (i = 0; i < count; i++) {
+				__u32 key = done + i;
+
+				if (bpf_map_lookup_elem(fd, &key, (char *)c->percpu_buf +
+							(size_t)i * per_key)) {
+					free(keys);
+					return -errno;
+				}
+			}
+			next = done + count - 1;
+		}
+		for (i = 0; i < count; i++) {
+			for (cpu = 0; cpu < (__u32)c->nr_cpus; cpu++) {
+				const __u64 *v = (const void *)((char *)c->percpu_buf +
+					(size_t)i * per_key + (size_t)cpu * stride);
+
+				for (w = 0; w < words; w++)
+					out[(size_t)(done + i) * words + w] += v[w];
 			}
 		}
 	}
 	free(keys);
-	memset(out, 0, (size_t)n * value_size);
-	for (i = 0; i < n; i++) {
-		for (cpu = 0; cpu < (__u32)c->nr_cpus; cpu++) {
-			const __u64 *v = (const void *)((char *)c->percpu_buf +
-				((size_t)i * c->nr_cpus + cpu) * stride);
-
-			for (w = 0; w < words; w++)
-				out[i * words + w] += v[w];
-		}
-	}
 	return 0;
 }
 
