@@ -514,10 +514,20 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 		snprintf(c->fail_msg, sizeof(c->fail_msg), "cannot count CPUs");
 		return IT_EXIT_ERROR;
 	}
-	/* a daemon's maps hold no leak table: --leaks needs hooks of its own */
+	/*
+	 * A daemon's maps hold no leak table: --leaks needs hooks of its own; so
+	 * do --deep and --lossless beside a daemon that runs without them.
+	 */
 	if (!o->own && !o->share && !o->leaks && !o->test_progs && !o->no_attach &&
-	    pin_find(&c->shared_meta))
-		return collector_open_shared(c, o);
+	    pin_find(&c->shared_meta)) {
+		const char *missing = o->deep && !c->shared_meta.deep ? "--deep" :
+				      o->twins && !c->shared_meta.twins ? "--lossless" : NULL;
+
+		if (!missing)
+			return collector_open_shared(c, o);
+		it_warn("iommutrace pid %u shares its maps but runs without %s: attaching "
+			"hooks of our own", c->shared_meta.pid, missing);
+	}
 	ret = skel_load(c, o);
 	if (ret)
 		return ret;

@@ -382,6 +382,8 @@ int recw_interval(struct it_rec_writer *w, const struct it_snapshot *s, bool sum
 		unmaps += s->devs[i].ops[IT_OP_UNMAP].count;
 	}
 	pmu_encode(w, &s->pmu, summary && w->summary_start > 0 ? w->summary_pmu_base : NULL);
+	put_u32(w, s->twins ? IT_REC_SNAP_LOSSLESS : 0);
+	put_u64(w, s->twin_served);
 	if (summary) {
 		w->has_summary = true;
 		w->maps = maps;
@@ -760,6 +762,11 @@ static int snapshot_decode(struct parser *ps, struct rd *r, struct it_snapshot *
 	} else {
 		s->pmu.status = PMU_NO_PMU;
 		snprintf(s->pmu.msg, sizeof(s->pmu.msg), "%s", IT_REC_V1_PMU_MSG);
+	}
+	/* before version 3 no twins ran: lost_recursion is all the kernel skipped */
+	if (ps->r->version >= 3) {
+		s->twins = rd_u32(r) & IT_REC_SNAP_LOSSLESS;
+		s->twin_served = rd_u64(r);
 	}
 	if (r->bad || r->off != r->len)
 		return fail(ps, IT_REC_ECORRUPT, ps->sect_off,

@@ -21,7 +21,9 @@
 
 #define IT_REC_MAGIC		"ITRACE\r\n"	/* \r\n: text-mode mangling shows */
 #define IT_REC_MAGIC_LEN	8
-#define IT_REC_VERSION		2		/* 2: IOMMU PMU rows in snapshots */
+#define IT_REC_VERSION		3		/* 2: IOMMU PMU rows in snapshots;
+						 * 3: --lossless and its twins' runs */
+#define IT_REC_SNAP_LOSSLESS	(1U << 0)	/* snapshot flags (version 3) */
 #define IT_REC_FILE_HDR_LEN	16		/* magic, u32 version, u32 flags */
 #define IT_REC_SECT_HDR_LEN	16		/* type, raw len, stored len, crc */
 #define IT_REC_MAX_SECTION	(64u << 20)	/* uncompressed bytes per section */

@@ -231,6 +231,11 @@ out=$($bin compare "$rec/n.itr" "$rec/n.itr")
 [ "$(printf '%s\n' "$out" | grep -c '^IOMMU hardware counters: in neither recording (no IOMMU PMU')" = 1 ] &&
 	! printf '%s\n' "$out" | grep -q 'IOTLB' &&
 	ok "compare without counters: said once, no IOTLB rows" || nok "compare no-PMU: $out"
+# a --lossless recording says so (format version 3), a lean one does not
+$bin record -f --lossless -o "$rec/l.itr" -- true 2>/dev/null
+[ "$($bin report -j "$rec/l.itr" | jq -s -r '.[-1].lossless')/$($bin report -j "$rec/n.itr" |
+	jq -s -r '.[-1].lossless')" = true/false ] &&
+	ok "report -j: --lossless kept in the recording" || nok "report -j: lossless not kept"
 rm -rf "$rec"
 
 # top in a real terminal (tmux) beside the counters: with swdev the IOTLB%

@@ -62,6 +62,18 @@ grep -q "stat: reading the maps of iommutrace pid $EXP_PID" "$out.err" &&
 expect "stat JSON: the exporter's roles (map events traced)" \
 	"$(jq -r '[.roles[] | select(.role == "map events")][0].state' "$out")" traced
 
+# --deep and --lossless beyond the lean exporter's mode: hooks of our own, said
+for m in --deep --lossless; do
+	./iommutrace stat -f -j $m -- true >"$out" 2>"$out.err"
+	expect "stat $m beside a lean exporter: exit 0" $? 0
+	expect "stat $m beside a lean exporter: hooks of its own" \
+		"$(grep '^{' "$out" | tail -n 1 | jq -r .shared_from_pid)" null
+	grep -q "iommutrace pid $EXP_PID shares its maps but runs without $m: attaching hooks of our own" \
+		"$out.err" && ok "stat $m says why it attaches its own" || nok "stat $m: $(cat "$out.err")"
+done
+expect "stat --lossless beside a lean exporter: lossless" \
+	"$(grep '^{' "$out" | tail -n 1 | jq -r .lossless)" true
+
 # --own: a private session with hooks of its own
 ./iommutrace stat -f -j --own -- sleep 3 >"$out" 2>"$out.err" &
 spid=$!

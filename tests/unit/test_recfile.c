@@ -25,6 +25,8 @@ static char dir[] = "/tmp/it-test-recfile.XXXXXX";
 /* version-1 recordings kept in the tree (written before PMU fields existed) */
 #define V1_SYNTH	"tests/fuzz/corpus/recfile/lazy-10s.itr"
 #define V1_GUEST	"tests/fuzz/corpus/recfile/guest-intel-lazy-nvme.itr"
+/* a version-2 recording (PMU rows, no twins' figure) */
+#define V2_HOST		"tests/fuzz/corpus/recfile/host-swdev-pmu-v2.itr"
 
 /* snap_make adds hardware counters when >= 0: the IOTLB miss fraction */
 static double pmu_miss_frac = -1;
@@ -155,6 +157,9 @@ static void snap_make(struct it_snapshot *s, bool strict, double iops, double se
 	d->hists.pgsize[IT_PGSIZE_4K] = n;
 	s->lost[IT_LOST_UNPAIRED] = 1;
 	s->lost_recursion = 2;
+	/* the strict recordings ran --lossless: twins made up 5 runs */
+	s->twins = strict;
+	s->twin_served = strict ? 5 : 0;
 	if (pmu_miss_frac >= 0)
 		pmu_make(s, secs, pmu_miss_frac);
 	snapshot_totals(s);
@@ -274,6 +279,8 @@ static void test_round_trip(const char *path)
 	CHECK(r.summary->total.ops[IT_OP_MAP].count == 9675 &&
 	      r.summary->total.ops[IT_OP_INV_CMD].count == 3, "totals rebuilt");
 	CHECK(r.summary->lost[IT_LOST_UNPAIRED] == 1 && r.summary->lost_recursion == 2, "losses");
+	CHECK(r.summary->twins && r.summary->twin_served == 5,
+	      "--lossless and the runs its twins made up (v3)");
 	CHECK(snapshot_seconds(r.summary) == 3, "summary covers 3 s");
 	CHECK_STR(r.summary->mode, "strict", "summary mode for render");
 	rec_free(&r);
@@ -567,7 +574,7 @@ static void test_pmu_round_trip(const char *path)
 		free(want);
 		return;
 	}
-	CHECK(r.version == IT_REC_VERSION && IT_REC_VERSION == 2, "pmu: format version 2");
+	CHECK(r.version == IT_REC_VERSION && IT_REC_VERSION == 3, "pmu: format version 3");
 	CHECK(pmu_intervals_ok == 3, "pmu: every interval's rows and figures as written");
 	snap_make(want, true, 3225, 3);
 	CHECK(r.summary->pmu.nr_rows == 3 && rows_equal(&r.summary->pmu, &want->pmu),
@@ -800,9 +807,11 @@ static void pmu_mutate(unsigned char *raw, size_t *len)
 	case 6: le32_put(nroles, 33); break;
 	case 7: have[2] |= 0x10; break;				/* role 20 */
 	case 8: memcpy(t_open, &nan, 8); break;
-	case 9: *len -= 4; break;				/* last row cut short */
-	case 10: *len -= 2; break;				/* ... inside its have field */
+	/* the interval ends with the PMU block, then (v3) u32 flags, u64 twin_served */
+	case 9: *len -= 12 + 4; break;				/* last row cut short */
+	case 10: *len -= 12 + 2; break;				/* ... inside its have field */
 	case 11: m[2] = 0; break;				/* NUL in the message */
+	case 12: *len -= 4; break;				/* twin_served cut short */
 	}
 }
 
@@ -821,6 +830,7 @@ static void test_pmu_corrupt(const char *path)
 		"corrupt: record 1: PMU row 2: cut short",
 		"corrupt: record 1: PMU row 2: cut short",
 		"corrupt: record 1: PMU message: a NUL byte in it",
+		"corrupt: record 1: shorter than its content",
 	};
 	unsigned char *b, *c;
 	struct it_rec_error err;
@@ -920,6 +930,21 @@ static void test_figures(void)
 	CHECK(rec_figure_parse("IOPS=nan", &f) < 0, "NaN rejected");
 }
 
+/* version 2: still read; no twins ran then, so none made anything up */
+static void test_v2(void)
+{
+	struct it_rec_error err;
+	struct it_recording r;
+	int ret = rec_load(V2_HOST, &r, NULL, NULL, &err);
+
+	CHECK(ret == IT_REC_OK && r.version == 2, "v2: " V2_HOST " reads (%s)", err.msg);
+	if (ret)
+		return;
+	CHECK(r.summary && !r.summary->twins && r.summary->twin_served == 0,
+	      "v2: not --lossless, nothing made up by twins");
+	rec_free(&r);
+}
+
 int main(void)
 {
 	char a[64], b[64], c[64];
@@ -938,6 +963,7 @@ int main(void)
 	test_pmu_round_trip(a);
 	test_pmu_summary_base(a);
 	test_pmu_v1();
+	test_v2();
 	test_pmu_corrupt(a);
 	test_compare_pmu(a, b);
 	if (getenv("IT_REC_KEEP"))
