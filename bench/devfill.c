@@ -10,7 +10,8 @@
  *
  *   devfill N	(1 <= N <= IT_MAX_DEVS; root)
  *
- * Prints each slot's name and the map count it wrote ("NAME MAPS").
+ * Prints each slot's name and the map count it wrote ("NAME MAPS"). It writes
+ * whichever daemon pinned the maps: run it only beside one started for it.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -19,6 +19,9 @@ kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$EXP_PID/status"; }
 
 [[ -x ./iommutrace && -x build/bench/devfill ]] ||
 	{ echo "export-rss: build ./iommutrace and build/bench/devfill first (make bench)" >&2; exit 2; }
+# devfill writes whichever daemon's pins are there: never a running one's
+[[ -e /sys/fs/bpf/iommutrace ]] &&
+	{ echo "export-rss: an iommutrace already shares its maps (/sys/fs/bpf/iommutrace): stop it first" >&2; exit 1; }
 exp_start $((20000 + $$ % 20000)) -f -i 0.5 || exit 1
 sleep 1.5
 echo "hwm_start_kb=$(kb VmHWM) rss_start_kb=$(kb VmRSS)"
