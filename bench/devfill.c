@@ -23,8 +23,9 @@
 #include <bpf/libbpf.h>
 
 #include "iommutrace.h"
+#include "pin.h"
 
-#define PIN "/sys/fs/bpf/iommutrace/"
+#define PIN IT_PIN_DIR "/"
 
 static int pinned(const char *name)
 {

@@ -577,7 +577,7 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 	size_t stride = (value_size + 7) & ~7UL, words = value_size / 8;
 	size_t per_key = (size_t)c->nr_cpus * stride;
 	__u32 chunk = per_key < IT_PERCPU_READ_BYTES ? IT_PERCPU_READ_BYTES / per_key : 1;
-	__u32 next = 0, done, count, i, cpu, w;
+	__u32 next = 0, done, want, count, i, cpu, w;
 	__u32 *keys;
 	int err;
 
@@ -595,12 +595,12 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 		return -ENOMEM;
 	memset(out, 0, (size_t)n * value_size);
 	for (done = 0; done < n; done += count) {
-		count = n - done < chunk ? n - done : chunk;
+		want = count = n - done < chunk ? n - done : chunk;
 		/* one syscall a chunk; fall back to one per key */
 		err = bpf_map_lookup_batch(fd, done ? &next : NULL, &next, keys, c->percpu_buf,
 					   &count, NULL);
 		if ((err && errno != ENOENT) || !count) {
-			count = n - done < chunk ? n - done : chunk;
+			count = want;
 			for (i = 0; i < count; i++) {
 				__u32 key = done + i;
 

@@ -12,6 +12,7 @@
 #                            (e.g. "--cacert F -u user:pass") first
 #   exp_stop                 SIGTERM it; returns its exit status
 #   exp_url PATH             $EXP_SCHEME://127.0.0.1:$EXP_PORT/PATH
+#   exp_prog_ids PID         the ids of the BPF programs PID holds, a JSON array
 #   dash_exprs FILE          every PromQL expression of a Grafana dashboard,
 #                            one per line, with Grafana's variables replaced
 #                            ($__rate_interval: 15s, $device/$instance: .*)
@@ -37,6 +38,11 @@ EXP_CURL_OPTS=${EXP_CURL_OPTS:-}
 
 exp_url() {
 	echo "$EXP_SCHEME://127.0.0.1:$EXP_PORT$1"
+}
+
+exp_prog_ids() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -nu |
+		jq -s -c .
 }
 
 exp_start() {

@@ -32,18 +32,22 @@ for f in dev_stats dev_info lost shared_meta twin_served iommutra_data; do
 	[ -e "$PIN/$f" ] && ok "exporter pinned $f" || nok "exporter pinned $f"
 done
 
+# twin_slots: the twin slots the daemon's shared_meta publishes
+twin_slots() {
+	bpftool map dump pinned "$PIN/shared_meta" -j |
+		jq '.[0].formatted.value | [.progs[:.nr_progs][] | select(.twin_slot != 4294967295)] | length'
+}
+
 # the exporter names its programs, whose kernel skips a reader reads by id:
 # each one it holds, none it does not, twin slots only with --lossless
-held=$(cat /proc/"$EXP_PID"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' |
-	sort -u | jq -s -c .)
+held=$(exp_prog_ids "$EXP_PID")
 meta=$(bpftool map dump pinned "$PIN/shared_meta" -j | jq -c '.[0].formatted.value')
 published=$(printf '%s\n' "$meta" | jq -c '[.progs[:.nr_progs][] | .id]')
 [ "$(printf '%s\n' "$published" | jq length)" -gt 0 ] &&
 	ok "exporter publishes its programs ($published)" || nok "exporter publishes no program"
 expect "every published program is one the exporter holds" \
 	"$(jq -n --argjson p "$published" --argjson h "$held" '[$p[] | select(. as $i | $h | index($i) | not)] | length')" 0
-expect "lean exporter: no twin slots published" \
-	"$(printf '%s\n' "$meta" | jq '[.progs[:.nr_progs][] | select(.twin_slot != 4294967295)] | length')" 0
+expect "lean exporter: no twin slots published" "$(twin_slots)" 0
 
 # stat beside it: no program of its own, and it says whose maps it reads
 daemon=$(nprogs "$EXP_PID")
@@ -103,9 +107,7 @@ expect "exporter: exit 0 on SIGTERM" $? 0
 # --lossless: the twins' slots go with their main programs, twin_served is
 # read from the pins, and stat beside it says the daemon runs twins
 exp_start "$PORT" -f -i 0.5 --lossless || nok "exporter --lossless starts"
-expect "exporter --lossless publishes twin slots (the tracepoints')" \
-	"$(bpftool map dump pinned "$PIN/shared_meta" -j |
-	   jq '.[0].formatted.value | [.progs[:.nr_progs][] | select(.twin_slot != 4294967295)] | length')" 2
+expect "exporter --lossless publishes twin slots (the tracepoints')" "$(twin_slots)" 2
 ./iommutrace stat -f -j -- true >"$out" 2>"$out.err"
 expect "stat beside a --lossless exporter: exit 0" $? 0
 expect "stat beside a --lossless exporter: lossless" "$(jq -r .lossless "$out")" true

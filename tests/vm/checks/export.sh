@@ -31,11 +31,6 @@ x_val() {
 	printf '%s\n' "$1" | awk -v m="$2 " 'index($0, m) == 1 { print $NF; exit }'
 }
 
-# x_prog_ids PID: the ids of the BPF programs PID holds, as a JSON array
-x_prog_ids() {
-	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | jq -s -c .
-}
-
 # x_prog_skips IDS: the kernel's recursion skips of those programs, summed
 x_prog_skips() {
 	bpftool prog show -j | jq --argjson ids "$1" \
@@ -179,7 +174,7 @@ if exp_start 19120 -i 0.25; then
 	# DMA interrupting them in a task's block DMA) reach stat beside it: its
 	# bpf_recursion = the kernel's skip counters of those programs, read by
 	# bpftool around the session (nothing else runs DMA then)
-	ids=$(x_prog_ids "$EXP_PID")
+	ids=$(exp_prog_ids "$EXP_PID")
 	skips0=$(x_prog_skips "$ids")
 	"$EXP_BIN" stat -j -- /bin/sh -c '. tests/vm/lib.sh; . tests/vm/tracer-lib.sh; mixed_io 3' \
 		>"$X/stat-shared-mixed.out" 2>"$X/stat-shared-mixed.err"
