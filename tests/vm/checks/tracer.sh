@@ -155,8 +155,13 @@ tracer_flush() {
 		check_eq "lean lazy: freed entries not traced (fq_ring_free runs per unmap: --deep)" \
 			"$(jget "$f" .totals.flush.iovas_freed_per_flush)" null
 		check_eq "lazy: no strict syncs" "$(jget "$f" .totals.iotlb_sync.count)" 0
-		check_eq "lazy: flushes charged to nvme" \
-			"$(dev_get "$f" "$IT_NVME_DEV" .fq_flush.count)" "$(jget "$f" .totals.fq_flush.count)"
+		# another device's background traffic (an IPv6 probe on a NIC) may
+		# flush its own domain's queue during the run
+		check_eq "lazy: every flush charged to a device" \
+			"$(jget "$f" '[.devices[] | select(.device != "unknown") | .fq_flush.count // 0] | add // 0')" \
+			"$(jget "$f" .totals.fq_flush.count)"
+		check_ge "lazy: >= 95% of flushes charged to nvme" \
+			"$(dev_get "$f" "$IT_NVME_DEV" .fq_flush.count)" "$(jget "$f" .totals.fq_flush.count)" 5
 		;;
 	esac
 }
