@@ -159,31 +159,33 @@ struct it_fault_event {
  */
 #define IT_SHARED_ROLES		24	/* >= IT_ROLE_MAX (include/it_hooks.h) */
 #define IT_SHARED_TEXT_LEN	96
-#define IT_SHARED_PROGS		128	/* >= main programs of the largest mode */
+#define IT_SHARED_HOOKS		48	/* >= hooks of include/it_hooks.h */
+#define IT_SHARED_HOOK_PROGS	4	/* entry, exit, their twins (src/probes.h) */
 #define IT_SHARED_NO_TWIN	0xffffffffu
 
 /*
- * A program whose skips lose calls (the main copy of an attached hook): a
- * reader asks the kernel for its recursion skips by id, and subtracts what
- * its twin (slot in twin_served, also pinned) made up.
+ * An attached hook of the daemon: a reader asks the kernel by id for its
+ * programs' runs, run time and recursion skips, and takes from the main
+ * copies' skips what their twins (slots in twin_served, also pinned) made up.
  */
-struct it_shared_prog {
-	__u32 id;
-	__u32 twin_slot;		/* IT_SHARED_NO_TWIN: none attached */
+struct it_shared_hook {
+	char name[24];
+	char kind[12];
+	__u32 prog_ids[IT_SHARED_HOOK_PROGS];	/* 0: none */
+	__u32 twin_slots[2];		/* entry's, exit's; IT_SHARED_NO_TWIN: none attached */
 };
 
 struct it_shared_meta {
 	__u32 pid;
 	__u32 deep;
 	__u64 start_ns;			/* CLOCK_MONOTONIC when its hooks attached */
-	__u32 nr_hooks;			/* attached */
+	__u32 nr_hooks;			/* attached, each in hooks[] */
 	__u32 nr_roles;
 	__u8 role_state[IT_SHARED_ROLES];	/* enum it_role_state */
 	char role_text[IT_SHARED_ROLES][IT_SHARED_TEXT_LEN];
 	char mode[32];
 	__u32 twins;			/* --lossless */
-	__u32 nr_progs;
-	struct it_shared_prog progs[IT_SHARED_PROGS];
+	struct it_shared_hook hooks[IT_SHARED_HOOKS];
 };
 
 #endif /* IOMMUTRACE_H */

@@ -452,6 +452,16 @@ static void collector_pmu_read(struct it_collector *c, struct it_snapshot *s)
 	memcpy(&s->pmu, v, sizeof(*v));
 }
 
+/* kernel.bpf_stats while we run: the hooks' run counts and time, ours or the daemon's */
+static void collector_stats_enable(struct it_collector *c, const struct it_collector_opts *o)
+{
+	if (!o->bpf_stats)
+		return;
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (c->stats_fd < 0)
+		it_warn("bpf_stats unavailable (%s): BPF run time not shown", strerror(errno));
+}
+
 /*
  * A daemon already hooks this kernel: load no programs, read its pinned maps,
  * and count from now (a baseline read subtracted from every later read).
@@ -485,6 +495,7 @@ static int collector_open_shared(struct it_collector *c, const struct it_collect
 	c->raw = calloc(1, sizeof(*c->raw));
 	if (!c->base || !c->raw)
 		return IT_EXIT_ERROR;
+	collector_stats_enable(c, o);
 	collector_pmu_open(c, o);
 	c->t_open = it_now();
 	return collector_read_raw(c, c->base) ? IT_EXIT_ERROR : IT_EXIT_OK;
@@ -492,6 +503,7 @@ static int collector_open_shared(struct it_collector *c, const struct it_collect
 
 int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 {
+	enum pin_state pin;
 	int ret, err;
 
 	memset(c, 0, sizeof(*c));
@@ -518,8 +530,9 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	 * A daemon's maps hold no leak table: --leaks needs hooks of its own; so
 	 * do --deep and --lossless beside a daemon that runs without them.
 	 */
-	if (!o->own && !o->share && !o->leaks && !o->test_progs && !o->no_attach &&
-	    pin_find(&c->shared_meta)) {
+	pin = !o->own && !o->share && !o->leaks && !o->test_progs && !o->no_attach ?
+	      pin_find(&c->shared_meta) : PIN_NONE;
+	if (pin == PIN_DAEMON) {
 		const char *missing = o->deep && !c->shared_meta.deep ? "--deep" :
 				      o->twins && !c->shared_meta.twins ? "--lossless" : NULL;
 
@@ -527,6 +540,9 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 			return collector_open_shared(c, o);
 		it_warn("iommutrace pid %u shares its maps but runs without %s: attaching "
 			"hooks of our own", c->shared_meta.pid, missing);
+	} else if (pin == PIN_FOREIGN) {
+		it_warn("iommutrace pid %u, another version, shares its maps in " IT_PIN_DIR
+			": not read; attaching hooks of our own", c->shared_meta.pid);
 	}
 	ret = skel_load(c, o);
 	if (ret)
@@ -534,12 +550,7 @@ int collector_open(struct it_collector *c, const struct it_collector_opts *o)
 	twins_locate(c);
 	/* libbpf's copy of the kernel BTF is freed: give its heap pages back */
 	malloc_trim(0);
-	if (o->bpf_stats) {
-		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (c->stats_fd < 0)
-			it_warn("bpf_stats unavailable (%s): BPF run time not shown",
-				strerror(errno));
-	}
+	collector_stats_enable(c, o);
 	fault_cb = o->on_fault;
 	fault_cb_ctx = o->fault_ctx;
 	c->faults = ring_buffer__new(bpf_map__fd(c->skel->maps.fault_events), ring_dispatch,
@@ -627,68 +638,77 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 }
 
 /*
- * The programs whose skips lose calls, each attached hook's main entry and
- * exit copies, with their twins' slots: ours (as of the last
- * probes_read_stats()), or those the daemon we read published. @skips:
- * each one's recursion skips now, or NULL.
+ * Each attached hook with its programs' ids and twins' slots: ours (ids as of
+ * the last probes_read_stats()), or those the daemon we read published. The
+ * one source of the hooks table, the BPF run time and the recursion losses.
  */
-int collector_main_progs(const struct it_collector *c, struct it_shared_prog *out,
-			 __u64 *skips, int max)
+int collector_hooks(const struct it_collector *c, struct it_shared_hook *out, int max)
 {
 	int i, k, n = 0;
 
+	_Static_assert(IT_SHARED_HOOK_PROGS == IT_PROBE_PROGS, "a hook's programs");
 	if (c->shared) {
-		for (i = 0; i < (int)c->shared_meta.nr_progs && n < max; i++) {
-			struct bpf_prog_info info = {};
-			__u32 len = sizeof(info);
-			int fd;
-
-			out[n] = c->shared_meta.progs[i];
-			if (skips) {
-				/* opened for the read only: a reader holds no program */
-				fd = bpf_prog_get_fd_by_id(out[n].id);
-				skips[n] = fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ?
-					   info.recursion_misses : 0;
-				if (fd >= 0)
-					close(fd);
-			}
-			n++;
-		}
+		n = (int)c->shared_meta.nr_hooks;
+		n = n < max ? n : max;
+		n = n < IT_SHARED_HOOKS ? n : IT_SHARED_HOOKS;
+		memcpy(out, c->shared_meta.hooks, n * sizeof(*out));
 		return n;
 	}
-	for (i = 0; i < c->probes.nr; i++) {
+	for (i = 0; i < c->probes.nr && n < max; i++) {
 		const struct it_probe *pr = &c->probes.probes[i];
+		struct it_shared_hook *h = &out[n];
 		__u32 slots[2];
-		int ns = probes_twin_slots(&c->probes, i, slots);
+		int ns;
 
-		for (k = 0; k < 2 && n < max; k++) {
-			if (!pr->links[IT_PROG_ENTRY + k])
-				continue;
-			out[n].id = pr->prog_ids[IT_PROG_ENTRY + k];
-			out[n].twin_slot = k < ns && pr->links[IT_PROG_ENTRY_TWIN + k] ?
+		if (!pr->links[IT_PROG_ENTRY])
+			continue;
+		memset(h, 0, sizeof(*h));
+		snprintf(h->name, sizeof(h->name), "%s", pr->name);
+		snprintf(h->kind, sizeof(h->kind), "%s", probe_kind_str(pr->kind));
+		for (k = 0; k < IT_PROBE_PROGS; k++)
+			h->prog_ids[k] = pr->links[k] ? pr->prog_ids[k] : 0;
+		ns = probes_twin_slots(&c->probes, i, slots);
+		for (k = 0; k < 2; k++)
+			h->twin_slots[k] = k < ns && pr->links[IT_PROG_ENTRY_TWIN + k] ?
 					   slots[k] : IT_SHARED_NO_TWIN;
-			if (skips)
-				skips[n] = pr->prog_misses[IT_PROG_ENTRY + k];
-			n++;
-		}
+		n++;
 	}
 	return n;
+}
+
+/* What the kernel counts of program @id (zeros if it is gone) */
+static void prog_info_by_id(__u32 id, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	if (!id)
+		return;
+	/* opened for the read only: a reader of a daemon's maps holds no program */
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return;
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
+		memset(info, 0, sizeof(*info));
+	close(fd);
 }
 
 /*
  * Runs the kernel skipped that nothing made up for: a twinned program's skips
  * minus the calls its twin served (exactly those it skipped), else all skips.
+ * @skips: each hook's main copies' skips (entry, exit).
  */
-static __u64 recursion_lost(struct it_collector *c, __u64 *made_up_total)
+static __u64 recursion_lost(struct it_collector *c, const struct it_shared_hook *hooks,
+			    __u64 (*skips)[2], int n, __u64 *made_up_total)
 {
 	__u32 nslots = bpf_map__max_entries(c->skel->maps.twin_served);
-	struct it_shared_prog progs[IT_SHARED_PROGS];
-	__u64 skips[IT_SHARED_PROGS], *served = NULL, lost = 0;
-	int n = collector_main_progs(c, progs, skips, IT_SHARED_PROGS), i;
+	__u64 *served = NULL, lost = 0;
+	int i, k;
 
 	*made_up_total = 0;
-	for (i = 0; i < n && !served; i++)
-		if (progs[i].twin_slot < nslots)
+	for (i = 0; i < n * 2 && !served; i++)
+		if (hooks[i / 2].twin_slots[i % 2] < nslots)
 			served = calloc(nslots, sizeof(*served));
 	if (served && percpu_read_sum(c, bpf_map__fd(c->skel->maps.twin_served), nslots,
 				      sizeof(*served), served)) {
@@ -696,14 +716,59 @@ static __u64 recursion_lost(struct it_collector *c, __u64 *made_up_total)
 		served = NULL;
 	}
 	for (i = 0; i < n; i++) {
-		__u64 made_up = served && progs[i].twin_slot < nslots ?
-				served[progs[i].twin_slot] : 0;
+		for (k = 0; k < 2; k++) {
+			__u32 slot = hooks[i].twin_slots[k];
+			__u64 made_up = served && slot < nslots ? served[slot] : 0;
 
-		*made_up_total += made_up;
-		lost += skips[i] > made_up ? skips[i] - made_up : 0;
+			*made_up_total += made_up;
+			lost += skips[i][k] > made_up ? skips[i][k] - made_up : 0;
+		}
 	}
 	free(served);
 	return lost;
+}
+
+/*
+ * The hooks table, the BPF run time and the recursion losses, from what the
+ * kernel counts of each attached hook's programs, ours or the daemon's.
+ */
+static void collector_read_hooks(struct it_collector *c, struct it_snapshot *s)
+{
+	struct it_shared_hook hooks[IT_SHARED_HOOKS];
+	__u64 skips[IT_SHARED_HOOKS][2];
+	int n, i, k;
+
+	if (!c->shared)
+		probes_read_stats(&c->probes);
+	n = collector_hooks(c, hooks, IT_SHARED_HOOKS);
+	s->bpf_run_ns = s->bpf_run_cnt = 0;
+	s->nr_hooks = 0;
+	for (i = 0; i < n; i++) {
+		struct it_hook_stat *h = &s->hooks[s->nr_hooks];
+		__u64 runs = 0, run_ns = 0, misses = 0;
+
+		for (k = 0; k < IT_SHARED_HOOK_PROGS; k++) {
+			struct bpf_prog_info info;
+
+			prog_info_by_id(hooks[i].prog_ids[k], &info);
+			runs += info.run_cnt;
+			run_ns += info.run_time_ns;
+			misses += info.recursion_misses;
+			if (k < 2)
+				skips[i][k] = info.recursion_misses;
+		}
+		s->bpf_run_ns += run_ns;
+		s->bpf_run_cnt += runs;
+		if (s->nr_hooks >= IT_MAX_HOOKS)
+			continue;
+		snprintf(h->name, sizeof(h->name), "%s", hooks[i].name);
+		snprintf(h->kind, sizeof(h->kind), "%s", hooks[i].kind);
+		h->runs = runs;
+		h->run_ns = run_ns;
+		h->misses = misses;
+		s->nr_hooks++;
+	}
+	s->lost_recursion = recursion_lost(c, hooks, skips, n, &s->twin_served);
 }
 
 static void dev_describe(struct it_collector *c, struct it_dev *d, const struct it_dev_info *info,
@@ -796,7 +861,7 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 	__u32 nr = collector_nr_slots(c), i;
 	struct it_dev_stats *stats;
 	double now = it_now();
-	int err, j;
+	int err;
 
 	if (nr > IT_MAX_DEVS)
 		nr = IT_MAX_DEVS;
@@ -825,27 +890,9 @@ static int collector_read_raw(struct it_collector *c, struct it_snapshot *s)
 		memcpy(d->ops, stats[i].ops, sizeof(d->ops));
 		d->hists = stats[i].hists;
 	}
-	probes_read_stats(&c->probes);
-	s->lost_recursion = recursion_lost(c, &s->twin_served);
+	collector_read_hooks(c, s);
 	s->twins = c->shared ? c->shared_meta.twins : c->probes.twins;
-	s->bpf_run_ns = s->bpf_run_cnt = 0;
-	s->nr_hooks = 0;
 	s->bpf_stats = c->stats_fd >= 0;
-	for (j = 0; j < c->probes.nr; j++) {
-		const struct it_probe *pr = &c->probes.probes[j];
-		struct it_hook_stat *h = &s->hooks[s->nr_hooks];
-
-		s->bpf_run_ns += pr->run_time_ns;
-		s->bpf_run_cnt += pr->run_cnt;
-		if (!pr->links[0] || s->nr_hooks >= IT_MAX_HOOKS)
-			continue;
-		snprintf(h->name, sizeof(h->name), "%s", pr->name);
-		snprintf(h->kind, sizeof(h->kind), "%s", probe_kind_str(pr->kind));
-		h->runs = pr->run_cnt;
-		h->run_ns = pr->run_time_ns;
-		h->misses = pr->misses;
-		s->nr_hooks++;
-	}
 	s->nr_probes = c->shared ? (int)c->shared_meta.nr_hooks : probes_nr_attached(&c->probes);
 	s->shared_pid = c->shared ? c->shared_meta.pid : 0;
 	snprintf(s->mode, sizeof(s->mode), "%s", c->sys.mode);

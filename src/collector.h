@@ -68,9 +68,8 @@ struct it_collector {
 
 /* Returns an IT_EXIT_* code; on failure c->fail_msg says why. */
 int collector_open(struct it_collector *c, const struct it_collector_opts *o);
-/* The main copies of the hooks, whose skips lose calls (src/pin.c publishes them) */
-int collector_main_progs(const struct it_collector *c, struct it_shared_prog *out,
-			 __u64 *skips, int max);
+/* The attached hooks and their programs, ours or the daemon's (src/pin.c publishes ours) */
+int collector_hooks(const struct it_collector *c, struct it_shared_hook *out, int max);
 int collector_read(struct it_collector *c, struct it_snapshot *s);
 /* Waits up to timeout_ms for fault events; calls opts.on_fault for each. */
 int collector_poll_faults(struct it_collector *c, int timeout_ms);

@@ -84,7 +84,6 @@ static void meta_fill(struct it_collector *c, struct it_shared_meta *m)
 	m->pid = getpid();
 	m->deep = c->probes.deep;
 	m->start_ns = monotonic_ns();
-	m->nr_hooks = probes_nr_attached(&c->probes);
 	m->nr_roles = IT_ROLE_MAX;
 	for (i = 0; i < IT_ROLE_MAX && i < IT_SHARED_ROLES; i++) {
 		const struct it_role_view *v = &c->roles[i];
@@ -97,7 +96,7 @@ static void meta_fill(struct it_collector *c, struct it_shared_meta *m)
 	/* readers read the skips of our programs from the kernel, by id */
 	m->twins = c->probes.twins;
 	probes_read_stats(&c->probes);
-	m->nr_progs = collector_main_progs(c, m->progs, NULL, IT_SHARED_PROGS);
+	m->nr_hooks = collector_hooks(c, m->hooks, IT_SHARED_HOOKS);
 }
 
 #define IT_BPF_FS_MAGIC	0xcafe4a11
@@ -120,7 +119,7 @@ int pin_share(struct it_collector *c, char *msg, size_t size)
 	__u32 zero = 0;
 	int err;
 
-	if (pin_find(&other)) {
+	if (pin_find(&other) != PIN_NONE) {
 		snprintf(msg, size, "iommutrace (pid %u) already shares its maps in " IT_PIN_DIR,
 			 other.pid);
 		return -EEXIST;
@@ -179,27 +178,51 @@ static bool daemon_alive(__u32 pid)
 	return !strncmp(comm, "iommutrace", 10);
 }
 
-bool pin_find(struct it_shared_meta *meta)
+/*
+ * The daemon's meta; @foreign: another version's layout (another size), of
+ * which only the pid (the first field in every version) is read.
+ */
+static bool meta_read(int fd, struct it_shared_meta *meta, bool *foreign)
 {
-	__u32 zero = 0;
-	int fd = bpf_obj_get(IT_PIN_DIR "/shared_meta"), err = errno;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	void *buf;
 	bool ok;
+
+	memset(meta, 0, sizeof(*meta));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	*foreign = info.value_size != sizeof(*meta);
+	if (!*foreign)
+		return !bpf_map_lookup_elem(fd, &zero, meta);
+	buf = calloc(1, info.value_size > sizeof(__u32) ? info.value_size : sizeof(__u32));
+	ok = buf && !bpf_map_lookup_elem(fd, &zero, buf);
+	if (ok)
+		memcpy(&meta->pid, buf, sizeof(meta->pid));
+	free(buf);
+	return ok;
+}
+
+enum pin_state pin_find(struct it_shared_meta *meta)
+{
+	bool ok, foreign = false;
+	int fd = bpf_obj_get(IT_PIN_DIR "/shared_meta"), err = errno;
 
 	if (fd < 0) {
 		if (err == ENOENT && access(IT_PIN_DIR, F_OK) == 0) {
 			it_warn("removing " IT_PIN_DIR ": incomplete pins, no daemon's");
 			pins_remove();
 		}
-		return false;
+		return PIN_NONE;
 	}
-	ok = !bpf_map_lookup_elem(fd, &zero, meta);
+	ok = meta_read(fd, meta, &foreign);
 	close(fd);
 	if (ok && daemon_alive(meta->pid))
-		return true;
+		return foreign ? PIN_FOREIGN : PIN_DAEMON;
 	it_warn("removing stale pins in " IT_PIN_DIR ": their daemon (pid %u) is gone",
 		ok ? meta->pid : 0);
 	pins_remove();
-	return false;
+	return PIN_NONE;
 }
 
 /*

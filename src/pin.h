@@ -24,11 +24,17 @@ int pin_share(struct it_collector *c, char *msg, size_t size);
 /* The daemon, on exit: remove what pin_share() made */
 void pin_unshare(struct it_collector *c);
 
+enum pin_state {
+	PIN_NONE,
+	PIN_DAEMON,		/* a live daemon shares its maps: @meta filled */
+	PIN_FOREIGN,		/* ... but another version's: only @meta->pid read */
+};
+
 /*
  * A session: is a live daemon sharing its maps? Removes stale pins (their
- * daemon's pid is gone) and says so on stderr. true: @meta filled.
+ * daemon's pid is gone) and says so on stderr.
  */
-bool pin_find(struct it_shared_meta *meta);
+enum pin_state pin_find(struct it_shared_meta *meta);
 /* Point @obj's shared maps at the pinned ones (before load); 0 or -errno */
 int pin_reuse(struct bpf_object *obj, int *data_fd);
 

@@ -45,9 +45,10 @@ static void meta_groups(struct it_rec_meta *m)
 void record_meta_fill(struct it_rec_meta *m, struct it_session *ss, char **cmd, double interval)
 {
 	const struct it_sysinfo *si = &ss->col.sys;
+	struct it_shared_hook hooks[IT_SHARED_HOOKS];
 	struct utsname u;
 	struct timeval tv;
-	int i, n = 0;
+	int i, n = 0, nr_hooks;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->tool, sizeof(m->tool), "iommutrace %d", IT_REC_VERSION);
@@ -70,14 +71,13 @@ void record_meta_fill(struct it_rec_meta *m, struct it_session *ss, char **cmd, 
 		 pmu_status_name(ss->col.pmu_view.status));
 	snprintf(m->pmu_msg, sizeof(m->pmu_msg), "%s", ss->col.pmu_view.msg);
 	meta_groups(m);
-	for (i = 0; i < ss->col.probes.nr && m->nr_probes < IT_REC_MAX_PROBES; i++) {
-		const struct it_probe *p = &ss->col.probes.probes[i];
-
-		if (p->kind == IT_KIND_NONE)
-			continue;
-		snprintf(m->probes[m->nr_probes].name, sizeof(m->probes[0].name), "%s", p->name);
+	/* the hooks that count: ours, or those of the daemon whose maps we read */
+	nr_hooks = collector_hooks(&ss->col, hooks, IT_SHARED_HOOKS);
+	for (i = 0; i < nr_hooks && m->nr_probes < IT_REC_MAX_PROBES; i++) {
+		snprintf(m->probes[m->nr_probes].name, sizeof(m->probes[0].name), "%s",
+			 hooks[i].name);
 		snprintf(m->probes[m->nr_probes].kind, sizeof(m->probes[0].kind), "%s",
-			 probe_kind_str(p->kind));
+			 hooks[i].kind);
 		m->nr_probes++;
 	}
 	memcpy(m->roles, ss->col.roles, sizeof(m->roles));

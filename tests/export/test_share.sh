@@ -35,14 +35,15 @@ done
 # twin_slots: the twin slots the daemon's shared_meta publishes
 twin_slots() {
 	bpftool map dump pinned "$PIN/shared_meta" -j |
-		jq '.[0].formatted.value | [.progs[:.nr_progs][] | select(.twin_slot != 4294967295)] | length'
+		jq '.[0].formatted.value | [.hooks[:.nr_hooks][].twin_slots[] | select(. != 4294967295)] | length'
 }
 
-# the exporter names its programs, whose kernel skips a reader reads by id:
-# each one it holds, none it does not, twin slots only with --lossless
+# the exporter names its hooks and their programs, whose runs and kernel skips
+# a reader reads by id: each one it holds, none it does not, twin slots only
+# with --lossless
 held=$(exp_prog_ids "$EXP_PID")
 meta=$(bpftool map dump pinned "$PIN/shared_meta" -j | jq -c '.[0].formatted.value')
-published=$(printf '%s\n' "$meta" | jq -c '[.progs[:.nr_progs][] | .id]')
+published=$(printf '%s\n' "$meta" | jq -c '[.hooks[:.nr_hooks][].prog_ids[] | select(. != 0)]')
 [ "$(printf '%s\n' "$published" | jq length)" -gt 0 ] &&
 	ok "exporter publishes its programs ($published)" || nok "exporter publishes no program"
 expect "every published program is one the exporter holds" \
@@ -65,6 +66,19 @@ grep -q "stat: reading the maps of iommutrace pid $EXP_PID" "$out.err" &&
 	ok "stat says whose maps it reads" || nok "stat header: $(cat "$out.err")"
 expect "stat JSON: the exporter's roles (map events traced)" \
 	"$(jq -r '[.roles[] | select(.role == "map events")][0].state' "$out")" traced
+
+# its hooks table is the exporter's hooks, as a session of its own would
+# attach them, with their runs: one printk during the run is one run of the
+# console hook (bpf_stats on for the reader's run)
+own_hooks=$(./iommutrace stat -f -j --own -- true 2>/dev/null | jq -c '[.hooks[] | [.hook, .kind]]')
+./iommutrace stat -f -j -B -- sh -c 'echo iommutrace-share-test > /dev/kmsg' >"$out" 2>"$out.err"
+expect "stat -B beside the exporter: exit 0" $? 0
+expect "stat beside the exporter: the exporter's hooks ($own_hooks)" \
+	"$(jq -c '[.hooks[] | [.hook, .kind]]' "$out")" "$own_hooks"
+expect "stat -B beside the exporter: bpf_stats" "$(jq -r .bpf_stats "$out")" true
+jq -e '[.hooks[] | select(.hook == "console")][0].runs >= 1 and .bpf_run_cnt >= 1' "$out" >/dev/null &&
+	ok "stat -B beside the exporter: the printk ran the exporter's console hook" ||
+	nok "console hook runs: $(jq -c '[.hooks[] | select(.hook == "console")], .bpf_run_cnt' "$out")"
 
 # --deep and --lossless beyond the lean exporter's mode: hooks of our own, said
 for m in --deep --lossless; do
@@ -126,5 +140,32 @@ grep -q "removing stale pins in $PIN: their daemon (pid $kpid) is gone" "$out.er
 	ok "stat says it removes the stale pins" || nok "stale pins: $(cat "$out.err")"
 [ -e "$PIN" ] && nok "stale pins removed" || ok "stale pins removed"
 expect "stat after a killed exporter: its own hooks" "$(jq -r .shared_from_pid "$out")" null
+# another version's daemon (its meta of another size; a process named
+# iommutrace holds its pid): not read, not removed, not taken over
+fake=$(mktemp -d)
+cp "$(command -v sleep)" "$fake/iommutrace"
+"$fake/iommutrace" 30 &
+fpid=$!
+mkdir -p "$PIN"
+bpftool map create "$PIN/shared_meta" type array key 4 value 8 entries 1 name shared_meta
+bpftool map update pinned "$PIN/shared_meta" key 0 0 0 0 value \
+	$(printf '%08x' "$fpid" | sed 's/\(..\)\(..\)\(..\)\(..\)/0x\4 0x\3 0x\2 0x\1/') 0 0 0 0
+./iommutrace stat -f -j -- true >"$out" 2>"$out.err"
+expect "stat beside another version's daemon: exit 0" $? 0
+grep -q "iommutrace pid $fpid, another version, shares its maps in $PIN: not read" "$out.err" &&
+	ok "stat says the daemon is another version's" || nok "another version: $(cat "$out.err")"
+expect "stat beside another version's daemon: hooks of its own" "$(jq -r .shared_from_pid "$out")" null
+./iommutrace export -f --web.listen-address "127.0.0.1:$((PORT + 2))" 2>"$out2" &
+p2=$!
+sleep 2
+kill -TERM $p2
+wait $p2
+grep -q "iommutrace (pid $fpid) already shares" "$out2" &&
+	ok "an exporter leaves another version's pins" || nok "exporter beside another version: $(cat "$out2")"
+[ -e "$PIN/shared_meta" ] && ok "another version's pins kept" || nok "another version's pins kept"
+kill "$fpid"
+wait "$fpid" 2>/dev/null
+rm -rf "$PIN" "$fake"
+
 rm -f "$out" "$out.err" "$out2" "$EXP_ERR"
 [ "$fails" -eq 0 ]

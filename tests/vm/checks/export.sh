@@ -155,7 +155,7 @@ if exp_start 19120 -i 0.25; then
 
 	# one attach per host: stat beside the exporter reads its pinned maps,
 	# loads no program, and counts only its own command's DMA, as the kernel does
-	out=$(kcount iommu:map,iommu:unmap -- "$EXP_BIN" stat -j -- /bin/sh -c \
+	out=$(kcount iommu:map,iommu:unmap -- "$EXP_BIN" stat -j -B -- /bin/sh -c \
 		'ls -l /proc/$PPID/fd | grep -c anon_inode:bpf-prog > '"$X/stat-progs.txt"'; \
 		 dd if='"$IT_NVME_BLK"' of=/dev/null bs=4k count=500 iflag=direct 2>/dev/null' \
 		2>"$X/stat-shared.err")
@@ -169,6 +169,13 @@ if exp_start 19120 -i 0.25; then
 	check_eq "export: stat beside it: unmaps = kernel iommu:unmap" \
 		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 | jq .totals.unmap.count)" \
 		"$(kv iommu:unmap "$out")"
+	# and its hooks table is the exporter's programs' runs in its window
+	check_eq "export: stat -B beside it: the exporter's map hook ran once per kernel iommu:map" \
+		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 |
+			jq '[.hooks[] | select(.hook == "map")][0].runs')" "$(kv iommu:map "$out")"
+	check_ge "export: stat -B beside it: the exporter's DMA-API map entry and exit ran for the 500 reads" \
+		"$(printf '%s\n' "$out" | grep '^{' | tail -n 1 |
+			jq '[.hooks[] | select(.hook == "dma_map_page")][0].runs')" 1000
 
 	# the calls the kernel skipped in the exporter's programs (a NIC's softirq
 	# DMA interrupting them in a task's block DMA) reach stat beside it: its
