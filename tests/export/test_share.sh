@@ -102,13 +102,20 @@ wait $spid
 	nok "stat --own loads its own programs ($during)"
 expect "stat --own JSON: no shared pid" "$(jq -r .shared_from_pid "$out")" null
 
+# exporter_briefly PORT: another exporter for 2 s, its stderr in $out2
+exporter_briefly() {
+	local p2
+
+	./iommutrace export -f --web.listen-address "127.0.0.1:$1" 2>"$out2" &
+	p2=$!
+	sleep 2
+	kill -TERM $p2
+	wait $p2
+}
+
 # a second exporter does not take over the pins
 out2=$(mktemp)
-./iommutrace export -f --web.listen-address "127.0.0.1:$((PORT + 1))" 2>"$out2" &
-p2=$!
-sleep 2
-kill -TERM $p2
-wait $p2
+exporter_briefly $((PORT + 1))
 grep -q "not sharing the maps with other sessions: iommutrace (pid $EXP_PID) already shares" "$out2" &&
 	ok "a second exporter leaves the first one's pins" || nok "second exporter: $(cat "$out2")"
 [ -e "$PIN/dev_stats" ] && ok "pins still there after the second exporter exits" ||
@@ -155,11 +162,7 @@ expect "stat beside another version's daemon: exit 0" $? 0
 grep -q "iommutrace pid $fpid, another version, shares its maps in $PIN: not read" "$out.err" &&
 	ok "stat says the daemon is another version's" || nok "another version: $(cat "$out.err")"
 expect "stat beside another version's daemon: hooks of its own" "$(jq -r .shared_from_pid "$out")" null
-./iommutrace export -f --web.listen-address "127.0.0.1:$((PORT + 2))" 2>"$out2" &
-p2=$!
-sleep 2
-kill -TERM $p2
-wait $p2
+exporter_briefly $((PORT + 2))
 grep -q "iommutrace (pid $fpid) already shares" "$out2" &&
 	ok "an exporter leaves another version's pins" || nok "exporter beside another version: $(cat "$out2")"
 [ -e "$PIN/shared_meta" ] && ok "another version's pins kept" || nok "another version's pins kept"
