@@ -231,6 +231,11 @@ targets() {
 	awk -v a="$sl" -v b="$sb" -v na="$nl" -v nb="$nb" -v il="$il" -v ib="$ib" 'BEGIN { printf "| lean slowdown <= 1/3 of bpftrace'"'"'s (iommutrace-lean.bt) | IOPS lost %.1f %% vs %.1f %%: %s; BPF ns per IO %.0f vs %.0f: %.2fx (implied IOPS lost %.1f %% vs %.1f %%) | %s |\n",
 		a * 100, b * 100, (b > 0 ? sprintf("%.2fx", a / b) : "n/a"), na, nb, na / nb, (1 - il) * 100, (1 - ib) * 100,
 		((b > 0 && a <= b / 3) ? "yes" : "**no**") }'
+	if ran ratio empty; then
+		mode_figures empty
+		awk -v e="$K" -v l="$kl" -v b="$(awk -v s="$sb" 'BEGIN { print 1 - s }')" 'BEGIN { printf "| (no target) the floor: empty programs on lean'"'"'s attach points | keep %.1f %% (median): what any tracer of these hooks pays for the kernel to call it; above it lean loses %.1f points of IOPS, bpftrace %.1f (%s) | — |\n",
+			e * 100, (e - l) * 100, (e - b) * 100, (e - b > 0 ? sprintf("%.2fx", (e - l) / (e - b)) : "n/a") }'
+	fi
 	if ran ratio lossless; then
 		mode_figures lossless
 		awk -v a="$NS" -v b="$nb" -v k="$K" -v r="$RUNS" 'BEGIN { printf "| --lossless (lost = 0) slowdown <= 1/3 of bpftrace'"'"'s | BPF ns per IO %.0f vs %.0f: %.2fx; %.2f runs per IO; IOPS kept %.1f %% | %s |\n",
