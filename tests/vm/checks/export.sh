@@ -1,4 +1,4 @@
-# configs: intel-lazy
+# configs: intel-lazy 7/intel-lazy
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh
 #
