@@ -747,7 +747,6 @@ void probes_read_stats(struct it_probes *p)
 		struct it_probe *pr = &p->probes[i];
 
 		pr->run_cnt = pr->run_time_ns = pr->misses = 0;
-		memset(pr->prog_misses, 0, sizeof(pr->prog_misses));
 		memset(pr->prog_ids, 0, sizeof(pr->prog_ids));
 		for (j = 0; j < IT_PROBE_PROGS; j++) {
 			struct bpf_prog_info info = {};
@@ -760,7 +759,6 @@ void probes_read_stats(struct it_probes *p)
 			pr->run_cnt += info.run_cnt;
 			pr->run_time_ns += info.run_time_ns;
 			pr->misses += info.recursion_misses;
-			pr->prog_misses[j] = info.recursion_misses;
 			pr->prog_ids[j] = info.id;
 		}
 	}

@@ -60,7 +60,6 @@ struct it_probe {
 	char prog_names[IT_PROBE_PROGS][48];
 	struct bpf_link *links[IT_PROBE_PROGS];
 	unsigned long long run_cnt, run_time_ns, misses;
-	unsigned long long prog_misses[IT_PROBE_PROGS];	/* each program's recursion skips */
 	unsigned int prog_ids[IT_PROBE_PROGS];
 };
 
