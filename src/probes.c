@@ -46,6 +46,10 @@ static const struct it_hook it_hooks[] = { IT_FUNC_HOOKS(IT_HOOK_ROW) };
 static const struct it_tp it_tps[] = { IT_TP_HOOKS(IT_TP_ROW) };
 #undef IT_TP_ROW
 
+/* a daemon publishes every hook it attached (include/iommutrace.h) */
+_Static_assert(sizeof(it_hooks) / sizeof(it_hooks[0]) + sizeof(it_tps) / sizeof(it_tps[0]) <=
+	       IT_SHARED_HOOKS, "IT_SHARED_HOOKS holds every hook");
+
 static const char *const kind_names[] = {
 	[IT_KIND_NONE] = "none",
 	[IT_KIND_FENTRY] = "fentry",
