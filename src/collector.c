@@ -638,8 +638,8 @@ static int percpu_read_sum(struct it_collector *c, int fd, __u32 n, size_t value
 }
 
 /*
- * Each attached hook with its programs' ids and twins' slots: ours (ids as of
- * the last probes_read_stats()), or those the daemon we read published. The
+ * Each attached hook with its programs' ids and twins' slots: ours, or those
+ * the daemon we read published. The
  * one source of the hooks table, the BPF run time and the recursion losses.
  */
 int collector_hooks(const struct it_collector *c, struct it_shared_hook *out, int max)
@@ -666,7 +666,7 @@ int collector_hooks(const struct it_collector *c, struct it_shared_hook *out, in
 		snprintf(h->name, sizeof(h->name), "%s", pr->name);
 		snprintf(h->kind, sizeof(h->kind), "%s", probe_kind_str(pr->kind));
 		for (k = 0; k < IT_PROBE_PROGS; k++)
-			h->prog_ids[k] = pr->links[k] ? pr->prog_ids[k] : 0;
+			h->prog_ids[k] = pr->prog_ids[k];
 		ns = probes_twin_slots(&c->probes, i, slots);
 		for (k = 0; k < 2; k++)
 			h->twin_slots[k] = k < ns && pr->links[IT_PROG_ENTRY_TWIN + k] ?
@@ -738,8 +738,6 @@ static void collector_read_hooks(struct it_collector *c, struct it_snapshot *s)
 	__u64 skips[IT_SHARED_HOOKS][2];
 	int n, i, k;
 
-	if (!c->shared)
-		probes_read_stats(&c->probes);
 	n = collector_hooks(c, hooks, IT_SHARED_HOOKS);
 	s->bpf_run_ns = s->bpf_run_cnt = 0;
 	s->nr_hooks = 0;

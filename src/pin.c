@@ -95,7 +95,6 @@ static void meta_fill(struct it_collector *c, struct it_shared_meta *m)
 	snprintf(m->mode, sizeof(m->mode), "%s", c->sys.mode);
 	/* readers read our programs' runs, run time and skips from the kernel, by id */
 	m->twins = c->probes.twins;
-	probes_read_stats(&c->probes);
 	m->nr_hooks = collector_hooks(c, m->hooks, IT_SHARED_HOOKS);
 }
 

@@ -678,6 +678,15 @@ static struct bpf_link *probe_attach_one(struct it_probe *pr, int idx)
 	return bpf_program__attach(prog);
 }
 
+/* The kernel's id of @prog: how the collector and a daemon's readers find its counts */
+static unsigned int prog_id(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? 0 : info.id;
+}
+
 int probes_attach(struct it_probes *p)
 {
 	/* exits first: a call already running then loses no entry, only its exit */
@@ -704,12 +713,14 @@ int probes_attach(struct it_probes *p)
 					 probe_kind_str(pr->kind), strerror(-err));
 				break;
 			}
+			pr->prog_ids[j] = prog_id(pr->progs[j]);
 		}
 		if (k < IT_PROBE_PROGS) {
 			/* half a pair is worse than none: entries without exits */
 			for (j = 0; j < IT_PROBE_PROGS; j++) {
 				bpf_link__destroy(pr->links[j]);
 				pr->links[j] = NULL;
+				pr->prog_ids[j] = 0;
 			}
 			pr->kind = IT_KIND_NONE;
 			continue;
@@ -741,31 +752,6 @@ int probes_nr_attached(const struct it_probes *p)
 		n += p->attached ? p->probes[i].links[0] != NULL :
 				   p->probes[i].kind != IT_KIND_NONE;
 	return n;
-}
-
-void probes_read_stats(struct it_probes *p)
-{
-	int i, j;
-
-	for (i = 0; i < p->nr; i++) {
-		struct it_probe *pr = &p->probes[i];
-
-		pr->run_cnt = pr->run_time_ns = pr->misses = 0;
-		memset(pr->prog_ids, 0, sizeof(pr->prog_ids));
-		for (j = 0; j < IT_PROBE_PROGS; j++) {
-			struct bpf_prog_info info = {};
-			__u32 len = sizeof(info);
-
-			if (!pr->links[j])
-				continue;
-			if (bpf_obj_get_info_by_fd(bpf_program__fd(pr->progs[j]), &info, &len))
-				continue;
-			pr->run_cnt += info.run_cnt;
-			pr->run_time_ns += info.run_time_ns;
-			pr->misses += info.recursion_misses;
-			pr->prog_ids[j] = info.id;
-		}
-	}
 }
 
 const char *probes_walker_status(const struct it_probes *p)

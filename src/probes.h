@@ -59,8 +59,7 @@ struct it_probe {
 	struct bpf_program *progs[IT_PROBE_PROGS];
 	char prog_names[IT_PROBE_PROGS][48];
 	struct bpf_link *links[IT_PROBE_PROGS];
-	unsigned long long run_cnt, run_time_ns, misses;
-	unsigned int prog_ids[IT_PROBE_PROGS];
+	unsigned int prog_ids[IT_PROBE_PROGS];	/* of the attached programs, else 0 */
 };
 
 /* What the running kernel offers, gathered once. */
@@ -92,8 +91,6 @@ int probes_configure(struct it_probes *p, struct bpf_object *obj);
 /* a load failed: demote the program named @prog (or fentry as a whole) */
 bool probes_demote(struct it_probes *p, const char *prog, int err);
 int probes_attach(struct it_probes *p);
-/* bpf_stats run time and recursion misses of every attached program */
-void probes_read_stats(struct it_probes *p);
 /* The twin slots of probe @i (bpf/iommutrace.bpf.c IT_TWIN_*): how many */
 int probes_twin_slots(const struct it_probes *p, int i, __u32 slots[2]);
 int probes_nr_attached(const struct it_probes *p);
